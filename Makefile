@@ -1,0 +1,135 @@
+# Strata — one build entry point.
+#
+#   make            library (static + shared) and the `strata` CLI in build/
+#   make test       build and run the test suite (tests/run.sh)
+#   make asan       build in build-asan/ with ASan+UBSan and run the tests
+#   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
+#   make bench      build benchmark helpers (see bench/README.md)
+#   make demo       run the main job on the embedded default corpus
+#
+# Variables: BUILD=dir  WERROR=1 (-Werror)  SAN=1 (sanitizers)  MPI=0 (no MPI)
+#            OPT=-O2    FUZZ_SECONDS=20   V=1 (show commands)
+
+BUILD   ?= build
+OPT     ?= -O2
+WERROR  ?= 0
+SAN     ?= 0
+FUZZ_SECONDS ?= 20
+CC      ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+PKGS    := libcjson libutf8proc libzstd zlib
+DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lopenblas -lm
+
+# Open MPI: on when mpicc is present (MPI=0 turns it off).
+MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell mpicc --showme:compile) -DSTRATA_HAVE_MPI=1
+MPI_LIBS   := $(shell mpicc --showme:link)
+endif
+
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+SANFLAGS :=
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+CFLAGS_ALL := -std=c11 $(OPT) -g -fPIC -fopenmp -D_GNU_SOURCE $(WARN) $(SANFLAGS) \
+              -Iinclude -Isrc $(DEP_CFLAGS) $(MPI_CFLAGS) $(CFLAGS)
+LDLIBS_ALL := -fopenmp $(SANFLAGS) $(DEP_LIBS) $(MPI_LIBS) $(LDLIBS)
+
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TESTLIB_SRC := $(sort $(filter-out tests/test_%.c,$(wildcard tests/*.c)))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+LIB_A  := $(BUILD)/libstrata.a
+LIB_SO := $(BUILD)/libstrata.so
+CLI    := $(BUILD)/strata
+
+.PHONY: all config test asan fuzz bench demo clean setup tests
+.SECONDARY:
+all: config $(LIB_A) $(LIB_SO) $(CLI)
+
+config:
+	@echo "strata build configuration"
+	@echo "  build dir : $(BUILD)"
+	@echo "  compiler  : $(CC) ($(shell $(CC) -dumpfullversion 2>/dev/null))"
+	@echo "  flags     : -std=c11 $(OPT) -fopenmp $(if $(filter 1,$(WERROR)),-Werror,) $(SANFLAGS)"
+	@echo "  BLAS      : OpenBLAS ($(shell pkg-config --modversion openblas 2>/dev/null || echo system))"
+	@echo "  JSON      : cJSON $(shell pkg-config --modversion libcjson 2>/dev/null)"
+	@echo "  Unicode   : utf8proc $(shell pkg-config --modversion libutf8proc 2>/dev/null)"
+	@echo "  compress  : zlib $(shell pkg-config --modversion zlib 2>/dev/null), zstd $(shell pkg-config --modversion libzstd 2>/dev/null)"
+	@echo "  MPI       : $(if $(filter 1,$(MPI)),Open MPI $(shell mpirun --version 2>/dev/null | head -1 | awk '{print $$NF}'),off)"
+	@echo "  tests     : cmocka $(shell pkg-config --modversion cmocka 2>/dev/null)"
+
+Q := $(if $(filter 1,$(V)),,@)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<",true)
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(Q)$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
+
+$(CLI): $(CLI_OBJ) $(LIB_A)
+	@$(if $(Q),echo "  LINK    $@",true)
+	$(Q)$(CC) -o $@ $(CLI_OBJ) $(LIB_A) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -o $@ $< $(TESTLIB_OBJ) $(LIB_A) $(LDLIBS_ALL) -lcmocka
+
+tests: all $(TEST_BIN)
+
+test: tests
+	STRATA_BUILD=$(BUILD) tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 test
+
+# libFuzzer targets (clang): fuzz/fuzz_<name>.c, each linked with the library
+# sources built with -fsanitize=fuzzer-no-link,address.
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+build-fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p build-fuzz
+	clang -std=c11 -g -O1 -fopenmp -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	  -Iinclude -Isrc $(DEP_CFLAGS) $(MPI_CFLAGS) -o $@ $< $(LIB_SRC) $(DEP_LIBS) $(MPI_LIBS)
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+	  name=$$(basename $$f); mkdir -p build-fuzz/corpus-$$name; \
+	  seeds=fuzz/seeds/$$name; [ -d $$seeds ] || seeds=; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
+	      build-fuzz/corpus-$$name $$seeds > build-fuzz/$$name.log 2>&1 \
+	    || { tail -40 build-fuzz/$$name.log; exit 1; }; \
+	  grep -E '^#[0-9]+.*DONE' build-fuzz/$$name.log | tail -1; \
+	done
+
+bench: all
+	@echo "benchmarks: see bench/README.md"
+
+demo: all
+	$(CLI) demo --out demo-out
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)

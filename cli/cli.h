@@ -1,0 +1,76 @@
+/*
+ * cli.h — the command-line framework shared by every `strata` subcommand.
+ *
+ * A command is a table of options plus a run function. The same table parses
+ * argv and prints --help, so usage text cannot drift from the parser. Common
+ * options (--threads, --seed, --quiet) are appended to every command.
+ *
+ * Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+#ifndef STRATA_CLI_H
+#define STRATA_CLI_H
+
+#include <stdint.h>
+#include "strata/strata.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef enum cli_kind {
+    CLI_FLAG,    /* int, set to 1 when present                  */
+    CLI_INT,     /* int                                         */
+    CLI_INT64,   /* int64_t                                     */
+    CLI_DOUBLE,  /* double                                      */
+    CLI_STRING,  /* const char *                                */
+    CLI_STRINGS  /* cli_strings: repeatable, values accumulate  */
+} cli_kind;
+
+typedef struct cli_strings {
+    const char *v[16];
+    int n;
+} cli_strings;
+
+#define CLI_REQUIRED 1u
+
+typedef struct cli_opt {
+    const char *name;     /* long name without "--"                       */
+    cli_kind kind;
+    void *dst;            /* where the value goes (type per kind)         */
+    const char *metavar;  /* "N", "PATH"; NULL for flags                  */
+    const char *help;     /* one line; defaults belong here ("default 25") */
+    unsigned flags;       /* CLI_REQUIRED                                 */
+} cli_opt;
+
+/* What every command receives besides its own options. */
+typedef struct cli_env {
+    int threads;          /* --threads (0: all cores)            */
+    uint64_t seed;        /* --seed (default 1)                  */
+    int quiet;            /* --quiet                             */
+    strata_progress progress; /* progress bar / lines on stderr (none if quiet) */
+} cli_env;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;      /* one line for `strata --help`            */
+    const char *positional;   /* e.g. "PATH" or NULL when none accepted  */
+    const char *description;  /* paragraph for `strata CMD --help`, or NULL */
+    const cli_opt *opts;      /* terminated by {0}                       */
+    int (*run)(const cli_env *env, int npos, char **pos);
+} cli_command;
+
+/* Parses argv for cmd (argv[0] is the command name), runs it, returns the
+ * exit code. */
+int cli_dispatch(const cli_command *cmd, int argc, char **argv);
+
+/* Prints `error: ...` to stderr; returns CLI_FAIL (or CLI_USAGE for usage). */
+int cli_fail(const strata_error *err);
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Informational message to stderr unless --quiet. */
+void cli_info(const cli_env *env, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Ends the current progress line (call before printing results). */
+void cli_progress_done(const cli_env *env);
+
+#endif

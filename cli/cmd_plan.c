@@ -1,0 +1,13 @@
+/* cmd_plan.c — `strata plan` (placeholder until its issue lands). */
+#include "commands.h"
+
+static const cli_opt opts[] = {{0}};
+
+static int run(const cli_env *env, int npos, char **pos) {
+    (void)env; (void)npos; (void)pos;
+    strata_error err;
+    strata_error_set(&err, STRATA_EUNSUPPORTED, "'plan' is not implemented yet");
+    return cli_fail(&err);
+}
+
+const cli_command cmd_plan = {"plan", "(not implemented yet)", NULL, NULL, opts, run};

@@ -1,0 +1,192 @@
+/*
+ * encoder.h — WordPiece tokenizer and the BERT encoder (Hugging Face
+ * `BertModel` layout), shared by `strata embed` (inference) and
+ * `strata train` (which adds the backward pass in src/train/).
+ *
+ * Dimension letters: B batch, T tokens, C hidden, H heads, F intermediate
+ * (feed-forward), L layers, V vocabulary, P max positions.
+ *
+ * Thread-safety: a loaded strata_tokenizer and strata_bert are read-only and
+ * may be shared between threads; per-call scratch lives in
+ * strata_bert_state, one per thread or call site.
+ */
+#ifndef STRATA_ENCODER_H
+#define STRATA_ENCODER_H
+
+#include "strata/strata.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* WordPiece tokenizer (equal to Hugging Face BertTokenizer)                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_tokenizer strata_tokenizer;
+
+typedef struct strata_tokenizer_options {
+    int lowercase;        /* -1: from tokenizer.json / vocab (uncased), 0, 1 */
+    int strip_accents;    /* -1: follow lowercase, 0, 1                      */
+    int tokenize_cjk;     /* -1: default on                                   */
+} strata_tokenizer_options;
+
+strata_tokenizer_options strata_tokenizer_default_options(void);
+
+/* Loads `vocab.txt` or `tokenizer.json` (path to the file or to a model
+ * folder containing one). Errors name a missing [UNK], [CLS], [SEP] or [PAD]. */
+strata_status strata_tokenizer_load(strata_tokenizer **out, const char *path,
+                                    const strata_tokenizer_options *opt,
+                                    strata_error *err);
+void strata_tokenizer_free(strata_tokenizer *tok);
+
+int strata_tokenizer_vocab_size(const strata_tokenizer *tok);
+int strata_tokenizer_special(const strata_tokenizer *tok, const char *name); /* "[CLS]" ... or -1 */
+const char *strata_tokenizer_token(const strata_tokenizer *tok, int id);
+
+/* Encodes UTF-8 text into at most max_len ids (with [CLS] ... [SEP] when
+ * add_special; truncation keeps the first tokens and the final [SEP]).
+ * Writes *n_ids; ids must hold max_len entries. Invalid UTF-8 is an error
+ * naming the byte offset. */
+strata_status strata_tokenizer_encode(const strata_tokenizer *tok,
+                                      const char *text, size_t len,
+                                      int add_special, int max_len,
+                                      int32_t *ids, int *n_ids,
+                                      strata_error *err);
+
+/* Writes the vocabulary as vocab.txt (one token per line, id order). */
+strata_status strata_tokenizer_save_vocab(const strata_tokenizer *tok,
+                                          const char *path, strata_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* BERT model: config, parameters in one contiguous block (llm.c style)      */
+/* ------------------------------------------------------------------------ */
+
+typedef enum strata_pool { STRATA_POOL_CLS = 0, STRATA_POOL_MEAN = 1 } strata_pool;
+
+typedef struct strata_bert_config {
+    int vocab_size;        /* V */
+    int hidden_size;       /* C */
+    int num_layers;        /* L */
+    int num_heads;         /* H (C % H == 0) */
+    int intermediate_size; /* F */
+    int max_position;      /* P */
+    int type_vocab_size;   /* token types (usually 2) */
+    float layer_norm_eps;  /* 1e-12 for BERT */
+    strata_pool pool;      /* from 1_Pooling/config.json when present */
+    int normalize;         /* L2-normalize pooled output */
+} strata_bert_config;
+
+/* Parameter tensors, each a pointer into strata_bert.params. Per-layer
+ * tensors are stacked over layers ([L, ...]). Linear weights are stored as
+ * Hugging Face does: [out, in] (y = x W^T + b). */
+typedef struct strata_bert_weights {
+    float *word_emb;   /* [V, C] */
+    float *pos_emb;    /* [P, C] */
+    float *type_emb;   /* [TV, C] */
+    float *emb_ln_w;   /* [C] */
+    float *emb_ln_b;   /* [C] */
+    float *q_w;        /* [L, C, C] */
+    float *q_b;        /* [L, C] */
+    float *k_w;        /* [L, C, C] */
+    float *k_b;        /* [L, C] */
+    float *v_w;        /* [L, C, C] */
+    float *v_b;        /* [L, C] */
+    float *ao_w;       /* [L, C, C] attention output dense */
+    float *ao_b;       /* [L, C] */
+    float *ln1_w;      /* [L, C] attention output LayerNorm */
+    float *ln1_b;      /* [L, C] */
+    float *ff1_w;      /* [L, F, C] intermediate dense */
+    float *ff1_b;      /* [L, F] */
+    float *ff2_w;      /* [L, C, F] output dense */
+    float *ff2_b;      /* [L, C] */
+    float *ln2_w;      /* [L, C] output LayerNorm */
+    float *ln2_b;      /* [L, C] */
+} strata_bert_weights;
+
+#define STRATA_BERT_NUM_TENSORS 21
+
+typedef struct strata_bert {
+    strata_bert_config cfg;
+    float *params;            /* one block of n_params floats (owned) */
+    size_t n_params;
+    strata_bert_weights w;    /* typed pointers into params */
+    strata_tokenizer *tok;    /* owned; NULL when loaded without a vocab */
+} strata_bert;
+
+/* Number of floats of each tensor in STRATA_BERT_NUM_TENSORS order, and the
+ * total. */
+size_t strata_bert_param_sizes(const strata_bert_config *cfg,
+                               size_t sizes[STRATA_BERT_NUM_TENSORS]);
+/* Points w's members into block (which holds strata_bert_param_sizes floats). */
+void strata_bert_bind(const strata_bert_config *cfg, float *block,
+                      strata_bert_weights *w);
+
+/* Reads config.json (errors name a missing or bad key). */
+strata_status strata_bert_config_load(strata_bert_config *cfg,
+                                      const char *config_json_path,
+                                      strata_error *err);
+
+/* Loads a model folder: config.json, model.safetensors (names with or without
+ * the "bert." prefix; F32/F16/BF16), vocab.txt or tokenizer.json, and
+ * 1_Pooling/config.json when present. Errors list missing tensors and name
+ * wrong shapes. */
+strata_status strata_bert_load(strata_bert **out, const char *dir,
+                               strata_error *err);
+
+/* A model with freshly initialized weights (normal(0, 0.02) for matrices and
+ * embeddings, zeros for biases, ones for LayerNorm weights), deterministic in
+ * seed. tok may be NULL; ownership of tok passes to the model. */
+strata_status strata_bert_create(strata_bert **out,
+                                 const strata_bert_config *cfg,
+                                 strata_tokenizer *tok, uint64_t seed,
+                                 strata_error *err);
+
+/* Writes a Hugging Face-loadable folder: config.json, model.safetensors
+ * (F32, BertModel names without prefix), vocab.txt, and 1_Pooling/config.json.
+ * Each file is written atomically. */
+strata_status strata_bert_save(const strata_bert *m, const char *dir,
+                               strata_error *err);
+
+void strata_bert_free(strata_bert *m);
+
+/* ------------------------------------------------------------------------ */
+/* Inference                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Per-call scratch for the forward pass (grows as needed). Not shareable. */
+typedef struct strata_bert_state strata_bert_state;
+
+strata_status strata_bert_state_create(strata_bert_state **out,
+                                       strata_error *err);
+void strata_bert_state_free(strata_bert_state *s);
+
+/* Forward pass for B sequences of ids (row-major [B, T], padded with any id
+ * where mask is 0; lengths[b] tokens are real). Writes pooled (and, if the
+ * config says so, L2-normalized) embeddings out[B, C]. */
+strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
+                                  const int32_t *ids, const int *lengths,
+                                  int B, int T, float *out,
+                                  strata_error *err);
+
+/* Embeds n texts: tokenizes, sorts by length, batches with dynamic padding,
+ * runs the forward pass with OpenMP, writes out[n, C] in input order. */
+typedef struct strata_embed_params {
+    int max_len;        /* default 128 */
+    int batch_size;     /* default 64 */
+    strata_progress progress;
+} strata_embed_params;
+
+strata_embed_params strata_embed_default_params(void);
+
+strata_status strata_bert_embed_texts(const strata_bert *m,
+                                      const char *const *texts,
+                                      const size_t *lens, int64_t n,
+                                      const strata_embed_params *p,
+                                      float *out, strata_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_ENCODER_H */

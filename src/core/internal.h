@@ -1,0 +1,36 @@
+/*
+ * internal.h — helpers shared between library modules, not part of the
+ * public API.
+ */
+#ifndef STRATA_INTERNAL_H
+#define STRATA_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include "strata/io.h"
+
+/* Maps a whole file read-only (empty file: map NULL, len 0). */
+strata_status strata__map_file(const char *path, void **map, size_t *len,
+                               strata_error *err);
+
+/* Serializes `json` (formatted) and writes it atomically to path. */
+strata_status strata__json_write(const char *path, const cJSON *json,
+                                 strata_error *err);
+
+/* Reads and parses a JSON file. On a parse error the message names the
+ * line and column. */
+strata_status strata__json_read(const char *path, cJSON **out,
+                                strata_error *err);
+
+/* Growable byte buffer. */
+typedef struct strata__buf {
+    char *data;
+    size_t len, cap;
+} strata__buf;
+
+int strata__buf_reserve(strata__buf *b, size_t extra);  /* 0 ok, -1 oom */
+int strata__buf_append(strata__buf *b, const void *p, size_t n);
+int strata__buf_printf(strata__buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void strata__buf_free(strata__buf *b);
+
+#endif

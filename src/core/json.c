@@ -1,0 +1,95 @@
+/*
+ * json.c — JSON file helpers (cJSON) and a growable buffer.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+strata_status strata__json_write(const char *path, const cJSON *json,
+                                 strata_error *err) {
+    char *s = cJSON_Print(json);
+    if (!s) return strata_error_set(err, STRATA_ENOMEM, "%s: cannot serialize JSON", path);
+    size_t n = strlen(s);
+    strata__buf b = {0};
+    int bad = strata__buf_append(&b, s, n) || strata__buf_append(&b, "\n", 1);
+    cJSON_free(s);
+    if (bad) {
+        strata__buf_free(&b);
+        return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    }
+    strata_status st = strata_write_file(path, b.data, b.len, err);
+    strata__buf_free(&b);
+    return st;
+}
+
+strata_status strata__json_read(const char *path, cJSON **out, strata_error *err) {
+    *out = NULL;
+    char *text;
+    size_t len;
+    strata_status st = strata_read_file(path, &text, &len, 0, err);
+    if (st) return st;
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!j) {
+        int line = 1, col = 1;
+        const char *stop = end ? end : cJSON_GetErrorPtr();
+        if (stop && stop >= text && stop <= text + len) {
+            for (const char *p = text; p < stop; p++) {
+                if (*p == '\n') { line++; col = 1; }
+                else col++;
+            }
+        }
+        strata_free(text);
+        return strata_error_set(err, STRATA_EFORMAT, "%s:%d: invalid JSON near column %d",
+                                path, line, col);
+    }
+    strata_free(text);
+    *out = j;
+    return STRATA_OK;
+}
+
+int strata__buf_reserve(strata__buf *b, size_t extra) {
+    size_t need;
+    if (strata_size_add(b->len, extra, &need)) return -1;
+    if (need + 1 <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need + 1) {
+        if (cap > SIZE_MAX / 2) return -1;
+        cap *= 2;
+    }
+    char *p = strata_realloc(b->data, cap);
+    if (!p) return -1;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int strata__buf_append(strata__buf *b, const void *p, size_t n) {
+    if (strata__buf_reserve(b, n)) return -1;
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int strata__buf_printf(strata__buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || strata__buf_reserve(b, (size_t)n)) return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void strata__buf_free(strata__buf *b) {
+    strata_free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
