@@ -30,6 +30,7 @@ typedef enum strata_dtype {
     STRATA_DTYPE_I32,
     STRATA_DTYPE_I64,
     STRATA_DTYPE_F64,
+    STRATA_DTYPE_U8,
     STRATA_DTYPE_COUNT
 } strata_dtype;
 
@@ -131,7 +132,7 @@ typedef struct strata_npy {
 } strata_npy;
 
 /* Maps and validates an .npy file (versions 1.0-3.0; '<f4' '<f2' '<i4' '<i8'
- * '<f8'; fortran_order False; data size equal to the shape). */
+ * '<f8' '|u1' '|b1'; fortran_order False; data size equal to the shape). */
 strata_status strata_npy_load(strata_npy *out, const char *path,
                               strata_error *err);
 void strata_npy_free(strata_npy *a);

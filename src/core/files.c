@@ -27,6 +27,7 @@ size_t strata_dtype_size(strata_dtype dt) {
     case STRATA_DTYPE_I32: return 4;
     case STRATA_DTYPE_I64: return 8;
     case STRATA_DTYPE_F64: return 8;
+    case STRATA_DTYPE_U8: return 1;
     default: return 0;
     }
 }
@@ -39,6 +40,7 @@ const char *strata_dtype_name(strata_dtype dt) {
     case STRATA_DTYPE_I32: return "int32";
     case STRATA_DTYPE_I64: return "int64";
     case STRATA_DTYPE_F64: return "float64";
+    case STRATA_DTYPE_U8: return "uint8";
     default: return "unknown";
     }
 }

@@ -73,7 +73,8 @@ static int parse_descr(const char *p, const char *end, strata_dtype *dt) {
     static const struct { const char *d; strata_dtype t; } tab[] = {
         {"<f4", STRATA_DTYPE_F32}, {"<f2", STRATA_DTYPE_F16},
         {"<i4", STRATA_DTYPE_I32}, {"<i8", STRATA_DTYPE_I64},
-        {"<f8", STRATA_DTYPE_F64},
+        {"<f8", STRATA_DTYPE_F64}, {"|u1", STRATA_DTYPE_U8},
+        {"|b1", STRATA_DTYPE_U8},
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
         if (n == 3 && memcmp(s, tab[i].d, 3) == 0) {
@@ -120,7 +121,7 @@ strata_status strata_npy_load(strata_npy *out, const char *path,
     if (rc == -1) FAIL("%s: .npy header: field \"descr\" malformed", path);
     if (rc == -2)
         FAIL("%s: .npy header: field \"descr\" has an unsupported dtype "
-             "(supported: <f4 <f2 <i4 <i8 <f8, little-endian)", path);
+             "(supported: <f4 <f2 <i4 <i8 <f8 |u1 |b1, little-endian)", path);
     p = find_key(h, hend, "fortran_order");
     if (!p) FAIL("%s: .npy header: field \"fortran_order\" missing", path);
     if (hend - p >= 4 && memcmp(p, "True", 4) == 0)
@@ -184,6 +185,7 @@ static const char *descr_of(strata_dtype dt) {
     case STRATA_DTYPE_I32: return "<i4";
     case STRATA_DTYPE_I64: return "<i8";
     case STRATA_DTYPE_F64: return "<f8";
+    case STRATA_DTYPE_U8: return "|u1";
     default: return NULL;
     }
 }

@@ -15,7 +15,7 @@
 static const struct { const char *name; strata_dtype dt; } st_dtypes[] = {
     {"F32", STRATA_DTYPE_F32}, {"F16", STRATA_DTYPE_F16},
     {"BF16", STRATA_DTYPE_BF16}, {"I32", STRATA_DTYPE_I32},
-    {"I64", STRATA_DTYPE_I64}, {"F64", STRATA_DTYPE_F64},
+    {"I64", STRATA_DTYPE_I64}, {"F64", STRATA_DTYPE_F64}, {"U8", STRATA_DTYPE_U8},
 };
 
 static const char *st_dtype_name(strata_dtype dt) {
