@@ -1,13 +1,325 @@
-/* cmd_embed.c — `strata embed` (placeholder until its issue lands). */
+/* cmd_embed.c — `strata embed`: embed pairs or BEIR texts with a BERT model
+ * folder or the built-in hashed TF-IDF embedder, into an .npy [N, D]. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "commands.h"
+#include "strata/data.h"
+#include "strata/embed.h"
+#include "strata/encoder.h"
+#include "strata/io.h"
 
-static const cli_opt opts[] = {{0}};
+static const char *o_model = NULL;
+static const char *o_input = NULL;
+static const char *o_field = NULL;
+static const char *o_out = NULL;
+static int o_dim = 256;
+static int o_bigrams = 0;
+static int o_nnz = 4;
+static const char *o_idf = NULL;
+static const char *o_idf_out = NULL;
+static int o_max_len = 128;
+static const char *o_pool = NULL;
+static int o_normalize = 0;
+static int o_no_normalize = 0;
+static int o_batch = 64;
+static int o_fp16 = 0;
 
-static int run(const cli_env *env, int npos, char **pos) {
-    (void)env; (void)npos; (void)pos;
-    strata_error err;
-    strata_error_set(&err, STRATA_EUNSUPPORTED, "'embed' is not implemented yet");
-    return cli_fail(&err);
+static const cli_opt opts[] = {
+    {"model", CLI_STRING, &o_model, "hash|DIR",
+     "\"hash\" (built-in hashed TF-IDF) or a BERT model folder", CLI_REQUIRED},
+    {"input", CLI_STRING, &o_input, "PATH",
+     "pairs file (JSONL/TSV, .gz/.zst) or BEIR folder", CLI_REQUIRED},
+    {"field", CLI_STRING, &o_field, "NAME",
+     "query|positive (pairs) or corpus|queries (BEIR); default query / corpus", 0},
+    {"out", CLI_STRING, &o_out, "X.npy",
+     "output matrix [N, D] (BEIR input also writes X.ids.txt)", CLI_REQUIRED},
+    {"dim", CLI_INT, &o_dim, "D", "hash: output dims (default 256)", 0},
+    {"bigrams", CLI_FLAG, &o_bigrams, NULL, "hash: also hash word bigrams", 0},
+    {"nnz", CLI_INT, &o_nnz, "S", "hash: output dims per bucket (default 4)", 0},
+    {"idf", CLI_STRING, &o_idf, "PATH",
+     "hash: reuse this IDF table instead of fitting one", 0},
+    {"idf-out", CLI_STRING, &o_idf_out, "PATH", "hash: save the fitted IDF table", 0},
+    {"max-len", CLI_INT, &o_max_len, "N",
+     "BERT: max tokens per text incl. [CLS]/[SEP] (default 128)", 0},
+    {"pool", CLI_STRING, &o_pool, "cls|mean",
+     "BERT: pooling (default: the model's 1_Pooling/config.json, else mean)", 0},
+    {"normalize", CLI_FLAG, &o_normalize, NULL, "BERT: L2-normalize (default: per modules.json)", 0},
+    {"no-normalize", CLI_FLAG, &o_no_normalize, NULL, "BERT: do not L2-normalize", 0},
+    {"batch-size", CLI_INT, &o_batch, "N", "BERT: texts per forward batch (default 64)", 0},
+    {"fp16", CLI_FLAG, &o_fp16, NULL, "write float16 instead of float32", 0},
+    {0},
+};
+
+/* ------------------------------------------------------------------------ */
+/* Texts to embed                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct text_set {
+    int64_t n;
+    const char **t;   /* [n] */
+    size_t *len;      /* [n] */
+    const strata_texts *ids; /* BEIR: ids to write, else NULL */
+    /* texts the hash IDF is fitted on (pairs: queries + positives; BEIR: corpus) */
+    int64_t fit_n;
+    const char **fit_t;
+    size_t *fit_len;
+} text_set;
+
+static void text_set_free(text_set *s) {
+    strata_free(s->t);
+    strata_free(s->len);
+    if (s->fit_t != s->t) {
+        strata_free(s->fit_t);
+        strata_free(s->fit_len);
+    }
 }
 
-const cli_command cmd_embed = {"embed", "(not implemented yet)", NULL, NULL, opts, run};
+static int fill_texts(const strata_texts *tx, const char ***t, size_t **len) {
+    *t = strata_malloc_array((size_t)(tx->n > 0 ? tx->n : 1), sizeof(char *));
+    *len = strata_malloc_array((size_t)(tx->n > 0 ? tx->n : 1), sizeof(size_t));
+    if (!*t || !*len) return -1;
+    for (int64_t i = 0; i < tx->n; i++) {
+        (*t)[i] = strata_texts_get(tx, i);
+        (*len)[i] = strlen((*t)[i]);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Progress over chunks                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct chunk_progress {
+    const strata_progress *outer;
+    int64_t offset, total;
+} chunk_progress;
+
+static void chunk_cb(void *ud, const char *stage, int64_t done, int64_t total,
+                     const char *unit) {
+    (void)total;
+    chunk_progress *c = ud;
+    if (strcmp(stage, "embed") != 0) return;
+    strata_progress_report(c->outer, "embed", c->offset + done, c->total, unit);
+}
+
+#define OUT_CHUNK 8192
+
+static char *ids_path(const char *out) {
+    size_t n = strlen(out);
+    if (n > 4 && strcmp(out + n - 4, ".npy") == 0) n -= 4;
+    char *p = strata_malloc(n + 9);
+    if (!p) return NULL;
+    memcpy(p, out, n);
+    memcpy(p + n, ".ids.txt", 9);
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Run                                                                       */
+/* ------------------------------------------------------------------------ */
+
+static int run(const cli_env *env, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    int is_hash = strcmp(o_model, "hash") == 0;
+    if (o_dim < 1 || o_dim > 65536) return cli_usage_error(&cmd_embed, "--dim must be in [1, 65536]");
+    if (o_nnz < 1 || o_nnz > 64) return cli_usage_error(&cmd_embed, "--nnz must be in [1, 64]");
+    if (o_max_len < 2) return cli_usage_error(&cmd_embed, "--max-len must be >= 2");
+    if (o_batch < 1) return cli_usage_error(&cmd_embed, "--batch-size must be >= 1");
+    if (o_normalize && o_no_normalize)
+        return cli_usage_error(&cmd_embed, "--normalize and --no-normalize exclude each other");
+    if (o_pool && strcmp(o_pool, "cls") != 0 && strcmp(o_pool, "mean") != 0)
+        return cli_usage_error(&cmd_embed, "--pool must be cls or mean");
+    if (o_idf && o_idf_out)
+        return cli_usage_error(&cmd_embed, "--idf and --idf-out exclude each other");
+    if (!is_hash && (o_idf || o_idf_out || o_bigrams))
+        return cli_usage_error(&cmd_embed, "--idf, --idf-out and --bigrams apply to --model hash");
+
+    struct stat sb;
+    int is_beir = stat(o_input, &sb) == 0 && S_ISDIR(sb.st_mode);
+    const char *field = o_field ? o_field : (is_beir ? "corpus" : "query");
+    if (is_beir && strcmp(field, "corpus") != 0 && strcmp(field, "queries") != 0)
+        return cli_usage_error(&cmd_embed, "--field must be corpus or queries for a BEIR folder");
+    if (!is_beir && strcmp(field, "query") != 0 && strcmp(field, "positive") != 0)
+        return cli_usage_error(&cmd_embed, "--field must be query or positive for a pairs file");
+
+    strata_error err;
+    strata_error_clear(&err);
+    strata_pairs pairs;
+    strata_beir beir;
+    memset(&pairs, 0, sizeof pairs);
+    memset(&beir, 0, sizeof beir);
+    text_set ts;
+    memset(&ts, 0, sizeof ts);
+    strata_bert *model = NULL;
+    strata_hash_idf idf;
+    memset(&idf, 0, sizeof idf);
+    strata_npy_writer w;
+    memset(&w, 0, sizeof w);
+    strata_atomic idsf;
+    memset(&idsf, 0, sizeof idsf);
+    char *idp = NULL;
+    float *buf = NULL;
+    int rc = CLI_OK, have_pairs = 0, have_beir = 0;
+
+    /* load the model first: a bad model fails before reading big inputs */
+    if (!is_hash) {
+        if (strata_bert_load(&model, o_model, &err)) goto fail;
+        if (o_pool) model->cfg.pool = strcmp(o_pool, "cls") == 0 ? STRATA_POOL_CLS : STRATA_POOL_MEAN;
+        if (o_normalize) model->cfg.normalize = 1;
+        if (o_no_normalize) model->cfg.normalize = 0;
+    } else if (o_idf) {
+        if (strata_hash_idf_load(&idf, o_idf, &err)) goto fail;
+    }
+
+    if (is_beir) {
+        if (strata_beir_load(&beir, o_input, NULL, env->progress, &err)) goto fail;
+        have_beir = 1;
+        const strata_texts *tx = strcmp(field, "corpus") == 0 ? &beir.corpus : &beir.queries;
+        if (fill_texts(tx, &ts.t, &ts.len)) goto oom;
+        ts.n = tx->n;
+        ts.ids = tx;
+        if (tx == &beir.corpus) {
+            ts.fit_t = ts.t;
+            ts.fit_len = ts.len;
+            ts.fit_n = ts.n;
+        } else if (is_hash && !o_idf) {
+            if (fill_texts(&beir.corpus, &ts.fit_t, &ts.fit_len)) goto oom;
+            ts.fit_n = beir.corpus.n;
+        }
+    } else {
+        strata_pairs_options po = strata_pairs_default_options();
+        po.progress = env->progress;
+        if (strata_pairs_load(&pairs, o_input, &po, &err)) goto fail;
+        have_pairs = 1;
+        int which = strcmp(field, "positive") == 0;
+        size_t n1 = (size_t)(pairs.n > 0 ? pairs.n : 1);
+        ts.t = strata_malloc_array(n1, sizeof(char *));
+        ts.len = strata_malloc_array(n1, sizeof(size_t));
+        ts.fit_t = strata_malloc_array(2 * n1, sizeof(char *));
+        ts.fit_len = strata_malloc_array(2 * n1, sizeof(size_t));
+        if (!ts.t || !ts.len || !ts.fit_t || !ts.fit_len) goto oom;
+        ts.n = pairs.n;
+        ts.fit_n = 2 * pairs.n;
+        for (int64_t i = 0; i < 2 * pairs.n; i++) {
+            ts.fit_t[i] = pairs.arena + pairs.off[i];
+            ts.fit_len[i] = strata_pairs_text_len(&pairs, i);
+        }
+        for (int64_t i = 0; i < pairs.n; i++) {
+            ts.t[i] = ts.fit_t[2 * i + which];
+            ts.len[i] = ts.fit_len[2 * i + which];
+        }
+    }
+    if (ts.n == 0) {
+        strata_error_set(&err, STRATA_EFORMAT, "%s: no texts to embed (field %s)", o_input, field);
+        goto fail;
+    }
+
+    strata_hash_params hp = strata_hash_default_params();
+    hp.dim = o_dim;
+    hp.bigrams = o_bigrams;
+    hp.nnz = o_nnz;
+    hp.seed = env->seed;
+    if (is_hash && !o_idf) {
+        hp.progress = env->progress;
+        if (strata_hash_idf_fit(&idf, ts.fit_t, ts.fit_len, ts.fit_n, &hp, &err)) goto fail_text;
+        hp.progress.fn = NULL;
+        cli_info(env, "fitted IDF on %lld texts", (long long)ts.fit_n);
+        if (o_idf_out && strata_hash_idf_save(&idf, o_idf_out, &err)) goto fail;
+    }
+
+    int D = is_hash ? o_dim : model->cfg.hidden_size;
+    int64_t shape[2] = {ts.n, D};
+    if (strata_npy_writer_open(&w, o_out, o_fp16 ? STRATA_DTYPE_F16 : STRATA_DTYPE_F32, 2,
+                               shape, &err))
+        goto fail;
+    if (ts.ids) {
+        if (!(idp = ids_path(o_out))) goto oom;
+        if (strata_atomic_open(&idsf, idp, &err)) goto fail;
+    }
+    int64_t chunk = ts.n < OUT_CHUNK ? ts.n : OUT_CHUNK;
+    buf = strata_malloc_array((size_t)chunk * (size_t)D, sizeof(float));
+    if (!buf) goto oom;
+    chunk_progress cp = {&env->progress, 0, ts.n};
+    strata_progress prog = {chunk_cb, &cp};
+    strata_embed_params ep = strata_embed_default_params();
+    ep.max_len = o_max_len;
+    ep.batch_size = o_batch;
+    ep.progress = prog;
+    hp.progress = prog;
+    for (int64_t c0 = 0; c0 < ts.n; c0 += chunk) {
+        int64_t cn = ts.n - c0 < chunk ? ts.n - c0 : chunk;
+        cp.offset = c0;
+        strata_status st =
+            is_hash ? strata_hash_embed(&idf, ts.t + c0, ts.len + c0, cn, &hp, buf, &err)
+                    : strata_bert_embed_texts(model, ts.t + c0, ts.len + c0, cn, &ep, buf, &err);
+        if (st) {
+            /* "text K: ..." inside the chunk -> absolute index and field */
+            long long k = -1;
+            if (sscanf(err.msg, "text %lld:", &k) == 1) {
+                const char *rest = strchr(err.msg, ':');
+                char msg[STRATA_ERROR_MSG_MAX];
+                snprintf(msg, sizeof msg, "%s", rest ? rest + 2 : err.msg);
+                if (ts.ids)
+                    strata_error_set(&err, st, "%s: %s \"%s\": %s", o_input, field,
+                                     strata_texts_id(ts.ids, c0 + k), msg);
+                else
+                    strata_error_set(&err, st, "%s: pair %lld, field %s: %s", o_input,
+                                     (long long)(c0 + k), field, msg);
+            }
+            goto fail;
+        }
+        if (strata_npy_writer_write_f32(&w, buf, (size_t)cn * (size_t)D, &err)) goto fail;
+        if (ts.ids)
+            for (int64_t i = c0; i < c0 + cn; i++)
+                fprintf(idsf.fp, "%s\n", strata_texts_id(ts.ids, i));
+    }
+    if (strata_npy_writer_commit(&w, &err)) goto fail;
+    if (ts.ids && strata_atomic_commit(&idsf, &err)) {
+        remove(o_out);
+        goto fail;
+    }
+    cli_progress_done(env);
+    cli_info(env, "wrote %s [%lld, %d] %s%s%s", o_out, (long long)ts.n, D,
+             o_fp16 ? "float16" : "float32", idp ? " and " : "", idp ? idp : "");
+    goto done;
+
+fail_text:
+    if (strncmp(err.msg, "text ", 5) == 0) strata_error_prefix(&err, "%s", o_input);
+    goto fail;
+oom:
+    strata_error_set(&err, STRATA_ENOMEM, "out of memory");
+fail:
+    rc = cli_fail(&err);
+    if (rc == CLI_USAGE) rc = CLI_FAIL;
+done:
+    strata_npy_writer_abort(&w);
+    strata_atomic_abort(&idsf);
+    strata_free(idp);
+    strata_free(buf);
+    text_set_free(&ts);
+    strata_hash_idf_free(&idf);
+    strata_bert_free(model);
+    if (have_pairs) strata_pairs_free(&pairs);
+    if (have_beir) strata_beir_free(&beir);
+    return rc;
+}
+
+const cli_command cmd_embed = {
+    "embed",
+    "embed pairs or BEIR texts with a BERT model or the hash embedder",
+    NULL,
+    "Writes one row per text, in input order, to an .npy matrix [N, D] "
+    "(float32, or float16 with --fp16), streaming and atomically; for a BEIR "
+    "folder also X.ids.txt (one id per line). --model hash fits an IDF table "
+    "on the input (pairs: all queries and positives; BEIR: the corpus, also "
+    "when embedding queries) unless --idf gives one, so queries and corpus "
+    "share it; --idf-out saves it. A BERT model folder holds config.json, "
+    "model.safetensors, vocab.txt or tokenizer.json, and optionally the "
+    "sentence-transformers 1_Pooling/config.json and modules.json. Results do "
+    "not depend on --threads.",
+    opts,
+    run,
+};

@@ -1,13 +1,386 @@
-/* cmd_eval.c — `strata eval` (placeholder until its issue lands). */
+/*
+ * cmd_eval.c — `strata eval`: exact top-k retrieval over a BEIR set from
+ * embeddings, or an existing TREC run, scored with the BEIR metrics.
+ *
+ *   strata eval --beir DIR [--split test] (--model hash|MODEL_DIR |
+ *       --corpus-emb C.npy --query-emb Q.npy) [--k 100] [--normalize]
+ *       [--ignore-identical-ids] [--run-out run.trec] [--out metrics.json]
+ *   strata eval --run run.trec (--qrels qrels.tsv | --beir DIR [--split S])
+ *       [--out metrics.json]
+ */
+#define _POSIX_C_SOURCE 200809L
 #include "commands.h"
 
-static const cli_opt opts[] = {{0}};
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-static int run(const cli_env *env, int npos, char **pos) {
-    (void)env; (void)npos; (void)pos;
-    strata_error err;
-    strata_error_set(&err, STRATA_EUNSUPPORTED, "'eval' is not implemented yet");
-    return cli_fail(&err);
+#include "strata/data.h"
+#include "strata/embed.h"
+#include "strata/encoder.h"
+#include "strata/eval.h"
+#include "strata/io.h"
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static const char *o_beir, *o_split = "test", *o_model, *o_cemb, *o_qemb;
+static const char *o_run, *o_qrels, *o_run_out, *o_out, *o_run_name = "strata";
+static int o_k = 100, o_normalize, o_ignore_ids, o_skip_unknown;
+
+static const cli_opt opts[] = {
+    {"beir", CLI_STRING, &o_beir, "DIR",
+     "BEIR directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv", 0},
+    {"split", CLI_STRING, &o_split, "NAME", "qrels split (default test)", 0},
+    {"model", CLI_STRING, &o_model, "hash|DIR",
+     "embed the corpus and queries with this model (hash embedder or a BERT model dir)", 0},
+    {"corpus-emb", CLI_STRING, &o_cemb, "C.npy",
+     "precomputed corpus embeddings [corpus rows, D] (float32/float16)", 0},
+    {"query-emb", CLI_STRING, &o_qemb, "Q.npy",
+     "precomputed query embeddings [query rows, D], rows in queries.jsonl order", 0},
+    {"k", CLI_INT, &o_k, "N", "documents retrieved per query (default 100)", 0},
+    {"normalize", CLI_FLAG, &o_normalize, NULL,
+     "score by cosine (divide by both norms) instead of raw inner product", 0},
+    {"ignore-identical-ids", CLI_FLAG, &o_ignore_ids, NULL,
+     "drop retrieved documents whose id equals the query id (BEIR: ArguAna, Quora)", 0},
+    {"run-out", CLI_STRING, &o_run_out, "PATH", "write the TREC run file here", 0},
+    {"run-name", CLI_STRING, &o_run_name, "NAME", "run name column of --run-out (default strata)",
+     0},
+    {"out", CLI_STRING, &o_out, "PATH", "write metrics JSON (mean and per query) here", 0},
+    {"run", CLI_STRING, &o_run, "PATH", "evaluate this TREC run file instead of searching", 0},
+    {"qrels", CLI_STRING, &o_qrels, "PATH",
+     "qrels file (query-id corpus-id score; overrides DIR/qrels/<split>.tsv)", 0},
+    {"skip-unknown", CLI_FLAG, &o_skip_unknown, NULL,
+     "skip (and count) qrels/run lines naming unknown ids instead of failing", 0},
+    {0}};
+
+static const char description[] =
+    "Exact top-k retrieval by inner product (blocked sgemm + per-query heap) over a BEIR set, "
+    "scored with nDCG@10, Recall@10, Recall@100, MRR@10 and MAP@100 exactly as trec_eval / "
+    "pytrec_eval compute them (BEIR's numbers). Give embeddings (--corpus-emb/--query-emb, "
+    "rows in corpus.jsonl/queries.jsonl order; C.ids.txt/Q.ids.txt next to them are checked "
+    "when present) or --model; or score an existing run with --run and --qrels (or --beir). "
+    "Prints a one-line summary on stdout. See docs/eval.md.";
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* "X.npy" -> "X.ids.txt" (caller frees), NULL on OOM. */
+static char *ids_path(const char *npy) {
+    size_t n = strlen(npy);
+    size_t base = n >= 4 && strcmp(npy + n - 4, ".npy") == 0 ? n - 4 : n;
+    char *p = malloc(base + 9);
+    if (!p) return NULL;
+    memcpy(p, npy, base);
+    memcpy(p + base, ".ids.txt", 9);
+    return p;
 }
 
-const cli_command cmd_eval = {"eval", "(not implemented yet)", NULL, NULL, opts, run};
+/* When <emb>.ids.txt exists, checks it lists t's ids in order. */
+static strata_status check_ids(const char *emb, const strata_texts *t, const char *what,
+                               strata_error *err) {
+    char *p = ids_path(emb);
+    if (!p) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    FILE *f = fopen(p, "rb");
+    if (!f) {
+        free(p);
+        return STRATA_OK;
+    }
+    fclose(f);
+    strata_lines *r;
+    strata_status st = strata_lines_open(&r, p, 0, err);
+    if (st) {
+        free(p);
+        return st;
+    }
+    const char *line;
+    size_t len;
+    int rc;
+    int64_t i = 0;
+    while ((rc = strata_lines_next(r, &line, &len, err)) == 1) {
+        if (i >= t->n) {
+            st = strata_error_set(err, STRATA_EFORMAT, "%s:%lld: more ids than the %lld %s",
+                                  p, (long long)strata_lines_lineno(r), (long long)t->n, what);
+            break;
+        }
+        if (strcmp(line, strata_texts_id(t, i)) != 0) {
+            st = strata_error_set(err, STRATA_EFORMAT,
+                                  "%s:%lld: id \"%s\" but the %s have \"%s\" at row %lld "
+                                  "(embeddings not in BEIR order)",
+                                  p, (long long)strata_lines_lineno(r), line, what,
+                                  strata_texts_id(t, i), (long long)i);
+            break;
+        }
+        i++;
+    }
+    if (rc < 0) st = err->status;
+    if (!st && i != t->n)
+        st = strata_error_set(err, STRATA_EFORMAT, "%s: %lld ids, the %s have %lld", p,
+                              (long long)i, what, (long long)t->n);
+    strata_lines_close(r);
+    free(p);
+    return st;
+}
+
+/* Pointers and lengths of the n texts of t (caller frees both). */
+static int text_ptrs(const strata_texts *t, const char ***p, size_t **len) {
+    *p = malloc((size_t)(t->n ? t->n : 1) * sizeof **p);
+    *len = malloc((size_t)(t->n ? t->n : 1) * sizeof **len);
+    if (!*p || !*len) return -1;
+    for (int64_t i = 0; i < t->n; i++) {
+        (*p)[i] = strata_texts_get(t, i);
+        (*len)[i] = (size_t)(t->off[i + 1] - t->off[i] - 1);
+    }
+    return 0;
+}
+
+/* Embeds corpus and queries with --model: "hash" (IDF fitted on the corpus,
+ * default hash parameters, as `strata embed --model hash` does for a BEIR
+ * folder) or a BERT model folder (its pooling/normalization, max 128
+ * tokens). *C [corpus.n, D] and *Q [queries.n, D] are malloc'd. */
+static strata_status embed_with_model(const cli_env *env, const strata_beir *b, float **C,
+                                      float **Q, int *D, strata_error *err) {
+    const char **ct = NULL, **qt = NULL;
+    size_t *cl = NULL, *ql = NULL;
+    strata_status st = STRATA_OK;
+    *C = *Q = NULL;
+    if (text_ptrs(&b->corpus, &ct, &cl) || text_ptrs(&b->queries, &qt, &ql))
+        st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    if (!st && strcmp(o_model, "hash") == 0) {
+        strata_hash_params hp = strata_hash_default_params();
+        hp.progress = env->progress;
+        strata_hash_idf idf;
+        memset(&idf, 0, sizeof idf);
+        st = strata_hash_idf_fit(&idf, ct, cl, b->corpus.n, &hp, err);
+        if (!st) {
+            *D = hp.dim;
+            *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * hp.dim * sizeof **C);
+            *Q = malloc((size_t)(b->queries.n ? b->queries.n : 1) * hp.dim * sizeof **Q);
+            if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        }
+        if (!st) st = strata_hash_embed(&idf, ct, cl, b->corpus.n, &hp, *C, err);
+        if (!st) st = strata_hash_embed(&idf, qt, ql, b->queries.n, &hp, *Q, err);
+        if (st) strata_error_prefix(err, "--model hash");
+        strata_hash_idf_free(&idf);
+    } else if (!st) {
+        strata_bert *m = NULL;
+        st = strata_bert_load(&m, o_model, err);
+        if (!st) {
+            *D = m->cfg.hidden_size;
+            strata_embed_params ep = strata_embed_default_params();
+            ep.progress = env->progress;
+            *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * *D * sizeof **C);
+            *Q = malloc((size_t)(b->queries.n ? b->queries.n : 1) * *D * sizeof **Q);
+            if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+            if (!st) st = strata_bert_embed_texts(m, ct, cl, b->corpus.n, &ep, *C, err);
+            if (!st) st = strata_bert_embed_texts(m, qt, ql, b->queries.n, &ep, *Q, err);
+        }
+        strata_bert_free(m);
+    }
+    free(ct);
+    free(cl);
+    free(qt);
+    free(ql);
+    if (st) {
+        free(*C);
+        free(*Q);
+        *C = *Q = NULL;
+    }
+    return st;
+}
+
+static void print_summary(const strata_metrics *m) {
+    printf("ndcg@10 %.5f  recall@10 %.5f  recall@100 %.5f  mrr@10 %.5f  map@100 %.5f  "
+           "queries %lld\n",
+           m->ndcg10, m->recall10, m->recall100, m->mrr10, m->map100, (long long)m->n);
+    fflush(stdout);
+}
+
+/* Writes the metrics JSON (when asked) and prints the summary. */
+static int finish(const cli_env *env, const strata_beir *b, const strata_metrics *mean,
+                  const strata_metrics *pq, strata_error *err) {
+    if (o_out && strata_metrics_write_json(o_out, b, mean, pq, err)) return cli_fail(err);
+    cli_progress_done(env);
+    print_summary(mean);
+    return CLI_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Modes                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int eval_run_file(const cli_env *env) {
+    strata_error err;
+    strata_beir b;
+    memset(&b, 0, sizeof b);
+    strata_beir_options bo = strata_beir_default_options();
+    bo.progress = env->progress;
+    bo.unknown = o_skip_unknown ? STRATA_UNKNOWN_SKIP : STRATA_UNKNOWN_ERROR;
+    strata_run_read_options ro;
+    memset(&ro, 0, sizeof ro);
+    ro.unknown_query = o_skip_unknown ? STRATA_UNKNOWN_SKIP : STRATA_UNKNOWN_ERROR;
+    strata_status st;
+    if (o_beir) {
+        bo.split = o_qrels ? NULL : o_split;
+        st = strata_beir_load_ex(&b, o_beir, &bo, &err);
+        if (!st && o_qrels) st = strata_beir_load_qrels(&b, o_qrels, &bo, &err);
+        ro.unknown_doc = ro.unknown_query;
+    } else {
+        bo.unknown = STRATA_UNKNOWN_ADD; /* the qrels define the ids */
+        st = strata_beir_load_qrels(&b, o_qrels, &bo, &err);
+        ro.unknown_doc = STRATA_UNKNOWN_ADD;
+    }
+    if (st) {
+        strata_beir_free(&b);
+        return cli_fail(&err);
+    }
+    strata_run run;
+    st = strata_run_read_trec(&run, &b, o_run, &ro, &err);
+    if (st) {
+        strata_beir_free(&b);
+        return cli_fail(&err);
+    }
+    if (b.n_skipped_query || b.n_skipped_doc)
+        cli_info(env, "qrels: skipped %lld lines with unknown query-id, %lld with unknown corpus-id",
+                 (long long)b.n_skipped_query, (long long)b.n_skipped_doc);
+    if (ro.n_skipped) cli_info(env, "run: skipped %lld lines with unknown ids", (long long)ro.n_skipped);
+    strata_metrics mean, *pq = calloc((size_t)b.queries.n + 1, sizeof *pq);
+    int rc;
+    if (!pq) {
+        strata_error_set(&err, STRATA_ENOMEM, "out of memory");
+        rc = cli_fail(&err);
+    } else if (strata_eval_metrics(&b, &run, o_ignore_ids, &mean, pq, &err)) {
+        rc = cli_fail(&err);
+    } else {
+        rc = finish(env, &b, &mean, pq, &err);
+    }
+    free(pq);
+    strata_run_free(&run);
+    strata_beir_free(&b);
+    return rc;
+}
+
+static int eval_embeddings(const cli_env *env) {
+    strata_error err;
+    strata_beir b;
+    strata_beir_options bo = strata_beir_default_options();
+    bo.progress = env->progress;
+    bo.unknown = o_skip_unknown ? STRATA_UNKNOWN_SKIP : STRATA_UNKNOWN_ERROR;
+    bo.split = o_qrels ? NULL : o_split;
+    if (strata_beir_load_ex(&b, o_beir, &bo, &err)) return cli_fail(&err);
+    if (o_qrels && strata_beir_load_qrels(&b, o_qrels, &bo, &err)) {
+        strata_beir_free(&b);
+        return cli_fail(&err);
+    }
+    if (b.n_skipped_query || b.n_skipped_doc)
+        cli_info(env, "qrels: skipped %lld lines with unknown query-id, %lld with unknown corpus-id",
+                 (long long)b.n_skipped_query, (long long)b.n_skipped_doc);
+    cli_info(env, "%s: %lld documents, %lld queries, %lld judgments", o_beir,
+             (long long)b.corpus.n, (long long)b.queries.n, (long long)b.n_qrels);
+
+    strata_mat C, Q;
+    memset(&C, 0, sizeof C);
+    memset(&Q, 0, sizeof Q);
+    strata_status st = STRATA_OK;
+    float *mc = NULL, *mq = NULL; /* --model embeddings (owned) */
+    if (o_model) {
+        int D = 0;
+        st = embed_with_model(env, &b, &mc, &mq, &D, &err);
+        if (!st) {
+            C.data = mc;
+            C.rows = b.corpus.n;
+            C.cols = D;
+            Q.data = mq;
+            Q.rows = b.queries.n;
+            Q.cols = D;
+        }
+    } else {
+        st = strata_mat_load(&C, o_cemb, &err);
+        if (!st) st = strata_mat_load(&Q, o_qemb, &err);
+    }
+    if (!st && C.rows != b.corpus.n)
+        st = strata_error_set(&err, STRATA_EFORMAT,
+                              "%s: %lld rows, but the corpus has %lld documents", o_cemb,
+                              (long long)C.rows, (long long)b.corpus.n);
+    if (!st && Q.rows != b.queries.n)
+        st = strata_error_set(&err, STRATA_EFORMAT, "%s: %lld rows, but there are %lld queries",
+                              o_qemb, (long long)Q.rows, (long long)b.queries.n);
+    if (!st && C.cols != Q.cols)
+        st = strata_error_set(&err, STRATA_EFORMAT,
+                              "embedding dims differ: %s has %lld columns, %s has %lld", o_cemb,
+                              (long long)C.cols, o_qemb, (long long)Q.cols);
+    if (!st && (C.cols < 1 || C.cols > (1 << 24)))
+        st = strata_error_set(&err, STRATA_EFORMAT, "%s: unsupported embedding dim %lld", o_cemb,
+                              (long long)C.cols);
+    if (!st && !o_model) st = check_ids(o_cemb, &b.corpus, "corpus documents", &err);
+    if (!st && !o_model) st = check_ids(o_qemb, &b.queries, "queries", &err);
+    strata_metrics mean, *pq = NULL;
+    strata_run run;
+    memset(&run, 0, sizeof run);
+    if (!st) {
+        pq = calloc((size_t)b.queries.n + 1, sizeof *pq);
+        if (!pq) st = strata_error_set(&err, STRATA_ENOMEM, "out of memory");
+    }
+    if (!st) {
+        strata_eval_options eo = strata_eval_default_options();
+        eo.k = o_k;
+        eo.normalize = o_normalize;
+        eo.ignore_identical_ids = o_ignore_ids;
+        eo.progress = env->progress;
+        st = strata_eval_retrieve(&b, C.data, Q.data, (int)C.cols, &eo, &run, &err);
+    }
+    if (!st && b.qrels_off) st = strata_eval_metrics(&b, &run, 0, &mean, pq, &err);
+    if (!st && o_run_out) st = strata_run_write_trec(&run, &b, o_run_out, o_run_name, &err);
+    int rc;
+    if (st) rc = cli_fail(&err);
+    else rc = finish(env, &b, &mean, pq, &err);
+    free(pq);
+    strata_run_free(&run);
+    if (o_model) {
+        free(mc);
+        free(mq);
+    } else {
+        strata_mat_free(&C);
+        strata_mat_free(&Q);
+    }
+    strata_beir_free(&b);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Entry                                                                     */
+/* ------------------------------------------------------------------------ */
+
+extern const cli_command cmd_eval;
+
+static int run(const cli_env *env, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    if (o_k < 1) return cli_usage_error(&cmd_eval, "--k must be >= 1 (got %d)", o_k);
+    if (o_run) {
+        if (o_model || o_cemb || o_qemb)
+            return cli_usage_error(&cmd_eval,
+                                   "--run scores an existing run: do not combine it with "
+                                   "--model, --corpus-emb or --query-emb");
+        if (!o_qrels && !o_beir)
+            return cli_usage_error(&cmd_eval, "--run needs --qrels FILE or --beir DIR");
+        if (o_run_out) return cli_usage_error(&cmd_eval, "--run-out needs a search (not --run)");
+        return eval_run_file(env);
+    }
+    if (!o_beir) return cli_usage_error(&cmd_eval, "give --beir DIR (or --run with --qrels)");
+    if (o_k < 100)
+        cli_info(env, "note: --k %d < 100: recall@100 and map@100 see only %d documents", o_k,
+                 o_k);
+    if (o_model && (o_cemb || o_qemb))
+        return cli_usage_error(&cmd_eval, "give either --model or --corpus-emb/--query-emb");
+    if (!o_model && (!o_cemb || !o_qemb))
+        return cli_usage_error(&cmd_eval,
+                               "give --corpus-emb and --query-emb (or --model hash|DIR)");
+    return eval_embeddings(env);
+}
+
+const cli_command cmd_eval = {
+    "eval", "retrieval metrics (nDCG@10, Recall, MRR, MAP) on a BEIR set", NULL, description,
+    opts, run};

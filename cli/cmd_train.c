@@ -1,13 +1,94 @@
-/* cmd_train.c — `strata train` (placeholder until its issue lands). */
+/* cmd_train.c — `strata train`: contrastive training of a BERT biencoder. */
 #include "commands.h"
 
-static const cli_opt opts[] = {{0}};
+#include <stdio.h>
+#include <string.h>
+
+#include "strata/train.h"
+
+static const char *o_pairs, *o_plan, *o_init, *o_config, *o_vocab, *o_out;
+static const char *o_pool, *o_eval_beir;
+static double o_tau = 0.02, o_lr = 2e-5, o_wd = 0.01, o_clip = 1.0;
+static int o_symmetric, o_max_len = 64, o_chunk, o_resume;
+static int64_t o_warmup = 1000, o_steps, o_save_every, o_eval_every;
+
+static const cli_opt opts[] = {
+    {"pairs", CLI_STRING, &o_pairs, "PAIRS", "training pairs (JSONL/TSV, .gz/.zst)", CLI_REQUIRED},
+    {"plan", CLI_STRING, &o_plan, "PLAN_DIR", "batch plan: batches.npy [+ mask.npy], plan.json", CLI_REQUIRED},
+    {"init", CLI_STRING, &o_init, "MODEL_DIR", "start from this Hugging Face BERT folder", 0},
+    {"config", CLI_STRING, &o_config, "CONFIG.json", "fresh model from this config (with --vocab)", 0},
+    {"vocab", CLI_STRING, &o_vocab, "VOCAB", "vocab.txt or tokenizer.json for --config", 0},
+    {"out", CLI_STRING, &o_out, "RUN_DIR", "run folder: log.jsonl, checkpoint-STEP/, final/", CLI_REQUIRED},
+    {"tau", CLI_DOUBLE, &o_tau, "T", "InfoNCE temperature (default 0.02)", 0},
+    {"symmetric", CLI_FLAG, &o_symmetric, NULL, "add the document->query loss (mask transposed)", 0},
+    {"pool", CLI_STRING, &o_pool, "cls|mean", "pooling (default: the model's, else mean)", 0},
+    {"max-len", CLI_INT, &o_max_len, "N", "tokens per text (default 64)", 0},
+    {"lr", CLI_DOUBLE, &o_lr, "LR", "peak learning rate (default 2e-5)", 0},
+    {"warmup", CLI_INT64, &o_warmup, "N", "linear warmup steps (default 1000)", 0},
+    {"weight-decay", CLI_DOUBLE, &o_wd, "W", "AdamW decay, not on biases/LayerNorm (default 0.01)", 0},
+    {"clip", CLI_DOUBLE, &o_clip, "X", "global gradient-norm clipping, 0 off (default 1.0)", 0},
+    {"chunk", CLI_INT, &o_chunk, "C", "GradCache chunk in sequences (default 0: whole batch)", 0},
+    {"steps", CLI_INT64, &o_steps, "N", "total steps (default: one pass over the plan)", 0},
+    {"save-every", CLI_INT64, &o_save_every, "N", "checkpoint every N steps (default: end only)", 0},
+    {"eval-beir", CLI_STRING, &o_eval_beir, "DIR", "BEIR folder for NDCG@10 (test split)", 0},
+    {"eval-every", CLI_INT64, &o_eval_every, "N", "evaluate every N steps (with --eval-beir)", 0},
+    {"resume", CLI_FLAG, &o_resume, NULL, "continue from the latest checkpoint in RUN_DIR", 0},
+    {0}};
 
 static int run(const cli_env *env, int npos, char **pos) {
-    (void)env; (void)npos; (void)pos;
+    (void)npos;
+    (void)pos;
+    strata_train_params p = strata_train_default_params();
+    p.pairs_path = o_pairs;
+    p.plan_dir = o_plan;
+    p.init_dir = o_init;
+    p.config_path = o_config;
+    p.vocab_path = o_vocab;
+    p.out_dir = o_out;
+    p.tau = o_tau;
+    p.symmetric = o_symmetric;
+    p.max_len = o_max_len;
+    p.lr = o_lr;
+    p.warmup = o_warmup;
+    p.weight_decay = o_wd;
+    p.clip = o_clip;
+    p.chunk = o_chunk;
+    p.steps = o_steps;
+    p.save_every = o_save_every;
+    p.eval_beir = o_eval_beir;
+    p.eval_every = o_eval_every;
+    p.resume = o_resume;
+    p.seed = env->seed;
+    p.progress = env->progress;
+    if (o_pool) {
+        if (strcmp(o_pool, "cls") == 0) p.pool = STRATA_POOL_CLS;
+        else if (strcmp(o_pool, "mean") == 0) p.pool = STRATA_POOL_MEAN;
+        else return cli_usage_error(&cmd_train, "--pool must be cls or mean, not '%s'", o_pool);
+    }
+    if (!o_init && !(o_config && o_vocab))
+        return cli_usage_error(&cmd_train, "give --init MODEL_DIR, or --config CONFIG.json and --vocab VOCAB");
+    if (o_init && o_config)
+        return cli_usage_error(&cmd_train, "--init and --config exclude each other");
+    if (o_eval_every > 0 && !o_eval_beir)
+        return cli_usage_error(&cmd_train, "--eval-every needs --eval-beir");
     strata_error err;
-    strata_error_set(&err, STRATA_EUNSUPPORTED, "'train' is not implemented yet");
-    return cli_fail(&err);
+    strata_error_clear(&err);
+    if (strata_train_run(&p, &err) != STRATA_OK) return cli_fail(&err);
+    cli_progress_done(env);
+    cli_info(env, "trained model in %s/final (log: %s/log.jsonl)", o_out, o_out);
+    return CLI_OK;
 }
 
-const cli_command cmd_train = {"train", "(not implemented yet)", NULL, NULL, opts, run};
+const cli_command cmd_train = {
+    "train", "train a BERT biencoder with InfoNCE on a batch plan", NULL,
+    "Contrastive training: each step takes the next batch of the plan (wrapping "
+    "around), embeds queries and positives with one BERT (L2-normalized CLS or mean "
+    "pooling; no dropout), and minimizes InfoNCE over in-batch negatives at "
+    "temperature --tau, with the plan's mask removing filtered documents from each "
+    "query's partition. AdamW (betas 0.9/0.999, eps 1e-8), linear warmup then linear "
+    "decay to 0 at --steps, global grad-norm clipping. --chunk enables gradient "
+    "caching. Writes RUN_DIR/log.jsonl (one line per step), checkpoint-STEP/ folders "
+    "(Hugging Face model + optimizer.safetensors + trainer_state.json, written to a "
+    "temporary folder and renamed) and final/. --resume continues bit-exactly from the "
+    "latest checkpoint; --steps is then the new total.",
+    opts, run};

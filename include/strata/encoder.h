@@ -34,7 +34,12 @@ typedef struct strata_tokenizer_options {
 strata_tokenizer_options strata_tokenizer_default_options(void);
 
 /* Loads `vocab.txt` or `tokenizer.json` (path to the file or to a model
- * folder containing one). Errors name a missing [UNK], [CLS], [SEP] or [PAD]. */
+ * folder containing one; a folder prefers tokenizer.json). tokenizer.json's
+ * BertNormalizer flags are honoured; for vocab.txt, a tokenizer_config.json
+ * beside it (do_lower_case, strip_accents, tokenize_chinese_chars) is read,
+ * else the vocabulary counts as uncased when no token outside [brackets]
+ * has an ASCII capital. opt (may be NULL) overrides. Errors name missing
+ * [UNK], [CLS] or [SEP] tokens ([PAD] is optional: id 0 pads then). */
 strata_status strata_tokenizer_load(strata_tokenizer **out, const char *path,
                                     const strata_tokenizer_options *opt,
                                     strata_error *err);
@@ -46,13 +51,39 @@ const char *strata_tokenizer_token(const strata_tokenizer *tok, int id);
 
 /* Encodes UTF-8 text into at most max_len ids (with [CLS] ... [SEP] when
  * add_special; truncation keeps the first tokens and the final [SEP]).
- * Writes *n_ids; ids must hold max_len entries. Invalid UTF-8 is an error
- * naming the byte offset. */
+ * Writes *n_ids; ids must hold max_len entries (max_len >= 2 with specials,
+ * >= 1 without). Invalid UTF-8 is an error naming the byte offset
+ * ("invalid UTF-8 at byte 17"); callers prefix the file and line.
+ * Special tokens written literally in the text ("[SEP]") map to their ids,
+ * as in Hugging Face. Thread-safe (tok is read-only). */
 strata_status strata_tokenizer_encode(const strata_tokenizer *tok,
                                       const char *text, size_t len,
                                       int add_special, int max_len,
                                       int32_t *ids, int *n_ids,
                                       strata_error *err);
+
+/* As strata_tokenizer_encode, but allocates *ids (caller frees with
+ * strata_free); max_len <= 0 means no truncation. */
+strata_status strata_tokenizer_encode_alloc(const strata_tokenizer *tok,
+                                            const char *text, size_t len,
+                                            int add_special, int max_len,
+                                            int32_t **ids, int *n_ids,
+                                            strata_error *err);
+
+/* 1 when the tokenizer lower-cases its input. */
+int strata_tokenizer_lowercase(const strata_tokenizer *tok);
+
+/* BERT's basic tokenizer alone (no vocabulary): clean text, CJK split,
+ * lower-casing and accent stripping per opt (NULL: lowercase, strip accents,
+ * CJK on; -1 fields mean on), split on whitespace and punctuation. Calls
+ * fn(ud, word, len) for each word in order; `word` is NUL-terminated UTF-8,
+ * valid during the call. Invalid UTF-8 is an error naming the byte offset.
+ * Used by the hash embedder (embed.h). */
+typedef void (*strata_word_fn)(void *ud, const char *word, size_t len);
+strata_status strata_tokenizer_basic(const strata_tokenizer_options *opt,
+                                     const char *text, size_t len,
+                                     strata_word_fn fn, void *ud,
+                                     strata_error *err);
 
 /* Writes the vocabulary as vocab.txt (one token per line, id order). */
 strata_status strata_tokenizer_save_vocab(const strata_tokenizer *tok,
@@ -122,15 +153,24 @@ size_t strata_bert_param_sizes(const strata_bert_config *cfg,
 void strata_bert_bind(const strata_bert_config *cfg, float *block,
                       strata_bert_weights *w);
 
-/* Reads config.json (errors name a missing or bad key). */
+/* Reads config.json (errors name a missing or bad key:
+ * "config.json: key \"hidden_size\" missing"). Required: vocab_size,
+ * hidden_size, num_hidden_layers, num_attention_heads, intermediate_size,
+ * max_position_embeddings; type_vocab_size defaults to 2, layer_norm_eps to
+ * 1e-12; hidden_act, when present, must be "gelu". Sets pool = MEAN,
+ * normalize = 0 (strata_bert_load then reads the sentence-transformers
+ * files). */
 strata_status strata_bert_config_load(strata_bert_config *cfg,
                                       const char *config_json_path,
                                       strata_error *err);
 
 /* Loads a model folder: config.json, model.safetensors (names with or without
- * the "bert." prefix; F32/F16/BF16), vocab.txt or tokenizer.json, and
- * 1_Pooling/config.json when present. Errors list missing tensors and name
- * wrong shapes. */
+ * the "bert." prefix; F32/F16/BF16; pooler.* and position_ids ignored),
+ * vocab.txt or tokenizer.json, and the sentence-transformers files when
+ * present: 1_Pooling/config.json (CLS or mean pooling; default mean) and
+ * modules.json (a Normalize module turns normalize on). Errors list missing
+ * tensors and name wrong shapes. *out is owned by the caller
+ * (strata_bert_free). */
 strata_status strata_bert_load(strata_bert **out, const char *dir,
                                strata_error *err);
 
@@ -161,16 +201,21 @@ strata_status strata_bert_state_create(strata_bert_state **out,
                                        strata_error *err);
 void strata_bert_state_free(strata_bert_state *s);
 
-/* Forward pass for B sequences of ids (row-major [B, T], padded with any id
- * where mask is 0; lengths[b] tokens are real). Writes pooled (and, if the
- * config says so, L2-normalized) embeddings out[B, C]. */
+/* Forward pass for B sequences of ids (row-major [B, T]; lengths[b] in
+ * [1, T] tokens are real, the rest padding with any valid id). Writes pooled
+ * (and, if cfg.normalize, L2-normalized) embeddings out[B, C] (overwritten).
+ * T <= max positions. Uses OpenMP inside; results do not depend on the
+ * thread count. BLAS must be single-threaded (strata_set_threads). */
 strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
                                   const int32_t *ids, const int *lengths,
                                   int B, int T, float *out,
                                   strata_error *err);
 
-/* Embeds n texts: tokenizes, sorts by length, batches with dynamic padding,
- * runs the forward pass with OpenMP, writes out[n, C] in input order. */
+/* Embeds n texts: tokenizes (in chunks of 8192 texts), sorts each chunk
+ * by length, batches with dynamic padding, runs the forward pass with
+ * OpenMP, writes out[n, C] in input order. texts[i] has lens[i] bytes.
+ * Progress: stage "embed", unit "texts". A text with invalid UTF-8 fails
+ * the call: "text 12: invalid UTF-8 at byte 5". */
 typedef struct strata_embed_params {
     int max_len;        /* default 128 */
     int batch_size;     /* default 64 */

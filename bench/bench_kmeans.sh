@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bench_kmeans.sh — spherical k-means: `strata cluster` vs FAISS faiss.Kmeans
+# (python3-faiss, spherical=True, every point used), side by side on the same
+# .npy files, same K, same number of iterations, same thread count.
+#
+#   bench/bench_kmeans.sh CASE [NITER] [THREADS]
+#     CASE a   synthetic clustered 1,000,000 x 384, K = 1000
+#     CASE b   synthetic clustered   200,000 x 768, K = 100
+#     CASE c   embeddings of ../shared/data/pairs (queries), K = 1000
+#              ($KMEANS_C_NPY, default /tmp/strata_kmeans/c_pairs.npy; make it
+#              with `strata embed` or bench/kmeans_pairs_embed.py)
+#     CASE small  20,000 x 64, K = 50 (a smoke run)
+#   defaults: NITER 25, THREADS 2. Data goes to $KMEANS_DATA (default
+#   /tmp/strata_kmeans), generated once by bench/kmeans_gen.py.
+#
+# For each side: wall time and peak RSS of the whole process (/usr/bin/time
+# -v), the training time the tool reports, and ONE objective computed the same
+# way for both by bench/kmeans_objective.py (sum over rows of the cosine to the
+# best centroid; higher is better). Strata runs twice: plain Lloyd
+# (--no-bounds, --init random like FAISS) and the default (k-means++ init,
+# exact pruning). Results go to bench/out/kmeans_<case>.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CASE=${1:-small} NITER=${2:-25} THREADS=${3:-2}
+DATA=${KMEANS_DATA:-/tmp/strata_kmeans}
+PY=${PYTHON:-/usr/bin/python3}
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
+mkdir -p "$DATA" bench/out
+make -s build/strata >/dev/null
+
+case "$CASE" in
+  a) N=1000000 D=384 K=1000 TRUE=1000 NOISE=0.05 SEED=1; X=$DATA/a_${N}x${D}.npy ;;
+  b) N=200000 D=768 K=100 TRUE=300 NOISE=0.05 SEED=2; X=$DATA/b_${N}x${D}.npy ;;
+  small) N=20000 D=64 K=50 TRUE=50 NOISE=0.1 SEED=3; X=$DATA/small_${N}x${D}.npy ;;
+  c) K=1000; X=${KMEANS_C_NPY:-$DATA/c_pairs.npy}
+     [ -f "$X" ] || { echo "case c: $X missing (see the header)"; exit 1; } ;;
+  *) echo "unknown case $CASE"; exit 2 ;;
+esac
+if [ "$CASE" != c ] && [ ! -f "$X" ]; then
+  echo "generating $X"
+  $PY bench/kmeans_gen.py "$X" "$N" "$D" "$TRUE" "$NOISE" "$SEED"
+fi
+OUT=bench/out/kmeans_$CASE
+mkdir -p "$OUT"
+REPORT=bench/out/kmeans_$CASE.txt
+: > "$REPORT"
+
+# runs "$@" under /usr/bin/time -v; prints "wall_s rss_mb"
+timed() {
+  local log=$OUT/time.log
+  /usr/bin/time -v "$@" > "$OUT/last.out" 2> "$log" || { cat "$log"; exit 1; }
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$log")
+  rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$log")
+  echo "$wall $rss"
+}
+objective() { $PY bench/kmeans_objective.py "$X" "$1" | awk '/^objective/ {print $2}'; }
+
+echo "== k-means case $CASE: $(basename "$X"), K=$K, $NITER iterations, $THREADS threads" | tee -a "$REPORT"
+
+read -r FW FR < <(timed $PY bench/kmeans_faiss.py "$X" "$K" "$NITER" "$THREADS" 1 "$OUT/faiss_centroids.npy")
+FT=$(awk '/^train_s/ {print $2}' "$OUT/last.out")
+FO=$(objective "$OUT/faiss_centroids.npy")
+
+run_strata() { # name, extra options
+  local name=$1; shift
+  read -r W R < <(timed build/strata cluster --input "$X" --k "$K" --niter "$NITER" \
+                    --threads "$THREADS" --seed 1 --quiet --out "$OUT/$name" "$@")
+  local T O
+  T=$($PY -c "import json,sys; print('%.3f' % json.load(open(sys.argv[1]))['seconds'])" "$OUT/$name/stats.json")
+  O=$(objective "$OUT/$name/centroids.npy")
+  echo "$name $W $R $T $O"
+}
+read -r _ LW LR LT LO < <(run_strata lloyd --no-bounds --init random)
+read -r _ SW SR ST SO < <(run_strata strata)
+
+$PY - "$FW" "$FR" "$FT" "$FO" "$LW" "$LR" "$LT" "$LO" "$SW" "$SR" "$ST" "$SO" <<'PYEOF' | tee -a "$REPORT"
+import sys
+fw, fr, ft, fo, lw, lr, lt, lo, sw, sr, st, so = map(float, sys.argv[1:])
+print("%-34s %9s %9s %9s %18s %10s" % ("side", "wall_s", "train_s", "rss_MB", "objective", "vs faiss"))
+print("%-34s %9.2f %9.2f %9.0f %18.3f %10s" % ("faiss.Kmeans (random init)", fw, ft, fr, fo, "1.00x"))
+print("%-34s %9.2f %9.2f %9.0f %18.3f %9.2fx" % ("strata --no-bounds --init random", lw, lt, lr, lo, fw / lw))
+print("%-34s %9.2f %9.2f %9.0f %18.3f %9.2fx" % ("strata (k-means++, bounds)", sw, st, sr, so, fw / sw))
+print("objective vs faiss: lloyd %+.4f%%, strata %+.4f%% (positive = better)" % (100 * (lo - fo) / abs(fo), 100 * (so - fo) / abs(fo)))
+print("train-time ratio faiss/strata: lloyd %.2fx, strata %.2fx" % (ft / lt, ft / st))
+PYEOF

@@ -1,0 +1,593 @@
+/*
+ * synth.c — the embedded demo corpus: a deterministic, topic-structured,
+ * multi-source pair corpus plus a BEIR-format test set from the same topics.
+ *
+ * The generative model (all draws from strata_rng, so a seed fixes every
+ * byte):
+ *
+ *   topic t        a list of 20 real words (built in; generated pseudo-words
+ *                  past the 30 built-in topics)
+ *   subtopic (t,u) 12 pseudo-words of its own and a pool of 40 pseudo-word
+ *                  entity names: clusters finer than topics
+ *   fact           (t, u, entity, 3 subtopic key words, 2 topic key words)
+ *   source s       a writing style: query templates and passage sentence
+ *                  templates with style words ("how does _ affect _ ?",
+ *                  "in this paper we study _ and _ ."); every source covers
+ *                  every topic with the same number of pairs
+ *   positive       4-6 sentences of the source's templates whose slots hold
+ *                  all the fact's words plus fillers (topic 45%, subtopic
+ *                  30%, generic 25%)
+ *   query          one query template holding the entity (80%), two of the
+ *                  five key words and one topic word that may not occur in
+ *                  the positive: queries share some, not all, words with
+ *                  their positive
+ *
+ * Same-topic passages share topic vocabulary and same-subtopic passages share
+ * subtopic words and entities, so in-batch negatives drawn from one cluster
+ * are truly harder than random ones; the style words make sources separable,
+ * so source-stratified batches differ from cluster-stratified ones.
+ *
+ * Test set: per query a fresh fact, one fully relevant passage (score 2), for
+ * half the queries a partially relevant one (same entity and subtopic, two
+ * shared key words; score 1), two same-subtopic distractors, and random
+ * distractors from all topics up to n_corpus passages.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "strata/data.h"
+#include "strata/io.h"
+#include "synth_words.h"
+
+#define N_SUBWORDS 12   /* pseudo-words per subtopic          */
+#define N_ENTITIES 40   /* entity names per subtopic          */
+#define N_KEYS 5        /* key words per fact: 3 sub + 2 topic */
+#define NFUNC ((int)(sizeof synth_function_words / sizeof *synth_function_words))
+#define NGENERIC ((int)(sizeof synth_generic_words / sizeof *synth_generic_words))
+
+/* ------------------------------------------------------------------------ */
+/* Sources: styles                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct style {
+    const char *name;
+    int title_case;              /* queries in Title Case (titles, headlines) */
+    const char *query[6];        /* templates, '_' = a slot, NULL-terminated  */
+    const char *sentence[8];
+} style;
+
+static const style styles[STRATA_SYNTH_SOURCES] = {
+    {"forum_qa", 0,
+     {"how does _ affect _ in _ ?", "what is the role of _ in _ and _ ?",
+      "why do _ and _ matter for _ ?", "can someone explain _ _ with _ ?",
+      "is _ related to _ when _ ?", NULL},
+     {"good question , _ usually changes the _ .", "in my experience _ works with _ because of _ .",
+      "the answer is that _ depends on _ and _ .", "you should check _ before _ .",
+      "hope this helps with _ and _ .", "basically _ is a kind of _ .",
+      "i would say _ matters more than _ here .", NULL}},
+    {"paper_titles", 1,
+     {"_ _ : a study of _ in _", "on the _ of _ and _", "towards _ _ for _",
+      "_ and _ : evidence from _", "_ in _ : a _ approach", NULL},
+     {"we propose a novel _ for _ .", "in this paper we study _ and _ .",
+      "our results show that _ improves _ .", "experiments on _ demonstrate _ .",
+      "we further analyze _ under _ .", "the proposed _ outperforms _ baselines .",
+      "we discuss implications for _ and _ .", NULL}},
+    {"search_logs", 0,
+     {"_ _ _", "_ _ guide", "best _ _", "_ _ near _", "_ vs _", NULL},
+     {"learn more about _ and _ on this page .", "our guide to _ covers _ , _ and more .",
+      "click here to compare _ with _ .", "top tips for _ : _ .", "find _ and _ reviews .",
+      "updated : everything about _ and _ .", NULL}},
+    {"claims", 0,
+     {"_ increases _ .", "_ causes _ in _ .", "_ does not reduce _ .",
+      "_ is associated with _ .", "_ improves _ and _ .", NULL},
+     {"evidence from _ supports the link between _ and _ .", "a trial of _ found _ .",
+      "data on _ indicate _ .", "however _ was not observed in _ .",
+      "analysis of _ suggests _ .", "the association between _ and _ was significant .",
+      NULL}},
+    {"news_headlines", 1,
+     {"_ says _ rises", "_ unveils _ plan", "_ shares _ amid _", "_ to boost _",
+      "_ warns on _ _", NULL},
+     {"officials said on tuesday that _ will expand _ .", "the _ announcement follows _ .",
+      "reporters in _ confirmed _ .", "according to a statement , _ expects _ .",
+      "analysts say _ could affect _ .", "the move comes as _ faces _ .", NULL}},
+};
+
+const char *strata_synth_source_name(int s) {
+    return s >= 0 && s < STRATA_SYNTH_SOURCES ? styles[s].name : NULL;
+}
+
+strata_synth_params strata_synth_default_params(void) {
+    strata_synth_params p;
+    memset(&p, 0, sizeof p);
+    p.n_topics = 24;
+    p.pairs_per_source_topic = 50;
+    p.n_test_queries = 200;
+    p.seed = 1;
+    p.n_subtopics = 4;
+    p.n_corpus = 2000;
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* World: vocabularies                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct world {
+    int T, S;                /* topics, subtopics per topic               */
+    char **owned;            /* generated words, freed at the end          */
+    int n_owned, cap_owned;
+    const char **topic;      /* [T * SYNTH_TOPIC_WORDS]                     */
+    const char **topic_name; /* [T]                                         */
+    const char **sub;        /* [T * S * N_SUBWORDS]                        */
+    const char **ent;        /* [T * S * N_ENTITIES]                        */
+    uint64_t *seen;          /* [seen_cap] hashes of every word in use, 0 empty */
+    size_t seen_cap;
+} world;
+
+static void world_free(world *w) {
+    for (int i = 0; i < w->n_owned; i++) strata_free(w->owned[i]);
+    strata_free(w->owned);
+    strata_free(w->topic);
+    strata_free(w->topic_name);
+    strata_free(w->sub);
+    strata_free(w->ent);
+    strata_free(w->seen);
+    memset(w, 0, sizeof *w);
+}
+
+/* Inserts a word's hash; returns 1 if new, 0 if already present. */
+static int seen_add(world *w, const char *s) {
+    uint64_t h = strata_hash64(s, strlen(s), 7) | 1;
+    size_t k = (size_t)h & (w->seen_cap - 1);
+    while (w->seen[k]) {
+        if (w->seen[k] == h) return 0;
+        k = (k + 1) & (w->seen_cap - 1);
+    }
+    w->seen[k] = h;
+    return 1;
+}
+
+static const char *const onsets[] = {"b", "d", "f", "g", "k", "l", "m", "n", "p", "r",
+                                     "s", "t", "v", "z", "br", "tr", "st", "pl", "kr",
+                                     "gr", "sh", "ch", "th", "dr", "fl", "sk"};
+static const char *const vowels[] = {"a", "e", "i", "o", "u", "ai", "ou", "ei", "ia", "o"};
+static const char *const codas[] = {"", "", "", "n", "r", "l", "s", "m", "k", "x"};
+#define NELEM(a) ((int)(sizeof a / sizeof *a))
+
+/* A fresh pseudo-word of `syl` syllables (2..3), unique in the world. */
+static const char *pseudo_word(world *w, strata_rng *r, int syl) {
+    char buf[64];
+    for (;;) {
+        size_t n = 0;
+        for (int i = 0; i < syl; i++) {
+            const char *o = onsets[strata_rng_below(r, NELEM(onsets))];
+            const char *v = vowels[strata_rng_below(r, NELEM(vowels))];
+            const char *c = i == syl - 1 ? codas[strata_rng_below(r, NELEM(codas))] : "";
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s%s", o, v, c);
+        }
+        if (!seen_add(w, buf)) continue;
+        if (w->n_owned == w->cap_owned) {
+            int c = w->cap_owned ? w->cap_owned * 2 : 1024;
+            char **o = strata_realloc(w->owned, (size_t)c * sizeof *o);
+            if (!o) return NULL;
+            w->owned = o;
+            w->cap_owned = c;
+        }
+        char *s = strata_strdup(buf);
+        if (!s) return NULL;
+        w->owned[w->n_owned++] = s;
+        return s;
+    }
+}
+
+static strata_status world_build(world *w, int T, int S, uint64_t seed, strata_error *err) {
+    memset(w, 0, sizeof *w);
+    w->T = T;
+    w->S = S;
+    size_t nwords = (size_t)T * (SYNTH_TOPIC_WORDS + 1) + (size_t)T * S * (N_SUBWORDS + N_ENTITIES) +
+                    (size_t)(NFUNC + NGENERIC) + 64;
+    w->seen_cap = 1024;
+    while (w->seen_cap < nwords * 2) w->seen_cap <<= 1;
+    w->seen = strata_calloc(w->seen_cap, sizeof *w->seen);
+    w->topic = strata_calloc((size_t)T * SYNTH_TOPIC_WORDS, sizeof *w->topic);
+    w->topic_name = strata_calloc((size_t)T, sizeof *w->topic_name);
+    w->sub = strata_calloc((size_t)T * S * N_SUBWORDS, sizeof *w->sub);
+    w->ent = strata_calloc((size_t)T * S * N_ENTITIES, sizeof *w->ent);
+    if (!w->seen || !w->topic || !w->topic_name || !w->sub || !w->ent) goto oom;
+    /* reserve every built-in word so pseudo-words never collide with one */
+    for (int i = 0; i < NFUNC; i++) seen_add(w, synth_function_words[i]);
+    for (int i = 0; i < NGENERIC; i++) seen_add(w, synth_generic_words[i]);
+    for (int t = 0; t < SYNTH_BUILTIN_TOPICS; t++) {
+        seen_add(w, synth_topic_names[t]);
+        for (int k = 0; k < SYNTH_TOPIC_WORDS; k++) seen_add(w, synth_topic_words[t][k]);
+    }
+    for (int s = 0; s < STRATA_SYNTH_SOURCES; s++) {
+        for (int k = 0; styles[s].query[k]; k++) {
+            char b[256];
+            snprintf(b, sizeof b, "%s", styles[s].query[k]);
+            char *save = NULL;
+            for (char *tok = strtok_r(b, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                seen_add(w, tok);
+        }
+        for (int k = 0; styles[s].sentence[k]; k++) {
+            char b[256];
+            snprintf(b, sizeof b, "%s", styles[s].sentence[k]);
+            char *save = NULL;
+            for (char *tok = strtok_r(b, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                seen_add(w, tok);
+        }
+    }
+    strata_rng r;
+    strata_rng_seed(&r, seed, 1);
+    for (int t = 0; t < T; t++) {
+        if (t < SYNTH_BUILTIN_TOPICS) {
+            w->topic_name[t] = synth_topic_names[t];
+            for (int k = 0; k < SYNTH_TOPIC_WORDS; k++)
+                w->topic[(size_t)t * SYNTH_TOPIC_WORDS + k] = synth_topic_words[t][k];
+        } else {
+            if (!(w->topic_name[t] = pseudo_word(w, &r, 3))) goto oom;
+            for (int k = 0; k < SYNTH_TOPIC_WORDS; k++)
+                if (!(w->topic[(size_t)t * SYNTH_TOPIC_WORDS + k] = pseudo_word(w, &r, 2))) goto oom;
+        }
+    }
+    for (size_t i = 0; i < (size_t)T * S * N_SUBWORDS; i++)
+        if (!(w->sub[i] = pseudo_word(w, &r, 2 + (int)(i & 1)))) goto oom;
+    for (size_t i = 0; i < (size_t)T * S * N_ENTITIES; i++)
+        if (!(w->ent[i] = pseudo_word(w, &r, 2 + (int)strata_rng_below(&r, 2)))) goto oom;
+    return STRATA_OK;
+oom:
+    world_free(w);
+    return strata_error_set(err, STRATA_ENOMEM, "synth: out of memory");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Facts and texts                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct fact {
+    int t, u;                 /* topic, subtopic                           */
+    const char *ent;
+    const char *key[N_KEYS];  /* 3 subtopic words, then 2 topic words       */
+} fact;
+
+/* k distinct indices from [0, n) into out. */
+static void pick_distinct(strata_rng *r, int n, int k, int *out) {
+    for (int i = 0; i < k; i++) {
+        int v, dup;
+        do {
+            v = (int)strata_rng_below(r, (uint64_t)n);
+            dup = 0;
+            for (int j = 0; j < i; j++) dup |= out[j] == v;
+        } while (dup);
+        out[i] = v;
+    }
+}
+
+static fact make_fact(const world *w, strata_rng *r, int t, int u) {
+    fact f;
+    f.t = t;
+    f.u = u;
+    size_t su = (size_t)t * w->S + (size_t)u;
+    f.ent = w->ent[su * N_ENTITIES + strata_rng_below(r, N_ENTITIES)];
+    int idx[3];
+    pick_distinct(r, N_SUBWORDS, 3, idx);
+    for (int i = 0; i < 3; i++) f.key[i] = w->sub[su * N_SUBWORDS + idx[i]];
+    pick_distinct(r, SYNTH_TOPIC_WORDS, 2, idx);
+    for (int i = 0; i < 2; i++) f.key[3 + i] = w->topic[(size_t)t * SYNTH_TOPIC_WORDS + idx[i]];
+    return f;
+}
+
+static const char *filler(const world *w, strata_rng *r, int t, int u) {
+    double x = strata_rng_uniform(r);
+    if (x < 0.45) return w->topic[(size_t)t * SYNTH_TOPIC_WORDS + strata_rng_below(r, SYNTH_TOPIC_WORDS)];
+    if (x < 0.75)
+        return w->sub[((size_t)t * w->S + (size_t)u) * N_SUBWORDS + strata_rng_below(r, N_SUBWORDS)];
+    return synth_generic_words[strata_rng_below(r, NGENERIC)];
+}
+
+/* Appends template tpl to b, filling each "_" from words[*next..n) and then
+ * from fillers; title-cases words when tc. */
+static int fill_template(strata__buf *b, const char *tpl, const char *const *words, int n,
+                         int *next, const world *w, strata_rng *r, int t, int u, int tc) {
+    const char *p = tpl;
+    while (*p) {
+        const char *e = strchr(p, ' ');
+        size_t tlen = e ? (size_t)(e - p) : strlen(p);
+        const char *tok = p;
+        size_t len = tlen;
+        if (tlen == 1 && *p == '_') {
+            tok = *next < n ? words[(*next)++] : filler(w, r, t, u);
+            len = strlen(tok);
+        }
+        if (b->len && b->data[b->len - 1] != ' ' && strata__buf_append(b, " ", 1)) return -1;
+        size_t at = b->len;
+        if (strata__buf_append(b, tok, len)) return -1;
+        if (tc && len > 2 && b->data[at] >= 'a' && b->data[at] <= 'z') b->data[at] -= 32;
+        p = e ? e + 1 : p + tlen;
+    }
+    return 0;
+}
+
+static int n_templates(const char *const *t) {
+    int n = 0;
+    while (t[n]) n++;
+    return n;
+}
+
+/* A passage in style s carrying every word of the fact. */
+static int gen_passage(strata__buf *b, const world *w, strata_rng *r, int s, const fact *f) {
+    const style *st = &styles[s];
+    const char *words[N_KEYS + 1];
+    for (int i = 0; i < N_KEYS; i++) words[i] = f->key[i];
+    words[N_KEYS] = f->ent;
+    for (int i = N_KEYS; i > 0; i--) { /* shuffle */
+        int j = (int)strata_rng_below(r, (uint64_t)i + 1);
+        const char *x = words[i];
+        words[i] = words[j];
+        words[j] = x;
+    }
+    int next = 0, nt = n_templates(st->sentence);
+    int nsent = 4 + (int)strata_rng_below(r, 3);
+    for (int k = 0; k < nsent || next < N_KEYS + 1; k++) {
+        const char *tpl = st->sentence[strata_rng_below(r, (uint64_t)nt)];
+        if (fill_template(b, tpl, words, N_KEYS + 1, &next, w, r, f->t, f->u, 0)) return -1;
+    }
+    return 0;
+}
+
+/* A query in style s: entity (80%), two key words, one topic word. */
+static int gen_query(strata__buf *b, const world *w, strata_rng *r, int s, const fact *f) {
+    const style *st = &styles[s];
+    const char *words[4];
+    int n = 0, k2[2];
+    pick_distinct(r, N_KEYS, 2, k2);
+    if (strata_rng_uniform(r) < 0.8) words[n++] = f->ent;
+    words[n++] = f->key[k2[0]];
+    const char *tw;
+    do { /* a topic word other than the chosen key words */
+        tw = w->topic[(size_t)f->t * SYNTH_TOPIC_WORDS + strata_rng_below(r, SYNTH_TOPIC_WORDS)];
+    } while (tw == f->key[k2[0]] || tw == f->key[k2[1]]);
+    words[n++] = tw;
+    words[n++] = f->key[k2[1]];
+    const char *tpl = st->query[strata_rng_below(r, (uint64_t)n_templates(st->query))];
+    int next = 0;
+    return fill_template(b, tpl, words, n, &next, w, r, f->t, f->u, st->title_case);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Generated texts hold only [a-z A-Z ,.:?] so JSON needs no escaping; this
+ * still escapes '"' and '\\' in case templates change. */
+static int put_json_str(strata__buf *b, const char *s, size_t n) {
+    if (strata__buf_append(b, "\"", 1)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if ((s[i] == '"' || s[i] == '\\') && strata__buf_append(b, "\\", 1)) return -1;
+        if (strata__buf_append(b, s + i, 1)) return -1;
+    }
+    return strata__buf_append(b, "\"", 1);
+}
+
+typedef struct outputs {
+    strata_atomic pairs, corpus, queries, qrels;
+} outputs;
+
+static void outputs_abort(outputs *o) {
+    strata_atomic_abort(&o->pairs);
+    strata_atomic_abort(&o->corpus);
+    strata_atomic_abort(&o->queries);
+    strata_atomic_abort(&o->qrels);
+}
+
+static strata_status write_buf(strata_atomic *a, const strata__buf *b, strata_error *err) {
+    if (b->len && fwrite(b->data, 1, b->len, a->fp) != b->len)
+        return strata_error_set(err, STRATA_EIO, "%s: write failed", a->final_path);
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Training pairs                                                            */
+/* ------------------------------------------------------------------------ */
+
+static strata_status write_pairs(const world *w, const strata_synth_params *p, strata_atomic *a,
+                                 strata_error *err) {
+    int64_t per = p->pairs_per_source_topic;
+    int64_t n = (int64_t)STRATA_SYNTH_SOURCES * w->T * per;
+    int64_t *cell = strata_malloc_array((size_t)n, sizeof *cell);
+    if (!cell) return strata_error_set(err, STRATA_ENOMEM, "synth: out of memory");
+    for (int64_t i = 0; i < n; i++) cell[i] = i;
+    strata_rng r;
+    strata_rng_seed(&r, p->seed, 2);
+    strata_rng_shuffle_i64(&r, cell, n); /* file order mixes sources and topics */
+    strata__buf b = {0}, q = {0}, d = {0};
+    strata_status st = STRATA_OK;
+    for (int64_t i = 0; i < n && !st; i++) {
+        int64_t c = cell[i];
+        int s = (int)(c / ((int64_t)w->T * per));
+        int t = (int)((c / per) % w->T);
+        int u = (int)strata_rng_below(&r, (uint64_t)w->S);
+        fact f = make_fact(w, &r, t, u);
+        b.len = q.len = d.len = 0;
+        int bad = gen_query(&q, w, &r, s, &f) || gen_passage(&d, w, &r, s, &f);
+        bad = bad || strata__buf_append(&b, "{\"query\": ", 10) || put_json_str(&b, q.data, q.len) ||
+              strata__buf_append(&b, ", \"positive\": ", 14) || put_json_str(&b, d.data, d.len) ||
+              strata__buf_printf(&b, ", \"source\": \"%s\", \"topic\": \"%s\", \"subtopic\": %d}\n",
+                                 styles[s].name, w->topic_name[t], u);
+        if (bad) st = strata_error_set(err, STRATA_ENOMEM, "synth: out of memory");
+        else st = write_buf(a, &b, err);
+    }
+    strata__buf_free(&b);
+    strata__buf_free(&q);
+    strata__buf_free(&d);
+    strata_free(cell);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* BEIR test set                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct doc {
+    char *text;    /* owned */
+    int query;     /* judged for this query, or -1 */
+    int score;     /* 2 relevant, 1 partially relevant */
+} doc;
+
+static strata_status write_beir(const world *w, const strata_synth_params *p, outputs *o,
+                                strata_error *err) {
+    int nq = p->n_test_queries;
+    int64_t need = (int64_t)nq * 4;
+    int64_t nc = p->n_corpus > need ? p->n_corpus : need;
+    doc *docs = strata_calloc((size_t)nc, sizeof *docs);
+    int64_t *perm = strata_malloc_array((size_t)nc, sizeof *perm);
+    int64_t *pos = strata_malloc_array((size_t)nc, sizeof *pos);
+    strata__buf b = {0}, line = {0};
+    strata_status st = STRATA_OK;
+    int64_t nd = 0;
+    if (!docs || !perm || !pos) goto oom;
+    strata_rng r;
+    strata_rng_seed(&r, p->seed, 3);
+#define ADD_DOC(style_, fact_, q_, score_)                                   \
+    do {                                                                    \
+        b.len = 0;                                                          \
+        if (gen_passage(&b, w, &r, (style_), (fact_))) goto oom;            \
+        if (!(docs[nd].text = strata_strndup(b.data, b.len))) goto oom;     \
+        docs[nd].query = (q_);                                              \
+        docs[nd].score = (score_);                                          \
+        nd++;                                                               \
+    } while (0)
+    for (int qi = 0; qi < nq; qi++) {
+        int t = qi % w->T;
+        int u = (int)strata_rng_below(&r, (uint64_t)w->S);
+        int s = (int)strata_rng_below(&r, STRATA_SYNTH_SOURCES);
+        fact f = make_fact(w, &r, t, u);
+        b.len = 0;
+        if (gen_query(&b, w, &r, s, &f)) goto oom;
+        line.len = 0;
+        if (strata__buf_printf(&line, "{\"_id\": \"q%04d\", \"text\": ", qi) ||
+            put_json_str(&line, b.data, b.len) || strata__buf_append(&line, "}\n", 2))
+            goto oom;
+        if ((st = write_buf(&o->queries, &line, err))) goto done;
+        ADD_DOC(s, &f, qi, 2);
+        if (strata_rng_uniform(&r) < 0.5) { /* partially relevant */
+            fact g = make_fact(w, &r, t, u);
+            g.ent = f.ent;
+            int keep[2];
+            pick_distinct(&r, N_KEYS, 2, keep);
+            g.key[keep[0]] = f.key[keep[0]];
+            g.key[keep[1]] = f.key[keep[1]];
+            ADD_DOC((int)strata_rng_below(&r, STRATA_SYNTH_SOURCES), &g, qi, 1);
+        }
+        for (int k = 0; k < 2; k++) { /* same-subtopic distractors */
+            fact g = make_fact(w, &r, t, u);
+            ADD_DOC((int)strata_rng_below(&r, STRATA_SYNTH_SOURCES), &g, -1, 0);
+        }
+    }
+    while (nd < nc) {
+        int t = (int)strata_rng_below(&r, (uint64_t)w->T);
+        int u = (int)strata_rng_below(&r, (uint64_t)w->S);
+        fact g = make_fact(w, &r, t, u);
+        ADD_DOC((int)strata_rng_below(&r, STRATA_SYNTH_SOURCES), &g, -1, 0);
+    }
+#undef ADD_DOC
+    /* corpus order is shuffled; ids follow file order */
+    for (int64_t i = 0; i < nd; i++) perm[i] = i;
+    strata_rng_shuffle_i64(&r, perm, nd);
+    for (int64_t i = 0; i < nd; i++) pos[perm[i]] = i;
+    for (int64_t i = 0; i < nd; i++) {
+        const doc *dd = &docs[perm[i]];
+        line.len = 0;
+        if (strata__buf_printf(&line, "{\"_id\": \"doc%05lld\", \"title\": \"\", \"text\": ",
+                               (long long)i) ||
+            put_json_str(&line, dd->text, strlen(dd->text)) || strata__buf_append(&line, "}\n", 2))
+            goto oom;
+        if ((st = write_buf(&o->corpus, &line, err))) goto done;
+    }
+    /* qrels: by query, relevant before partially relevant (docs were added so) */
+    line.len = 0;
+    if (strata__buf_printf(&line, "query-id\tcorpus-id\tscore\n")) goto oom;
+    for (int64_t i = 0; i < nd; i++)
+        if (docs[i].query >= 0 &&
+            strata__buf_printf(&line, "q%04d\tdoc%05lld\t%d\n", docs[i].query, (long long)pos[i],
+                               docs[i].score))
+            goto oom;
+    st = write_buf(&o->qrels, &line, err);
+    goto done;
+oom:
+    st = strata_error_set(err, STRATA_ENOMEM, "synth: out of memory");
+done:
+    if (docs)
+        for (int64_t i = 0; i < nd; i++) strata_free(docs[i].text);
+    strata_free(docs);
+    strata_free(perm);
+    strata_free(pos);
+    strata__buf_free(&b);
+    strata__buf_free(&line);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public                                                                    */
+/* ------------------------------------------------------------------------ */
+
+strata_status strata_synth_write(const char *dir, const strata_synth_params *params,
+                                 strata_error *err) {
+    strata_synth_params p = params ? *params : strata_synth_default_params();
+    if (p.n_topics < 1 || p.n_topics > 1000)
+        return strata_error_set(err, STRATA_EINVAL, "synth: topics must be in 1..1000 (got %d)",
+                                p.n_topics);
+    if (p.pairs_per_source_topic < 1 || p.pairs_per_source_topic > 100000)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "synth: pairs per topic must be in 1..100000 (got %d)",
+                                p.pairs_per_source_topic);
+    if (p.n_test_queries < 1 || p.n_test_queries > 9999)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "synth: test queries must be in 1..9999 (got %d)",
+                                p.n_test_queries);
+    if (p.n_subtopics < 1 || p.n_subtopics > 64)
+        return strata_error_set(err, STRATA_EINVAL, "synth: subtopics must be in 1..64 (got %d)",
+                                p.n_subtopics);
+    if (p.n_corpus < 0 || p.n_corpus > 99999)
+        return strata_error_set(err, STRATA_EINVAL, "synth: corpus size must be in 0..99999 (got %d)",
+                                p.n_corpus);
+    char *beir = strata_path_join(dir, "beir");
+    char *qdir = beir ? strata_path_join(beir, "qrels") : NULL;
+    char *f_pairs = strata_path_join(dir, "pairs.jsonl");
+    char *f_corpus = beir ? strata_path_join(beir, "corpus.jsonl") : NULL;
+    char *f_queries = beir ? strata_path_join(beir, "queries.jsonl") : NULL;
+    char *f_qrels = qdir ? strata_path_join(qdir, "test.tsv") : NULL;
+    outputs o;
+    memset(&o, 0, sizeof o);
+    world w;
+    memset(&w, 0, sizeof w);
+    strata_status st = STRATA_OK;
+    if (!beir || !qdir || !f_pairs || !f_corpus || !f_queries || !f_qrels) {
+        st = strata_error_set(err, STRATA_ENOMEM, "synth: out of memory");
+        goto done;
+    }
+    if ((st = strata_mkdirs(qdir, err))) goto done;
+    if ((st = world_build(&w, p.n_topics, p.n_subtopics, p.seed, err))) goto done;
+    if ((st = strata_atomic_open(&o.pairs, f_pairs, err)) ||
+        (st = strata_atomic_open(&o.corpus, f_corpus, err)) ||
+        (st = strata_atomic_open(&o.queries, f_queries, err)) ||
+        (st = strata_atomic_open(&o.qrels, f_qrels, err)))
+        goto done;
+    if ((st = write_pairs(&w, &p, &o.pairs, err))) goto done;
+    if ((st = write_beir(&w, &p, &o, err))) goto done;
+    if ((st = strata_atomic_commit(&o.corpus, err)) || (st = strata_atomic_commit(&o.queries, err)) ||
+        (st = strata_atomic_commit(&o.qrels, err)) || (st = strata_atomic_commit(&o.pairs, err)))
+        goto done;
+done:
+    outputs_abort(&o);
+    world_free(&w);
+    strata_free(beir);
+    strata_free(qdir);
+    strata_free(f_pairs);
+    strata_free(f_corpus);
+    strata_free(f_queries);
+    strata_free(f_qrels);
+    return st;
+}

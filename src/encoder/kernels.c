@@ -1,0 +1,348 @@
+/*
+ * kernels.c — forward kernels of the BERT encoder (see kernels.h for the
+ * contract: pure, OpenMP inside, thread-count-free partitions, a naive
+ * reference beside each fast kernel).
+ */
+#include "encoder/kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static inline int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
+/* Embeddings                                                                */
+/* ------------------------------------------------------------------------ */
+
+void strata_k_embed_forward(float *out, const int32_t *ids, const float *wte,
+                            const float *wpe, const float *wtt, int B, int T,
+                            int C) {
+    int64_t N = (int64_t)B * T;
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        int t = (int)(n % T);
+        const float *we = wte + (size_t)ids[n] * C;
+        const float *pe = wpe + (size_t)t * C;
+        float *o = out + (size_t)n * C;
+        for (int c = 0; c < C; c++) o[c] = we[c] + pe[c] + wtt[c];
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* LayerNorm                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* One row: statistics in double, two passes (mean, then centred variance). */
+static inline void ln_row(float *o, float *mean, float *rstd, const float *x,
+                          const float *w, const float *b, int C, float eps) {
+    double s = 0.0;
+    for (int c = 0; c < C; c++) s += x[c];
+    double m = s / C;
+    double v = 0.0;
+    for (int c = 0; c < C; c++) {
+        double d = x[c] - m;
+        v += d * d;
+    }
+    v /= C;
+    double r = 1.0 / sqrt(v + (double)eps);
+    float mf = (float)m, rf = (float)r;
+    for (int c = 0; c < C; c++) o[c] = (x[c] - mf) * rf * w[c] + b[c];
+    if (mean) *mean = mf;
+    if (rstd) *rstd = rf;
+}
+
+void strata_k_layernorm_forward(float *out, float *mean, float *rstd,
+                                const float *inp, const float *w,
+                                const float *b, int64_t N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++)
+        ln_row(out + (size_t)n * C, mean ? mean + n : NULL,
+               rstd ? rstd + n : NULL, inp + (size_t)n * C, w, b, C, eps);
+}
+
+void strata_k_layernorm_forward_naive(float *out, float *mean, float *rstd,
+                                      const float *inp, const float *w,
+                                      const float *b, int64_t N, int C,
+                                      float eps) {
+    for (int64_t n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        double m = 0.0, v = 0.0;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= C;
+        for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+        v /= C;
+        double r = 1.0 / sqrt(v + eps);
+        for (int c = 0; c < C; c++)
+            out[(size_t)n * C + c] = (float)((x[c] - m) * r * w[c] + b[c]);
+        if (mean) mean[n] = (float)m;
+        if (rstd) rstd[n] = (float)r;
+    }
+}
+
+void strata_k_add_layernorm_forward(float *out, float *sum, float *mean,
+                                    float *rstd, const float *a,
+                                    const float *r, const float *w,
+                                    const float *b, int64_t N, int C,
+                                    float eps) {
+#pragma omp parallel
+    {
+        /* a row of s = a + r on the stack when the caller keeps no copy */
+        float row[C > 0 ? C : 1];
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < N; n++) {
+            float *s = sum ? sum + (size_t)n * C : row;
+            const float *ar = a + (size_t)n * C, *rr = r + (size_t)n * C;
+            for (int c = 0; c < C; c++) s[c] = ar[c] + rr[c];
+            ln_row(out + (size_t)n * C, mean ? mean + n : NULL,
+                   rstd ? rstd + n : NULL, s, w, b, C, eps);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Linear layers                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* One block of rows [n0, n0 + m): out = bias broadcast, then out += x W^T. */
+static inline void linear_block(float *out, const float *inp,
+                                const float *weight, const float *bias,
+                                int m, int IC, int OC) {
+    if (bias) {
+        for (int i = 0; i < m; i++)
+            memcpy(out + (size_t)i * OC, bias, sizeof(float) * (size_t)OC);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, OC, IC, 1.0f, inp,
+                IC, weight, IC, bias ? 1.0f : 0.0f, out, OC);
+}
+
+void strata_k_linear_forward(float *out, const float *inp,
+                             const float *weight, const float *bias,
+                             int64_t N, int IC, int OC) {
+    int64_t nblk = (N + STRATA_K_ROW_BLOCK - 1) / STRATA_K_ROW_BLOCK;
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t n0 = blk * STRATA_K_ROW_BLOCK;
+        int m = (int)(N - n0 < STRATA_K_ROW_BLOCK ? N - n0 : STRATA_K_ROW_BLOCK);
+        linear_block(out + (size_t)n0 * OC, inp + (size_t)n0 * IC, weight, bias,
+                     m, IC, OC);
+    }
+}
+
+void strata_k_linear_forward_naive(float *out, const float *inp,
+                                   const float *weight, const float *bias,
+                                   int64_t N, int IC, int OC) {
+    for (int64_t n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            double s = bias ? bias[o] : 0.0;
+            for (int i = 0; i < IC; i++)
+                s += (double)inp[(size_t)n * IC + i] * weight[(size_t)o * IC + i];
+            out[(size_t)n * OC + o] = (float)s;
+        }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Activations                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* erf as a rational function of x on [-4, 4] (odd numerator of degree 13,
+ * even denominator of degree 8; the coefficients of XLA/Eigen's float erf).
+ * |error| < 5e-7 against double erf; outside [-4, 4] erf is +-1 in float. */
+static inline float erf_rational(float x) {
+    x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+    float x2 = x * x;
+    float p = -2.72614225801306e-10f;
+    p = p * x2 + 2.77068142495902e-08f;
+    p = p * x2 + -2.10102402082508e-06f;
+    p = p * x2 + -5.69250639462346e-05f;
+    p = p * x2 + -7.34990630326855e-04f;
+    p = p * x2 + -2.95459980854025e-03f;
+    p = p * x2 + -1.60960333262415e-02f;
+    p = p * x;
+    float q = -1.45660718464996e-05f;
+    q = q * x2 + -2.13374055278905e-04f;
+    q = q * x2 + -1.68282697438203e-03f;
+    q = q * x2 + -7.37332916720468e-03f;
+    q = q * x2 + -1.42647390514189e-02f;
+    return p / q;
+}
+
+float strata_k_erf(float x) { return erf_rational(x); }
+
+static inline void gelu_span(float *out, const float *inp, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + erf_rational(x * 0.70710678118654752f));
+    }
+}
+
+void strata_k_gelu_forward(float *out, const float *inp, int64_t n) {
+    const int64_t span = 16384;
+    int64_t nblk = (n + span - 1) / span;
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t i0 = blk * span, m = n - i0 < span ? n - i0 : span;
+        gelu_span(out + i0, inp + i0, m);
+    }
+}
+
+void strata_k_gelu_forward_naive(float *out, const float *inp, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        double x = inp[i];
+        out[i] = (float)(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
+    }
+}
+
+void strata_k_linear_gelu_forward(float *out, float *pre, const float *inp,
+                                  const float *weight, const float *bias,
+                                  int64_t N, int IC, int OC) {
+    int64_t nblk = (N + STRATA_K_ROW_BLOCK - 1) / STRATA_K_ROW_BLOCK;
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t n0 = blk * STRATA_K_ROW_BLOCK;
+        int m = (int)(N - n0 < STRATA_K_ROW_BLOCK ? N - n0 : STRATA_K_ROW_BLOCK);
+        float *o = out + (size_t)n0 * OC;
+        float *y = pre ? pre + (size_t)n0 * OC : o;
+        linear_block(y, inp + (size_t)n0 * IC, weight, bias, m, IC, OC);
+        gelu_span(o, y, (int64_t)m * OC);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Self-attention                                                            */
+/* ------------------------------------------------------------------------ */
+
+size_t strata_k_attention_scratch(int T) { return (size_t)T * (size_t)T; }
+
+/* Fused masked softmax over the first len entries of each of `rows` rows of
+ * S (row stride T), scaled by `scale`; entries [len, T) set to 0. */
+static inline void softmax_rows(float *S, int rows, int len, int T,
+                                float scale) {
+    for (int i = 0; i < rows; i++) {
+        float *s = S + (size_t)i * T;
+        float mx = -INFINITY;
+        for (int j = 0; j < len; j++) mx = s[j] > mx ? s[j] : mx;
+        float sum = 0.0f;
+        for (int j = 0; j < len; j++) {
+            float e = expf((s[j] - mx) * scale);
+            s[j] = e;
+            sum += e;
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < len; j++) s[j] *= inv;
+        for (int j = len; j < T; j++) s[j] = 0.0f;
+    }
+}
+
+void strata_k_attention_forward(float *out, float *att, float *scratch,
+                                const float *q, const float *k,
+                                const float *v, int ld, const int *lengths,
+                                int B, int T, int C, int H) {
+    int hs = C / H;
+    float scale = 1.0f / sqrtf((float)hs);
+    int64_t BH = (int64_t)B * H;
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < BH; bh++) {
+        int b = (int)(bh / H), h = (int)(bh % H);
+        int len = lengths[b];
+        float *S = att ? att + (size_t)bh * T * T
+                       : scratch + (size_t)thread_id() * strata_k_attention_scratch(T);
+        size_t base = (size_t)b * T * ld + (size_t)h * hs;
+        const float *Q = q + base, *K = k + base, *V = v + base;
+        float *O = out + (size_t)b * T * C + (size_t)h * hs;
+        /* S[T, len] = Q K^T (unscaled; the scale is folded into the softmax) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, len, hs, 1.0f,
+                    Q, ld, K, ld, 0.0f, S, T);
+        softmax_rows(S, T, len, T, scale);
+        /* O[T, hs] = P[T, len] V[len, hs] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, len, 1.0f,
+                    S, T, V, ld, 0.0f, O, C);
+    }
+}
+
+void strata_k_attention_forward_naive(float *out, float *att, const float *q,
+                                      const float *k, const float *v, int ld,
+                                      const int *lengths, int B, int T, int C,
+                                      int H) {
+    int hs = C / H;
+    double scale = 1.0 / sqrt((double)hs);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < T; i++) {
+                int len = lengths[b];
+                const float *qi = q + ((size_t)b * T + i) * ld + (size_t)h * hs;
+                double mx = -INFINITY, sum = 0.0;
+                double p[T > 0 ? T : 1];
+                for (int j = 0; j < len; j++) {
+                    const float *kj = k + ((size_t)b * T + j) * ld + (size_t)h * hs;
+                    double d = 0.0;
+                    for (int c = 0; c < hs; c++) d += (double)qi[c] * kj[c];
+                    p[j] = d * scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                for (int j = 0; j < len; j++) {
+                    p[j] = exp(p[j] - mx);
+                    sum += p[j];
+                }
+                for (int j = 0; j < T; j++) {
+                    p[j] = j < len ? p[j] / sum : 0.0;
+                    if (att) att[(((size_t)b * H + h) * T + i) * T + j] = (float)p[j];
+                }
+                float *o = out + ((size_t)b * T + i) * C + (size_t)h * hs;
+                for (int c = 0; c < hs; c++) {
+                    double s = 0.0;
+                    for (int j = 0; j < len; j++)
+                        s += p[j] * v[((size_t)b * T + j) * ld + (size_t)h * hs + c];
+                    o[c] = (float)s;
+                }
+            }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pooling and normalization                                                 */
+/* ------------------------------------------------------------------------ */
+
+void strata_k_pool_forward(float *out, const float *inp, const int *lengths,
+                           int B, int T, int C, int pool) {
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        const float *x = inp + (size_t)b * T * C;
+        float *o = out + (size_t)b * C;
+        if (pool == 0) {
+            memcpy(o, x, sizeof(float) * (size_t)C);
+            continue;
+        }
+        int len = lengths[b] > 0 ? lengths[b] : 1;
+        for (int c = 0; c < C; c++) {
+            double s = 0.0;
+            for (int t = 0; t < len; t++) s += x[(size_t)t * C + c];
+            o[c] = (float)(s / len);
+        }
+    }
+}
+
+void strata_k_l2norm_forward(float *out, float *norm, const float *inp,
+                             int64_t N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        double s = 0.0;
+        for (int c = 0; c < C; c++) s += (double)x[c] * x[c];
+        double nr = sqrt(s);
+        if (nr < 1e-12) nr = 1e-12;
+        float inv = (float)(1.0 / nr);
+        for (int c = 0; c < C; c++) o[c] = x[c] * inv;
+        if (norm) norm[n] = (float)nr;
+    }
+}

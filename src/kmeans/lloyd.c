@@ -1,0 +1,862 @@
+/*
+ * lloyd.c — the k-means kernels: row validation, the blocked sgemm
+ * assignment with fused top-2 scan and exact double re-scoring, Hamerly-style
+ * pruning, exact fixed-point centroid sums, empty-cluster repair,
+ * k-means++ / random initialization, and the naive reference.
+ *
+ * Legend: N rows, K clusters, Dt dims of a row (sum of parts), B block rows.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "kmeans/kmeans_internal.h"
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                             */
+/* ------------------------------------------------------------------------ */
+
+double km_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int km_max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int km_thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+strata_status km_allreduce(const strata_kmeans_comm *comm, int64_t *buf, size_t n,
+                           strata_error *err) {
+    if (!comm || comm->size <= 1 || n == 0) return STRATA_OK;
+    if (comm->allreduce_i64(comm->ud, buf, n) != 0)
+        return strata_error_set(err, STRATA_EIO, "kmeans: collective sum failed");
+    return STRATA_OK;
+}
+
+void km_load_row(const km_view *v, int64_t i, float *out) {
+    const strata_kmeans_input *in = v->in;
+    int64_t r = v->idx ? v->idx[i] : i;
+    for (int p = 0; p < in->nparts; p++) {
+        const float *x = in->x[p] + (size_t)r * (size_t)in->dim[p]; /* [dim[p]] */
+        float s = v->invn[(size_t)p * (size_t)in->n_local + (size_t)r];
+        for (int64_t j = 0; j < in->dim[p]; j++) out[j] = x[j] * s;
+        out += in->dim[p];
+    }
+}
+
+double km_dscore(const float *x, const float *c, int64_t dt) {
+    double s = 0;
+    for (int64_t j = 0; j < dt; j++) s += (double)x[j] * (double)c[j];
+    return s;
+}
+
+void km_normalize_parts(float *c, int nparts, const int64_t *dim) {
+    for (int p = 0; p < nparts; p++) {
+        double ss = 0;
+        for (int64_t j = 0; j < dim[p]; j++) ss += (double)c[j] * (double)c[j];
+        if (ss > 0) {
+            double s = 1.0 / sqrt(ss);
+            for (int64_t j = 0; j < dim[p]; j++) c[j] = (float)((double)c[j] * s);
+        }
+        c += dim[p];
+    }
+}
+
+static inline void fx_add(int64_t *acc, const float *x, int64_t dt, int sign) {
+    if (sign > 0)
+        for (int64_t j = 0; j < dt; j++) acc[j] += (int64_t)((double)x[j] * KM_FX_SCALE);
+    else
+        for (int64_t j = 0; j < dt; j++) acc[j] -= (int64_t)((double)x[j] * KM_FX_SCALE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Validation                                                                */
+/* ------------------------------------------------------------------------ */
+
+strata_status km_validate(const strata_kmeans_input *in, float *invn,
+                          const strata_kmeans_comm *comm, strata_error *err) {
+    int P = comm ? comm->size : 1, R = comm ? comm->rank : 0;
+    int64_t n = in->n_local;
+    int64_t bad_row = -1;
+    int bad_kind = 0, bad_part = 0;
+    int64_t bad_col = 0;
+    /* Each thread owns a range of rows; the first bad row is the minimum. */
+    int64_t first_bad = n;
+#pragma omp parallel for schedule(static) reduction(min : first_bad)
+    for (int64_t i = 0; i < n; i++) {
+        for (int p = 0; p < in->nparts; p++) {
+            const float *x = in->x[p] + (size_t)i * (size_t)in->dim[p];
+            double ss = 0;
+            int ok = 1;
+            for (int64_t j = 0; j < in->dim[p]; j++) {
+                if (!isfinite(x[j])) ok = 0;
+                ss += (double)x[j] * (double)x[j];
+            }
+            if (!ok || !(ss > 0) || !isfinite(ss)) {
+                if (i < first_bad) first_bad = i;
+                invn[(size_t)p * (size_t)n + (size_t)i] = 0;
+            } else {
+                invn[(size_t)p * (size_t)n + (size_t)i] = (float)(1.0 / sqrt(ss));
+            }
+        }
+    }
+    if (first_bad < n) {
+        int64_t i = first_bad;
+        bad_row = in->row0 + i;
+        for (int p = 0; p < in->nparts && !bad_kind; p++) {
+            const float *x = in->x[p] + (size_t)i * (size_t)in->dim[p];
+            for (int64_t j = 0; j < in->dim[p]; j++)
+                if (isnan(x[j])) { bad_kind = 1; bad_part = p; bad_col = j; break; }
+                else if (isinf(x[j])) { bad_kind = 2; bad_part = p; bad_col = j; break; }
+            if (!bad_kind && invn[(size_t)p * (size_t)n + (size_t)i] == 0) {
+                bad_kind = 3;
+                bad_part = p;
+            }
+        }
+        if (!bad_kind) bad_kind = 3;
+    }
+    /* Every rank learns every rank's first bad row: [P][4]. */
+    int64_t *v = strata_calloc((size_t)P * 4, sizeof *v);
+    if (!v) return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
+    v[R * 4 + 0] = bad_row + 1;
+    v[R * 4 + 1] = bad_kind;
+    v[R * 4 + 2] = bad_part;
+    v[R * 4 + 3] = bad_col;
+    strata_status st = km_allreduce(comm, v, (size_t)P * 4, err);
+    if (st) {
+        strata_free(v);
+        return st;
+    }
+    for (int r = 0; r < P; r++) {
+        if (v[r * 4] == 0) continue;
+        long long row = (long long)(v[r * 4] - 1);
+        int kind = (int)v[r * 4 + 1];
+        const char *part = in->nparts > 1 ? (v[r * 4 + 2] ? " (input2)" : " (input)") : "";
+        long long col = (long long)v[r * 4 + 3];
+        strata_free(v);
+        if (kind == 1)
+            return strata_error_set(err, STRATA_EFORMAT, "row %lld%s: NaN in column %lld",
+                                    row, part, col);
+        if (kind == 2)
+            return strata_error_set(err, STRATA_EFORMAT, "row %lld%s: Inf in column %lld",
+                                    row, part, col);
+        return strata_error_set(err, STRATA_EFORMAT,
+                                "row %lld%s: all-zero vector (cannot be normalized)", row,
+                                part);
+    }
+    strata_free(v);
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Views, sampling and gathering                                             */
+/* ------------------------------------------------------------------------ */
+
+strata_status km_view_make(km_view *v, const strata_kmeans_input *in,
+                           const float *invn, const int64_t *idx, int64_t n,
+                           const strata_kmeans_comm *comm, strata_error *err) {
+    memset(v, 0, sizeof *v);
+    v->in = in;
+    v->invn = invn;
+    v->idx = idx;
+    v->n = n;
+    v->n_global = n;
+    if (!comm || comm->size <= 1) return STRATA_OK;
+    v->comm = comm;
+    v->rank_n = strata_calloc((size_t)comm->size, sizeof(int64_t));
+    if (!v->rank_n) return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
+    v->rank_n[comm->rank] = n;
+    strata_status st = km_allreduce(comm, v->rank_n, (size_t)comm->size, err);
+    if (st) {
+        km_view_free(v);
+        return st;
+    }
+    v->n_global = 0;
+    for (int r = 0; r < comm->size; r++) {
+        if (r == comm->rank) v->gpos0 = v->n_global;
+        v->n_global += v->rank_n[r];
+    }
+    return STRATA_OK;
+}
+
+void km_view_free(km_view *v) {
+    if (!v) return;
+    strata_free(v->rank_n);
+    v->rank_n = NULL;
+}
+
+void km_sample_sorted(strata_rng *rng, int64_t n, int64_t m, int64_t *out) {
+    /* Knuth's Algorithm S: each position kept with probability
+     * (still needed) / (still left); output sorted, exactly m. */
+    int64_t got = 0;
+    for (int64_t t = 0; t < n && got < m; t++) {
+        double u = strata_rng_uniform(rng);
+        if ((double)(n - t) * u < (double)(m - got)) out[got++] = t;
+    }
+}
+
+static int64_t lower_bound_i64(const int64_t *a, int64_t n, int64_t key) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+strata_status km_gather(const km_view *v, const int64_t *pos, int64_t m, float *G,
+                        strata_error *err) {
+    int64_t dt = km_dt(v->in);
+    int64_t lo = lower_bound_i64(pos, m, v->gpos0);
+    int64_t hi = lower_bound_i64(pos, m, v->gpos0 + v->n);
+#pragma omp parallel for schedule(static)
+    for (int64_t s = lo; s < hi; s++) km_load_row(v, pos[s] - v->gpos0, G + (size_t)s * (size_t)dt);
+    if (!v->comm) return STRATA_OK;
+    int64_t start = 0;
+    for (int r = 0; r < v->comm->size; r++) {
+        int64_t a = lower_bound_i64(pos, m, start);
+        int64_t b = lower_bound_i64(pos, m, start + v->rank_n[r]);
+        start += v->rank_n[r];
+        if (b <= a) continue;
+        /* chunks below 1 GiB per call */
+        size_t bytes = (size_t)(b - a) * (size_t)dt * sizeof(float);
+        char *p = (char *)(G + (size_t)a * (size_t)dt);
+        while (bytes > 0) {
+            size_t c = bytes > ((size_t)1 << 30) ? ((size_t)1 << 30) : bytes;
+            if (v->comm->bcast(v->comm->ud, p, c, r) != 0)
+                return strata_error_set(err, STRATA_EIO, "kmeans: collective broadcast failed");
+            p += c;
+            bytes -= c;
+        }
+    }
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Initialization                                                            */
+/* ------------------------------------------------------------------------ */
+
+enum { PP_CHUNK = 256 };
+
+/* k-means++ over G [m, Dt]: first centroid uniform, each next one drawn with
+ * probability proportional to its squared distance 2 (nparts - best score)
+ * to the chosen ones. Scores come from sgemv over fixed 256-row chunks, so
+ * the draws do not depend on the thread count. */
+static void kmeanspp(float *C, const float *G, int64_t m, int64_t dt, int k, int nparts,
+                     strata_rng *rng, double *best, float *tmp /* [threads, PP_CHUNK] */) {
+    int64_t f = (int64_t)strata_rng_below(rng, (uint64_t)m);
+    memcpy(C, G + (size_t)f * (size_t)dt, (size_t)dt * sizeof(float));
+    for (int64_t i = 0; i < m; i++) best[i] = -INFINITY;
+    int64_t nch = (m + PP_CHUNK - 1) / PP_CHUNK;
+    for (int c = 1; c < k; c++) {
+        const float *last = C + (size_t)(c - 1) * (size_t)dt; /* [Dt] */
+#pragma omp parallel
+        {
+            float *t = tmp + (size_t)km_thread_num() * PP_CHUNK;
+#pragma omp for schedule(static)
+            for (int64_t ch = 0; ch < nch; ch++) {
+                int64_t i0 = ch * PP_CHUNK, rows = m - i0 < PP_CHUNK ? m - i0 : PP_CHUNK;
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)rows, (int)dt, 1.0f,
+                            G + (size_t)i0 * (size_t)dt, (int)dt, last, 1, 0.0f, t, 1);
+                for (int64_t r = 0; r < rows; r++)
+                    if ((double)t[r] > best[i0 + r]) best[i0 + r] = (double)t[r];
+            }
+        }
+        double total = 0;
+        for (int64_t i = 0; i < m; i++) {
+            double w = (double)nparts - best[i];
+            if (w > 0) total += w;
+        }
+        if (!(total > 1e-12)) {
+            f = (int64_t)strata_rng_below(rng, (uint64_t)m);
+        } else {
+            double u = strata_rng_uniform(rng) * total, cum = 0;
+            f = -1;
+            for (int64_t i = 0; i < m; i++) {
+                double w = (double)nparts - best[i];
+                if (w <= 0) continue;
+                cum += w;
+                f = i;
+                if (cum > u) break;
+            }
+        }
+        memcpy(C + (size_t)c * (size_t)dt, G + (size_t)f * (size_t)dt,
+               (size_t)dt * sizeof(float));
+    }
+}
+
+strata_status km_init(float *C, const km_view *v, int k, strata_kmeans_init init,
+                      int64_t init_sample, strata_rng *rng, strata_error *err) {
+    const strata_kmeans_input *in = v->in;
+    int64_t dt = km_dt(in), n = v->n_global;
+    int64_t m;
+    if (init == STRATA_KMEANS_INIT_RANDOM) m = k;
+    else {
+        m = init_sample > 0 ? init_sample : 16 * (int64_t)k + 1024;
+        if (m < k) m = k;
+    }
+    if (m > n) m = n;
+    int64_t *pos = strata_malloc_array((size_t)m, sizeof *pos);
+    float *G = strata_malloc_array((size_t)m * (size_t)dt, sizeof *G); /* [m, Dt] */
+    if (!pos || !G) {
+        strata_free(pos);
+        strata_free(G);
+        return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (init sample)");
+    }
+    km_sample_sorted(rng, n, m, pos);
+    strata_status st = km_gather(v, pos, m, G, err);
+    if (st == STRATA_OK) {
+        if (init == STRATA_KMEANS_INIT_RANDOM) {
+            /* m == k rows in a seeded random order */
+            int64_t *perm = strata_malloc_array((size_t)m, sizeof *perm);
+            if (!perm) st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
+            else {
+                for (int64_t i = 0; i < m; i++) perm[i] = i;
+                strata_rng_shuffle_i64(rng, perm, m);
+                for (int64_t i = 0; i < m; i++)
+                    memcpy(C + (size_t)i * (size_t)dt, G + (size_t)perm[i] * (size_t)dt,
+                           (size_t)dt * sizeof(float));
+                strata_free(perm);
+            }
+        } else {
+            double *best = strata_malloc_array((size_t)m, sizeof *best);
+            float *tmp = strata_malloc_array((size_t)km_max_threads() * PP_CHUNK, sizeof *tmp);
+            if (!best || !tmp) st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
+            else kmeanspp(C, G, m, dt, k, in->nparts, rng, best, tmp);
+            strata_free(best);
+            strata_free(tmp);
+        }
+    }
+    strata_free(pos);
+    strata_free(G);
+    if (st) return st;
+    for (int c = 0; c < k; c++) km_normalize_parts(C + (size_t)c * (size_t)dt, in->nparts, in->dim);
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lloyd state                                                               */
+/* ------------------------------------------------------------------------ */
+
+void km_state_free(km_state *s) {
+    if (!s) return;
+    strata_free(s->C);
+    strata_free(s->Cold);
+    strata_free(s->S);
+    strata_free(s->cnt);
+    strata_free(s->red);
+    strata_free(s->a);
+    strata_free(s->prev);
+    strata_free(s->lb);
+    strata_free(s->ub);
+    strata_free(s->drift);
+    strata_free(s->mv_off);
+    strata_free(s->mv);
+    memset(s, 0, sizeof *s);
+}
+
+strata_status km_state_init(km_state *s, const km_view *v, int k, strata_error *err) {
+    memset(s, 0, sizeof *s);
+    s->k = k;
+    s->dt = km_dt(v->in);
+    s->n = v->n;
+    size_t kd = (size_t)k * (size_t)s->dt, n = (size_t)(v->n > 0 ? v->n : 1);
+    s->C = strata_calloc(kd, sizeof(float));
+    s->Cold = strata_calloc(kd, sizeof(float));
+    s->S = strata_calloc(kd, sizeof(int64_t));
+    s->cnt = strata_calloc((size_t)k, sizeof(int64_t));
+    s->red = strata_calloc(kd + (size_t)k + 2, sizeof(int64_t));
+    s->a = strata_malloc_array(n, sizeof(int32_t));
+    s->prev = strata_malloc_array(n, sizeof(int32_t));
+    s->lb = strata_malloc_array(n, sizeof(double));
+    s->ub = strata_malloc_array(n, sizeof(double));
+    s->drift = strata_calloc((size_t)k, sizeof(double));
+    s->mv_off = strata_calloc(2 * (size_t)k + 2, sizeof(int64_t));
+    s->mv = strata_malloc_array(2 * n, sizeof(int64_t));
+    if (!s->C || !s->Cold || !s->S || !s->cnt || !s->red || !s->a || !s->prev || !s->lb ||
+        !s->ub || !s->drift || !s->mv_off || !s->mv) {
+        km_state_free(s);
+        return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (K=%d, N=%lld)", k,
+                                (long long)v->n);
+    }
+    for (int64_t i = 0; i < v->n; i++) s->a[i] = -1;
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Assignment: blocked sgemm + fused top-2 + exact re-scoring + pruning      */
+/* ------------------------------------------------------------------------ */
+
+static int64_t block_rows(int k) {
+    int64_t b = (int64_t)262144 / (k > 0 ? k : 1);
+    if (b > 256) b = 256;
+    if (b < 16) b = 16;
+    return b;
+}
+
+/* Worst-case float error of one sgemm score (|x_p| = |c_p| = 1 per part):
+ * gamma_Dt * nparts, with slack for the float norms. */
+static double score_err(int64_t dt, int nparts) {
+    double u = 0x1.0p-24, g = (double)dt * u / (1.0 - (double)dt * u);
+    return 1.05 * g * (double)nparts + 1e-9;
+}
+
+/* Scores rows list[0..m) of a block (normalized into X) against C and sets
+ * a, lb, ub for each. */
+static void score_rows(km_state *s, const int64_t *list, int64_t m, const float *X,
+                       float *SC, double err_max) {
+    int k = s->k;
+    int64_t dt = s->dt;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, k, (int)dt, 1.0f, X, (int)dt,
+                s->C, (int)dt, 0.0f, SC, k);
+    double tol = 2.0 * err_max + 1e-9;
+    for (int64_t r = 0; r < m; r++) {
+        const float *sr = SC + (size_t)r * (size_t)k; /* [K] */
+        const float *xr = X + (size_t)r * (size_t)dt; /* [Dt] */
+        float t1 = -INFINITY, t2 = -INFINITY;
+        int i1 = 0;
+        for (int c = 0; c < k; c++) {
+            float val = sr[c];
+            if (val > t1) {
+                t2 = t1;
+                t1 = val;
+                i1 = c;
+            } else if (val > t2) {
+                t2 = val;
+            }
+        }
+        double thr = (double)t1 - tol, bs = -INFINITY;
+        int best = i1;
+        for (int c = 0; c < k; c++) {
+            if ((double)sr[c] < thr) continue;
+            double d = km_dscore(xr, s->C + (size_t)c * (size_t)dt, dt);
+            if (d > bs) {
+                bs = d;
+                best = c;
+            }
+        }
+        double other = best == i1 ? (double)t2 : (double)t1;
+        int64_t i = list[r];
+        s->a[i] = best;
+        s->lb[i] = bs;
+        s->ub[i] = other + err_max;
+    }
+}
+
+strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *changed,
+                        int64_t *scored, strata_error *err) {
+    int k = s->k;
+    int64_t dt = s->dt, n = v->n;
+    int64_t B = block_rows(k);
+    int T = km_max_threads();
+    double err_max = score_err(dt, v->in->nparts);
+    int prune = use_bounds && s->bounds_valid;
+    float *X = strata_malloc_array((size_t)T * (size_t)B * (size_t)dt, sizeof(float));
+    float *SC = strata_malloc_array((size_t)T * (size_t)B * (size_t)k, sizeof(float));
+    int64_t *L = strata_malloc_array((size_t)T * (size_t)B, sizeof(int64_t));
+    if (!X || !SC || !L) {
+        strata_free(X);
+        strata_free(SC);
+        strata_free(L);
+        return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (assignment buffers)");
+    }
+    if (n > 0) memcpy(s->prev, s->a, (size_t)n * sizeof(int32_t));
+    int64_t nb = (n + B - 1) / B, nscored = 0;
+#pragma omp parallel reduction(+ : nscored)
+    {
+        int t = km_thread_num();
+        float *x = X + (size_t)t * (size_t)B * (size_t)dt;  /* [B, Dt] */
+        float *sc = SC + (size_t)t * (size_t)B * (size_t)k; /* [B, K]  */
+        int64_t *list = L + (size_t)t * (size_t)B;          /* [B]     */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t i0 = b * B, i1 = i0 + B < n ? i0 + B : n, m = 0;
+            for (int64_t i = i0; i < i1; i++) {
+                if (prune && s->a[i] >= 0) {
+                    int ai = s->a[i];
+                    s->lb[i] -= s->drift[ai];
+                    s->ub[i] += ai == s->dmax_i ? s->dmax2 : s->dmax1;
+                    if (s->lb[i] - s->ub[i] > 1e-9) continue;
+                    /* Hamerly's second test: tighten the lower bound to the
+                     * exact own score (Dt flops instead of K*Dt) */
+                    float *xr = x + (size_t)m * (size_t)dt;
+                    km_load_row(v, i, xr);
+                    s->lb[i] = km_dscore(xr, s->C + (size_t)ai * (size_t)dt, dt);
+                    if (s->lb[i] - s->ub[i] > 1e-9) continue;
+                } else {
+                    km_load_row(v, i, x + (size_t)m * (size_t)dt);
+                }
+                list[m++] = i;
+            }
+            if (m == 0) continue;
+            score_rows(s, list, m, x, sc, err_max);
+            nscored += m;
+        }
+    }
+    strata_free(X);
+    strata_free(SC);
+    strata_free(L);
+
+    /* Moves, bucketed by cluster: in-lists then out-lists (row order). */
+    int64_t *off_in = s->mv_off, *off_out = s->mv_off + k + 1;
+    memset(s->mv_off, 0, (2 * (size_t)k + 2) * sizeof(int64_t));
+    int64_t nch = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (s->a[i] == s->prev[i]) continue;
+        nch++;
+        off_in[s->a[i] + 1]++;
+        if (s->prev[i] >= 0) off_out[s->prev[i] + 1]++;
+    }
+    for (int c = 0; c < k; c++) {
+        off_in[c + 1] += off_in[c];
+        off_out[c + 1] += off_out[c];
+    }
+    int64_t *mv_in = s->mv, *mv_out = s->mv + n;
+    {
+        int64_t *fi = strata_malloc_array((size_t)k * 2, sizeof(int64_t));
+        if (!fi) return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
+        memcpy(fi, off_in, (size_t)k * sizeof(int64_t));
+        memcpy(fi + k, off_out, (size_t)k * sizeof(int64_t));
+        for (int64_t i = 0; i < n; i++) {
+            if (s->a[i] == s->prev[i]) continue;
+            mv_in[fi[s->a[i]]++] = i;
+            if (s->prev[i] >= 0) mv_out[fi[k + s->prev[i]]++] = i;
+        }
+        strata_free(fi);
+    }
+    /* Exact fixed-point deltas, each thread owning whole clusters. */
+    size_t kd = (size_t)k * (size_t)dt;
+    int64_t *red = s->red; /* [K*Dt delta | K counts | changed | scored] */
+    memset(red, 0, (kd + (size_t)k + 2) * sizeof(int64_t));
+    float *rowbuf = strata_malloc_array((size_t)T * (size_t)dt, sizeof(float));
+    if (!rowbuf) return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
+#pragma omp parallel
+    {
+        float *row = rowbuf + (size_t)km_thread_num() * (size_t)dt; /* [Dt] */
+#pragma omp for schedule(dynamic, 4)
+        for (int c = 0; c < k; c++) {
+            int64_t *acc = red + (size_t)c * (size_t)dt; /* [Dt] */
+            for (int64_t j = off_in[c]; j < off_in[c + 1]; j++) {
+                km_load_row(v, mv_in[j], row);
+                fx_add(acc, row, dt, +1);
+            }
+            for (int64_t j = off_out[c]; j < off_out[c + 1]; j++) {
+                km_load_row(v, mv_out[j], row);
+                fx_add(acc, row, dt, -1);
+            }
+            red[kd + (size_t)c] = (off_in[c + 1] - off_in[c]) - (off_out[c + 1] - off_out[c]);
+        }
+    }
+    strata_free(rowbuf);
+    red[kd + (size_t)k] = nch;
+    red[kd + (size_t)k + 1] = nscored;
+    strata_status st = km_allreduce(v->comm, red, kd + (size_t)k + 2, err);
+    if (st) return st;
+    for (size_t j = 0; j < kd; j++) s->S[j] += red[j];
+    for (int c = 0; c < k; c++) s->cnt[c] += red[kd + (size_t)c];
+    *changed = red[kd + (size_t)k];
+    *scored = red[kd + (size_t)k + 1];
+    return STRATA_OK;
+}
+
+double km_objective(const km_state *s) {
+    double obj = 0;
+    size_t kd = (size_t)s->k * (size_t)s->dt;
+    for (size_t j = 0; j < kd; j++) obj += (double)s->S[j] * (double)s->C[j];
+    return obj / KM_FX_SCALE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Update and empty-cluster repair                                           */
+/* ------------------------------------------------------------------------ */
+
+int km_update(km_state *s, const strata_kmeans_input *in, strata_rng *rng, int repair) {
+    int k = s->k;
+    int64_t dt = s->dt;
+    memcpy(s->Cold, s->C, (size_t)k * (size_t)dt * sizeof(float));
+    for (int c = 0; c < k; c++) {
+        if (s->cnt[c] <= 0) continue;
+        const int64_t *S = s->S + (size_t)c * (size_t)dt; /* [Dt] */
+        float *C = s->C + (size_t)c * (size_t)dt;         /* [Dt] */
+        int64_t o = 0;
+        for (int p = 0; p < in->nparts; p++) {
+            double ss = 0;
+            for (int64_t j = 0; j < in->dim[p]; j++) ss += (double)S[o + j] * (double)S[o + j];
+            if (ss > 0) {
+                double sc = 1.0 / sqrt(ss);
+                for (int64_t j = 0; j < in->dim[p]; j++) C[o + j] = (float)((double)S[o + j] * sc);
+            }
+            o += in->dim[p];
+        }
+    }
+    int nrep = 0;
+    if (repair) {
+        int64_t *h = strata_malloc_array((size_t)k, sizeof *h);
+        if (h) {
+            memcpy(h, s->cnt, (size_t)k * sizeof *h);
+            const double EPS = 1.0 / 1024.0;
+            for (int ci = 0; ci < k; ci++) {
+                if (h[ci] > 0) continue;
+                uint64_t total = 0;
+                for (int c = 0; c < k; c++)
+                    if (h[c] > 1) total += (uint64_t)(h[c] - 1);
+                if (total == 0) break;
+                uint64_t u = strata_rng_below(rng, total), cum = 0;
+                int cj = 0;
+                for (int c = 0; c < k; c++) {
+                    if (h[c] <= 1) continue;
+                    cum += (uint64_t)(h[c] - 1);
+                    if (u < cum) {
+                        cj = c;
+                        break;
+                    }
+                }
+                float *a = s->C + (size_t)ci * (size_t)dt, *b = s->C + (size_t)cj * (size_t)dt;
+                memcpy(a, b, (size_t)dt * sizeof(float));
+                for (int64_t j = 0; j < dt; j++) {
+                    if (j % 2 == 0) {
+                        a[j] = (float)((double)a[j] * (1 + EPS));
+                        b[j] = (float)((double)b[j] * (1 - EPS));
+                    } else {
+                        a[j] = (float)((double)a[j] * (1 - EPS));
+                        b[j] = (float)((double)b[j] * (1 + EPS));
+                    }
+                }
+                km_normalize_parts(a, in->nparts, in->dim);
+                km_normalize_parts(b, in->nparts, in->dim);
+                h[ci] = h[cj] / 2;
+                h[cj] -= h[ci];
+                nrep++;
+            }
+            strata_free(h);
+        }
+    }
+    /* Drift per centroid, an upper bound on how much any unit row's score
+     * against it can change (Cauchy-Schwarz per part, with slack). */
+    s->dmax1 = s->dmax2 = 0;
+    s->dmax_i = -1;
+    for (int c = 0; c < k; c++) {
+        const float *a = s->C + (size_t)c * (size_t)dt, *b = s->Cold + (size_t)c * (size_t)dt;
+        double d = 0;
+        int64_t o = 0;
+        for (int p = 0; p < in->nparts; p++) {
+            double ss = 0;
+            for (int64_t j = 0; j < in->dim[p]; j++) {
+                double e = (double)a[o + j] - (double)b[o + j];
+                ss += e * e;
+            }
+            d += sqrt(ss);
+            o += in->dim[p];
+        }
+        d = d * (1 + 1e-5) + (d > 0 ? 1e-12 : 0);
+        s->drift[c] = d;
+        if (d > s->dmax1) {
+            s->dmax2 = s->dmax1;
+            s->dmax1 = d;
+            s->dmax_i = c;
+        } else if (d > s->dmax2) {
+            s->dmax2 = d;
+        }
+    }
+    s->bounds_valid = 1;
+    return nrep;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lloyd                                                                     */
+/* ------------------------------------------------------------------------ */
+
+strata_status km_lloyd(km_state *s, const km_view *v, int niter, int bounds, int repair,
+                       strata_rng *rng, strata_kmeans_iter *iters, int *n_iter, km_prog *prog,
+                       strata_error *err) {
+    int it = 0, need_final = 1;
+    strata_status st;
+    for (; it < niter; it++) {
+        double t0 = km_now();
+        int64_t changed, scored;
+        if ((st = km_assign(s, v, bounds, &changed, &scored, err))) return st;
+        double obj = km_objective(s);
+        if (iters) {
+            iters[it].objective = obj;
+            iters[it].changed = changed;
+            iters[it].scored = scored;
+        }
+        if (changed == 0 && it > 0) {
+            /* nothing moved: the centroids are already the means */
+            if (iters) iters[it].seconds = km_now() - t0;
+            it++;
+            if (prog && prog->progress) prog->done++;
+            need_final = 0;
+            break;
+        }
+        km_update(s, v->in, rng, repair);
+        if (iters) iters[it].seconds = km_now() - t0;
+        if (prog && prog->progress) {
+            prog->done++;
+            strata_progress_report(prog->progress, "kmeans", prog->done, prog->total, "iter");
+        }
+    }
+    if (prog && prog->progress && it < niter) {
+        prog->done += niter - it;
+        strata_progress_report(prog->progress, "kmeans", prog->done, prog->total, "iter");
+    }
+    if (need_final) {
+        int64_t changed, scored;
+        if ((st = km_assign(s, v, bounds, &changed, &scored, err))) return st;
+    }
+    *n_iter = it;
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public building blocks                                                    */
+/* ------------------------------------------------------------------------ */
+
+static strata_status check_input(const strata_kmeans_input *in, int k, strata_error *err) {
+    if (!in || (in->nparts != 1 && in->nparts != 2))
+        return strata_error_set(err, STRATA_EINVAL, "kmeans: nparts must be 1 or 2");
+    for (int p = 0; p < in->nparts; p++) {
+        if (in->dim[p] <= 0 || in->dim[p] > (1 << 24))
+            return strata_error_set(err, STRATA_EINVAL, "kmeans: bad dimension %lld",
+                                    (long long)in->dim[p]);
+        if (in->n_local > 0 && !in->x[p])
+            return strata_error_set(err, STRATA_EINVAL, "kmeans: missing data for part %d", p);
+    }
+    if (in->n_local < 0 || in->n_local > INT32_MAX)
+        return strata_error_set(err, STRATA_EINVAL, "kmeans: bad row count %lld",
+                                (long long)in->n_local);
+    if (k < 1) return strata_error_set(err, STRATA_EINVAL, "kmeans: K must be >= 1, got %d", k);
+    return STRATA_OK;
+}
+
+strata_status strata_kmeans_lloyd(float *centroids, int32_t *assign,
+                                  const strata_kmeans_input *in, int k, int niter, int bounds,
+                                  int repair, strata_kmeans_iter *iters, int *n_iter,
+                                  strata_error *err) {
+    strata_status st = check_input(in, k, err);
+    if (st) return st;
+    if (k > in->n_local)
+        return strata_error_set(err, STRATA_EINVAL, "K (%d) exceeds the number of rows (%lld)", k,
+                                (long long)in->n_local);
+    strata_blas_threads(1);
+    int64_t dt = km_dt(in);
+    float *invn = strata_malloc_array((size_t)in->nparts * (size_t)in->n_local, sizeof(float));
+    if (!invn) return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
+    if ((st = km_validate(in, invn, NULL, err))) {
+        strata_free(invn);
+        return st;
+    }
+    km_view v;
+    km_view_make(&v, in, invn, NULL, in->n_local, NULL, err);
+    km_state s;
+    if ((st = km_state_init(&s, &v, k, err))) {
+        strata_free(invn);
+        return st;
+    }
+    memcpy(s.C, centroids, (size_t)k * (size_t)dt * sizeof(float));
+    for (int c = 0; c < k; c++) km_normalize_parts(s.C + (size_t)c * (size_t)dt, in->nparts, in->dim);
+    strata_rng rng;
+    strata_rng_seed(&rng, 1, 0);
+    int done = 0;
+    st = km_lloyd(&s, &v, niter, bounds, repair, &rng, iters, &done, NULL, err);
+    if (st == STRATA_OK) {
+        memcpy(centroids, s.C, (size_t)k * (size_t)dt * sizeof(float));
+        memcpy(assign, s.a, (size_t)in->n_local * sizeof(int32_t));
+        if (n_iter) *n_iter = done;
+    }
+    km_state_free(&s);
+    strata_free(invn);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Naive reference                                                           */
+/* ------------------------------------------------------------------------ */
+
+strata_status strata_kmeans_lloyd_naive(float *centroids, int32_t *assign,
+                                        const strata_kmeans_input *in, int k, int niter,
+                                        double *objective, strata_error *err) {
+    strata_status st = check_input(in, k, err);
+    if (st) return st;
+    int64_t n = in->n_local, dt = km_dt(in);
+    float *invn = strata_malloc_array((size_t)in->nparts * (size_t)n, sizeof(float));
+    float *X = strata_malloc_array((size_t)n * (size_t)dt, sizeof(float));     /* [N, Dt] */
+    double *sum = strata_malloc_array((size_t)k * (size_t)dt, sizeof(double)); /* [K, Dt] */
+    int64_t *cnt = strata_malloc_array((size_t)k, sizeof(int64_t));
+    if (!invn || !X || !sum || !cnt) {
+        st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
+        goto done;
+    }
+    if ((st = km_validate(in, invn, NULL, err))) goto done;
+    km_view v;
+    km_view_make(&v, in, invn, NULL, n, NULL, err);
+    for (int64_t i = 0; i < n; i++) km_load_row(&v, i, X + (size_t)i * (size_t)dt);
+    for (int c = 0; c < k; c++)
+        km_normalize_parts(centroids + (size_t)c * (size_t)dt, in->nparts, in->dim);
+    for (int it = 0; it <= niter; it++) {
+        double obj = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int best = 0;
+            double bs = -INFINITY;
+            for (int c = 0; c < k; c++) {
+                double d = km_dscore(X + (size_t)i * (size_t)dt, centroids + (size_t)c * (size_t)dt, dt);
+                if (d > bs) {
+                    bs = d;
+                    best = c;
+                }
+            }
+            assign[i] = best;
+            obj += bs;
+        }
+        if (objective) *objective = obj;
+        if (it == niter) break; /* final assignment to the final centroids */
+        memset(sum, 0, (size_t)k * (size_t)dt * sizeof(double));
+        memset(cnt, 0, (size_t)k * sizeof(int64_t));
+        for (int64_t i = 0; i < n; i++) {
+            cnt[assign[i]]++;
+            for (int64_t j = 0; j < dt; j++)
+                sum[(size_t)assign[i] * (size_t)dt + (size_t)j] += X[(size_t)i * (size_t)dt + (size_t)j];
+        }
+        for (int c = 0; c < k; c++) {
+            if (!cnt[c]) continue;
+            int64_t o = 0;
+            for (int p = 0; p < in->nparts; p++) {
+                double ss = 0;
+                for (int64_t j = 0; j < in->dim[p]; j++) {
+                    double e = sum[(size_t)c * (size_t)dt + (size_t)(o + j)];
+                    ss += e * e;
+                }
+                for (int64_t j = 0; j < in->dim[p]; j++)
+                    centroids[(size_t)c * (size_t)dt + (size_t)(o + j)] =
+                        (float)(sum[(size_t)c * (size_t)dt + (size_t)(o + j)] / sqrt(ss));
+                o += in->dim[p];
+            }
+        }
+    }
+done:
+    strata_free(invn);
+    strata_free(X);
+    strata_free(sum);
+    strata_free(cnt);
+    return st;
+}

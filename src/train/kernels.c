@@ -1,0 +1,396 @@
+/*
+ * kernels.c — forward and backward kernels of the BERT ops for training.
+ *
+ * Fast kernels call single-threaded OpenBLAS sgemm from inside OpenMP loops
+ * over fixed-size output blocks (ROW_BLK rows, COL_BLK columns); the block
+ * partition does not depend on the thread count, so neither do the results.
+ * Naive reference kernels sit beside the sgemm ones for the tests.
+ */
+#include "train/train_kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define ROW_BLK 256  /* rows per block in row-partitioned sgemm kernels
+                        (bigger blocks pack the weight matrix fewer times) */
+#define DW_BLK 64    /* output features per block of weight gradients     */
+#define COL_BLK 32   /* columns per block in column-partitioned kernels */
+/* Below this many multiply-adds a kernel runs on one thread: OpenMP
+ * start-up and barriers cost more than they save on tiny shapes, and far
+ * more when the cores are shared with other processes. */
+#define PAR_MIN (1 << 20)
+
+static inline int64_t nblocks(int64_t n, int64_t blk) { return (n + blk - 1) / blk; }
+
+/* ------------------------------------------------------------------------ */
+/* Embeddings                                                                */
+/* ------------------------------------------------------------------------ */
+
+void strata__tr_emb_fwd(float *out, const int32_t *ids, const float *word,
+                        const float *pos, const float *type, int B, int T,
+                        int C) {
+    int64_t N = (int64_t)B * T;
+#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN / 16)
+    for (int64_t r = 0; r < N; r++) {
+        int t = (int)(r % T);
+        const float *we = word + (size_t)ids[r] * C;
+        const float *pe = pos + (size_t)t * C;
+        float *o = out + (size_t)r * C;
+        for (int c = 0; c < C; c++) o[c] = we[c] + pe[c] + type[c];
+    }
+}
+
+void strata__tr_emb_bwd(float *dword, float *dpos, float *dtype,
+                        const float *dout, const int32_t *ids,
+                        const int *lengths, int B, int T, int C) {
+    /* Each block owns columns [c0, c1) of every gradient table and walks the
+     * tokens in order: deterministic, no atomics. */
+    int64_t nb = nblocks(C, COL_BLK);
+#pragma omp parallel for schedule(static) if ((int64_t)B * T * C >= PAR_MIN / 16)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int c0 = (int)(blk * COL_BLK), c1 = c0 + COL_BLK < C ? c0 + COL_BLK : C;
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < lengths[b]; t++) {
+                const float *g = dout + ((size_t)b * T + t) * C;
+                float *dw = dword + (size_t)ids[(size_t)b * T + t] * C;
+                float *dp = dpos + (size_t)t * C;
+                for (int c = c0; c < c1; c++) {
+                    dw[c] += g[c];
+                    dp[c] += g[c];
+                    dtype[c] += g[c];
+                }
+            }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* LayerNorm                                                                 */
+/* ------------------------------------------------------------------------ */
+
+void strata__tr_ln_fwd(float *out, float *mean, float *rstd,
+                       const float *inp, const float *w, const float *b,
+                       int64_t N, int C, float eps) {
+#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN / 16)
+    for (int64_t r = 0; r < N; r++) {
+        const float *x = inp + (size_t)r * C;
+        double s = 0;
+        for (int c = 0; c < C; c++) s += x[c];
+        double m = s / C, v = 0;
+        for (int c = 0; c < C; c++) {
+            double d = x[c] - m;
+            v += d * d;
+        }
+        v /= C;
+        float rs = (float)(1.0 / sqrt(v + eps)), mf = (float)m;
+        float *o = out + (size_t)r * C;
+        for (int c = 0; c < C; c++) o[c] = (x[c] - mf) * rs * w[c] + b[c];
+        mean[r] = mf;
+        rstd[r] = rs;
+    }
+}
+
+void strata__tr_ln_bwd(float *dinp, float *dw, float *db, const float *dout,
+                       const float *inp, const float *mean, const float *rstd,
+                       const float *w, int64_t N, int C, int accum) {
+    /* input gradient: rows are independent */
+#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN / 16)
+    for (int64_t r = 0; r < N; r++) {
+        const float *x = inp + (size_t)r * C, *g = dout + (size_t)r * C;
+        float m = mean[r], rs = rstd[r];
+        double s1 = 0, s2 = 0;
+        for (int c = 0; c < C; c++) {
+            double xh = (x[c] - m) * rs, dn = (double)g[c] * w[c];
+            s1 += dn;
+            s2 += dn * xh;
+        }
+        float a1 = (float)(s1 / C), a2 = (float)(s2 / C);
+        float *di = dinp + (size_t)r * C;
+        for (int c = 0; c < C; c++) {
+            float xh = (x[c] - m) * rs;
+            float v = (g[c] * w[c] - a1 - xh * a2) * rs;
+            di[c] = accum ? di[c] + v : v;
+        }
+    }
+    /* weight and bias gradients: column blocks, rows in order, double sums */
+    int64_t nb = nblocks(C, COL_BLK);
+#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN / 16)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int c0 = (int)(blk * COL_BLK), c1 = c0 + COL_BLK < C ? c0 + COL_BLK : C;
+        double aw[COL_BLK] = {0}, ab[COL_BLK] = {0};
+        for (int64_t r = 0; r < N; r++) {
+            const float *x = inp + (size_t)r * C, *g = dout + (size_t)r * C;
+            float m = mean[r], rs = rstd[r];
+            for (int c = c0; c < c1; c++) {
+                aw[c - c0] += (double)g[c] * ((x[c] - m) * rs);
+                ab[c - c0] += g[c];
+            }
+        }
+        for (int c = c0; c < c1; c++) {
+            dw[c] += (float)aw[c - c0];
+            db[c] += (float)ab[c - c0];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Linear                                                                    */
+/* ------------------------------------------------------------------------ */
+
+void strata__tr_linear_fwd(float *out, const float *inp, const float *W,
+                           const float *b, int64_t N, int IC, int OC) {
+    int64_t nb = nblocks(N, ROW_BLK);
+#pragma omp parallel for schedule(static) if (N * IC * OC >= PAR_MIN)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int64_t r0 = blk * ROW_BLK, m = N - r0 < ROW_BLK ? N - r0 : ROW_BLK;
+        float *o = out + (size_t)r0 * OC;
+        /* like torch addmm: start from the bias, then beta = 1 */
+        for (int64_t r = 0; r < m; r++) {
+            if (b) memcpy(o + (size_t)r * OC, b, sizeof(float) * (size_t)OC);
+            else memset(o + (size_t)r * OC, 0, sizeof(float) * (size_t)OC);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, OC, IC,
+                    1.0f, inp + (size_t)r0 * IC, IC, W, IC, 1.0f, o, OC);
+    }
+}
+
+void strata__tr_linear_fwd_naive(float *out, const float *inp, const float *W,
+                                 const float *b, int64_t N, int IC, int OC) {
+    for (int64_t r = 0; r < N; r++)
+        for (int o = 0; o < OC; o++) {
+            double s = b ? b[o] : 0.0;
+            for (int i = 0; i < IC; i++)
+                s += (double)inp[(size_t)r * IC + i] * W[(size_t)o * IC + i];
+            out[(size_t)r * OC + o] = (float)s;
+        }
+}
+
+void strata__tr_linear_bwd(float *dinp, float *dW, float *db,
+                           const float *dout, const float *inp,
+                           const float *W, int64_t N, int IC, int OC,
+                           int accum) {
+    if (dinp) {
+        int64_t nb = nblocks(N, ROW_BLK);
+#pragma omp parallel for schedule(static) if (N * IC * OC >= PAR_MIN)
+        for (int64_t blk = 0; blk < nb; blk++) {
+            int64_t r0 = blk * ROW_BLK, m = N - r0 < ROW_BLK ? N - r0 : ROW_BLK;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, IC,
+                        OC, 1.0f, dout + (size_t)r0 * OC, OC, W, IC,
+                        accum ? 1.0f : 0.0f, dinp + (size_t)r0 * IC, IC);
+        }
+    }
+    /* dW rows (output features) in blocks; each block reduces over all N
+     * rows inside one sgemm; db over the same columns in double. */
+    int64_t nb = nblocks(OC, DW_BLK);
+#pragma omp parallel for schedule(static) if (N * IC * OC >= PAR_MIN)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int o0 = (int)(blk * DW_BLK), m = OC - o0 < DW_BLK ? OC - o0 : DW_BLK;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, IC, (int)N,
+                    1.0f, dout + o0, OC, inp, IC, 1.0f, dW + (size_t)o0 * IC, IC);
+        if (db) {
+            double acc[DW_BLK] = {0};
+            for (int64_t r = 0; r < N; r++) {
+                const float *g = dout + (size_t)r * OC + o0;
+                for (int j = 0; j < m; j++) acc[j] += g[j];
+            }
+            for (int j = 0; j < m; j++) db[o0 + j] += (float)acc[j];
+        }
+    }
+}
+
+void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
+                                 const float *dout, const float *inp,
+                                 const float *W, int64_t N, int IC, int OC,
+                                 int accum) {
+    if (dinp)
+        for (int64_t r = 0; r < N; r++)
+            for (int i = 0; i < IC; i++) {
+                double s = 0;
+                for (int o = 0; o < OC; o++)
+                    s += (double)dout[(size_t)r * OC + o] * W[(size_t)o * IC + i];
+                float *d = dinp + (size_t)r * IC + i;
+                *d = accum ? *d + (float)s : (float)s;
+            }
+    for (int o = 0; o < OC; o++) {
+        for (int i = 0; i < IC; i++) {
+            double s = 0;
+            for (int64_t r = 0; r < N; r++)
+                s += (double)dout[(size_t)r * OC + o] * inp[(size_t)r * IC + i];
+            dW[(size_t)o * IC + i] += (float)s;
+        }
+        if (db) {
+            double s = 0;
+            for (int64_t r = 0; r < N; r++) s += dout[(size_t)r * OC + o];
+            db[o] += (float)s;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* GELU (exact: 0.5 x (1 + erf(x / sqrt 2)), as torch and HF "gelu"), float  */
+/* ------------------------------------------------------------------------ */
+
+void strata__tr_gelu_fwd(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN / 16)
+    for (int64_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+    }
+}
+
+void strata__tr_gelu_bwd(float *dinp, const float *inp, const float *dout,
+                         int64_t n) {
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN / 16)
+    for (int64_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
+        dinp[i] = dout[i] * (cdf + x * pdf);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Attention                                                                 */
+/* ------------------------------------------------------------------------ */
+
+void strata__tr_attn_fwd(float *out, float *att, const float *q,
+                         const float *k, const float *v, const int *lengths,
+                         int B, int T, int C, int H) {
+    int hs = C / H;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for schedule(static) if ((int64_t)B * T * T * C >= PAR_MIN)
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H, len = lengths[b];
+        size_t base = (size_t)b * T * C + (size_t)h * hs;
+        float *P = att + (size_t)bh * T * T;
+        /* scores for the real keys only: P[t, 0..len) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, len, hs, scale,
+                    q + base, C, k + base, C, 0.0f, P, T);
+        for (int t = 0; t < T; t++) {
+            float *p = P + (size_t)t * T;
+            float mx = p[0];
+            for (int j = 1; j < len; j++) mx = p[j] > mx ? p[j] : mx;
+            double s = 0;
+            for (int j = 0; j < len; j++) {
+                p[j] = expf(p[j] - mx);
+                s += p[j];
+            }
+            float inv = (float)(1.0 / s);
+            for (int j = 0; j < len; j++) p[j] *= inv;
+            for (int j = len; j < T; j++) p[j] = 0.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, len, 1.0f,
+                    P, T, v + base, C, 0.0f, out + base, C);
+    }
+}
+
+void strata__tr_attn_bwd(float *dq, float *dk, float *dv, float *datt,
+                         const float *dout, const float *q, const float *k,
+                         const float *v, const float *att, int B, int T,
+                         int C, int H) {
+    int hs = C / H;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for schedule(static) if ((int64_t)B * T * T * C >= PAR_MIN)
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        size_t base = (size_t)b * T * C + (size_t)h * hs;
+        const float *P = att + (size_t)bh * T * T;
+        float *dP = datt + (size_t)bh * T * T;
+        /* dV = P^T dO ; dP = dO V^T */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, P,
+                    T, dout + base, C, 0.0f, dv + base, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f,
+                    dout + base, C, v + base, C, 0.0f, dP, T);
+        /* softmax backward: dS = P * (dP - sum_j P dP), times the scale */
+        for (int t = 0; t < T; t++) {
+            const float *p = P + (size_t)t * T;
+            float *d = dP + (size_t)t * T;
+            double s = 0;
+            for (int j = 0; j < T; j++) s += (double)p[j] * d[j];
+            float sf = (float)s;
+            for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - sf) * scale;
+        }
+        /* dQ = dS K ; dK = dS^T Q */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f,
+                    dP, T, k + base, C, 0.0f, dq + base, C);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dP,
+                    T, q + base, C, 0.0f, dk + base, C);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pooling and L2 normalization                                              */
+/* ------------------------------------------------------------------------ */
+
+void strata__tr_pool_fwd(float *out, const float *x, const int *lengths,
+                         int B, int T, int C, strata_pool pool) {
+    for (int b = 0; b < B; b++) {
+        float *o = out + (size_t)b * C;
+        const float *xb = x + (size_t)b * T * C;
+        if (pool == STRATA_POOL_CLS) {
+            memcpy(o, xb, sizeof(float) * (size_t)C);
+            continue;
+        }
+        int len = lengths[b];
+        for (int c = 0; c < C; c++) {
+            double s = 0;
+            for (int t = 0; t < len; t++) s += xb[(size_t)t * C + c];
+            o[c] = (float)(s / len);
+        }
+    }
+}
+
+void strata__tr_pool_bwd(float *dx, const float *dout, const int *lengths,
+                         int B, int T, int C, strata_pool pool) {
+    memset(dx, 0, sizeof(float) * (size_t)B * T * C);
+    for (int b = 0; b < B; b++) {
+        const float *g = dout + (size_t)b * C;
+        float *d = dx + (size_t)b * T * C;
+        if (pool == STRATA_POOL_CLS) {
+            memcpy(d, g, sizeof(float) * (size_t)C);
+            continue;
+        }
+        int len = lengths[b];
+        float inv = 1.0f / (float)len;
+        for (int t = 0; t < len; t++)
+            for (int c = 0; c < C; c++) d[(size_t)t * C + c] = g[c] * inv;
+    }
+}
+
+void strata__tr_l2n_fwd(float *out, float *norm, const float *x, int B, int C) {
+    for (int b = 0; b < B; b++) {
+        const float *xb = x + (size_t)b * C;
+        double s = 0;
+        for (int c = 0; c < C; c++) s += (double)xb[c] * xb[c];
+        double n = sqrt(s);
+        norm[b] = (float)n;
+        double inv = 1.0 / (n > 1e-12 ? n : 1e-12);
+        for (int c = 0; c < C; c++) out[(size_t)b * C + c] = (float)(xb[c] * inv);
+    }
+}
+
+void strata__tr_l2n_bwd(float *dx, const float *dout, const float *out,
+                        const float *norm, int B, int C) {
+    for (int b = 0; b < B; b++) {
+        const float *g = dout + (size_t)b * C, *y = out + (size_t)b * C;
+        float *d = dx + (size_t)b * C;
+        double n = norm[b];
+        if (n <= 1e-12) { /* clamped: y = x / eps is linear */
+            for (int c = 0; c < C; c++) d[c] = (float)(g[c] / 1e-12);
+            continue;
+        }
+        double dot = 0;
+        for (int c = 0; c < C; c++) dot += (double)y[c] * g[c];
+        for (int c = 0; c < C; c++) d[c] = (float)((g[c] - y[c] * dot) / n);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Elementwise                                                               */
+/* ------------------------------------------------------------------------ */
+
+void strata__tr_add_inplace(float *y, const float *x, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN / 16)
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}

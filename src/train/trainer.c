@@ -1,0 +1,675 @@
+/*
+ * trainer.c — the training run behind `strata train`: pairs + plan in,
+ * InfoNCE steps with AdamW, log.jsonl, atomic checkpoints, exact resume,
+ * optional NDCG@10 evaluation on a BEIR set.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "strata/train.h"
+#include "strata/data.h"
+#include "strata/eval.h"
+#include "strata/io.h"
+#include "core/internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+strata_train_params strata_train_default_params(void) {
+    strata_train_params p;
+    memset(&p, 0, sizeof p);
+    p.tau = 0.02;
+    p.pool = -1;
+    p.max_len = 64;
+    p.lr = 2e-5;
+    p.warmup = 1000;
+    p.weight_decay = 0.01;
+    p.clip = 1.0;
+    p.beta1 = 0.9;
+    p.beta2 = 0.999;
+    p.eps = 1e-8;
+    p.seed = 1;
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Small file-system helpers                                                 */
+/* ------------------------------------------------------------------------ */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+/* rm -rf path (no error if absent). */
+static void rm_tree(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) == 0) nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void fsync_dir(const char *dir) {
+    FILE *f = fopen(dir, "r");
+    if (f) {
+        fsync(fileno(f));
+        fclose(f);
+    }
+}
+
+/* Latest complete checkpoint step in dir (-1 if none); removes stale
+ * .checkpoint-*.tmp folders left by a killed run when clean is set. */
+static int64_t latest_checkpoint(const char *dir, int clean) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int64_t best = -1;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d))) {
+        long long s;
+        char tail;
+        if (clean && strncmp(e->d_name, ".checkpoint-", 12) == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            rm_tree(path);
+            continue;
+        }
+        if (sscanf(e->d_name, "checkpoint-%lld%c", &s, &tail) != 1) continue;
+        snprintf(path, sizeof path, "%s/%s/trainer_state.json", dir, e->d_name);
+        if (access(path, R_OK) == 0 && s > best) best = s;
+    }
+    closedir(d);
+    return best;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The plan                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct plan_view {
+    strata_npy batches;     /* int64 [nb, B] */
+    strata_npy mask;        /* uint8 [nb, B, W] or count 0 */
+    int has_mask;
+    int64_t nb, B, W;
+} plan_view;
+
+static strata_status plan_open(plan_view *pv, const char *dir, int64_t n_pairs,
+                               strata_error *err) {
+    memset(pv, 0, sizeof *pv);
+    char *pj = strata_path_join(dir, "plan.json");
+    char *bp = strata_path_join(dir, "batches.npy");
+    char *mp = strata_path_join(dir, "mask.npy");
+    strata_status st = STRATA_OK;
+    if (!pj || !bp || !mp) {
+        st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (access(pj, R_OK) != 0) {
+        st = strata_error_set(err, STRATA_EFORMAT,
+                              "%s: missing (the plan is incomplete; run `strata plan` again)", pj);
+        goto done;
+    }
+    if ((st = strata_npy_load(&pv->batches, bp, err))) goto done;
+    if (pv->batches.dtype != STRATA_DTYPE_I64 || pv->batches.ndim != 2 ||
+        pv->batches.shape[0] < 1 || pv->batches.shape[1] < 1) {
+        st = strata_error_set(err, STRATA_EFORMAT,
+                              "%s: expected int64 [n_batches, batch_size], got %s with %d dims",
+                              bp, strata_dtype_name(pv->batches.dtype), pv->batches.ndim);
+        goto done;
+    }
+    pv->nb = pv->batches.shape[0];
+    pv->B = pv->batches.shape[1];
+    pv->W = (pv->B + 7) / 8;
+    const int64_t *b = pv->batches.data;
+    for (int64_t i = 0; i < pv->nb; i++) {
+        int64_t valid = 0;
+        for (int64_t j = 0; j < pv->B; j++) {
+            int64_t v = b[i * pv->B + j];
+            if (v < -1 || v >= n_pairs) {
+                st = strata_error_set(err, STRATA_EFORMAT,
+                                      "%s: batch %" PRId64 " slot %" PRId64
+                                      ": pair index %" PRId64 " outside 0..%" PRId64,
+                                      bp, i, j, v, n_pairs - 1);
+                goto done;
+            }
+            valid += v >= 0;
+        }
+        if (valid == 0) {
+            st = strata_error_set(err, STRATA_EFORMAT, "%s: batch %" PRId64 " is empty", bp, i);
+            goto done;
+        }
+    }
+    if (access(mp, R_OK) == 0) {
+        if ((st = strata_npy_load(&pv->mask, mp, err))) goto done;
+        if (pv->mask.dtype != STRATA_DTYPE_U8 || pv->mask.ndim != 3 ||
+            pv->mask.shape[0] != pv->nb || pv->mask.shape[1] != pv->B ||
+            pv->mask.shape[2] != pv->W) {
+            st = strata_error_set(err, STRATA_EFORMAT,
+                                  "%s: expected uint8 [%" PRId64 ", %" PRId64 ", %" PRId64
+                                  "] matching batches.npy",
+                                  mp, pv->nb, pv->B, pv->W);
+            goto done;
+        }
+        pv->has_mask = 1;
+    }
+done:
+    strata_free(pj);
+    strata_free(bp);
+    strata_free(mp);
+    return st;
+}
+
+static void plan_close(plan_view *pv) {
+    strata_npy_free(&pv->batches);
+    if (pv->has_mask) strata_npy_free(&pv->mask);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Run state                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct run {
+    const strata_train_params *p;
+    strata_pairs pairs;
+    int have_pairs;
+    plan_view plan;
+    int have_plan;
+    strata_bert *m;
+    float *grads, *adam_m, *adam_v;  /* [n_params] each */
+    strata_bert_weights gw;
+    strata_train_ws *ws;
+    strata_rng rng;                  /* unused by training (no dropout); kept
+                                        in the checkpoint for extensions */
+    int64_t step;                    /* completed steps */
+    int64_t total;
+    strata_pool pool;
+    /* per-batch buffers */
+    int32_t *ids;                    /* [2B, max_len] */
+    int *lens;                       /* [2B] */
+    uint8_t *cmask;                  /* [B, W] compacted mask */
+    int64_t *pidx;                   /* [B] valid pair indices */
+    int64_t *slot;                   /* [B] their slots in the plan batch */
+    strata_beir beir;
+    int have_beir;
+    FILE *log;
+} run;
+
+static void run_free(run *r) {
+    if (r->have_pairs) strata_pairs_free(&r->pairs);
+    if (r->have_plan) plan_close(&r->plan);
+    strata_bert_free(r->m);
+    strata_free(r->grads);
+    strata_free(r->adam_m);
+    strata_free(r->adam_v);
+    strata_train_ws_free(r->ws);
+    strata_free(r->ids);
+    strata_free(r->lens);
+    strata_free(r->cmask);
+    strata_free(r->pidx);
+    strata_free(r->slot);
+    if (r->have_beir) strata_beir_free(&r->beir);
+    if (r->log) fclose(r->log);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints                                                               */
+/* ------------------------------------------------------------------------ */
+
+static cJSON *args_json(const strata_train_params *p) {
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "pairs", p->pairs_path ? p->pairs_path : "");
+    cJSON_AddStringToObject(a, "plan", p->plan_dir ? p->plan_dir : "");
+    if (p->init_dir) cJSON_AddStringToObject(a, "init", p->init_dir);
+    if (p->config_path) cJSON_AddStringToObject(a, "config", p->config_path);
+    cJSON_AddNumberToObject(a, "tau", p->tau);
+    cJSON_AddBoolToObject(a, "symmetric", p->symmetric);
+    cJSON_AddNumberToObject(a, "max_len", p->max_len);
+    cJSON_AddNumberToObject(a, "lr", p->lr);
+    cJSON_AddNumberToObject(a, "warmup", (double)p->warmup);
+    cJSON_AddNumberToObject(a, "weight_decay", p->weight_decay);
+    cJSON_AddNumberToObject(a, "clip", p->clip);
+    cJSON_AddNumberToObject(a, "chunk", p->chunk);
+    cJSON_AddNumberToObject(a, "steps", (double)p->steps);
+    cJSON_AddNumberToObject(a, "save_every", (double)p->save_every);
+    cJSON_AddNumberToObject(a, "seed", (double)p->seed);
+    return a;
+}
+
+/* Writes the model, optimizer state and trainer state into
+ * RUN_DIR/.NAME.tmp, then renames it to RUN_DIR/NAME. */
+static strata_status save_checkpoint(run *r, const char *name, int with_state,
+                                     strata_error *err) {
+    const strata_train_params *p = r->p;
+    char tmp[4096], fin[4096], path[4200];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", p->out_dir, name);
+    snprintf(fin, sizeof fin, "%s/%s", p->out_dir, name);
+    rm_tree(tmp);
+    strata_status st = strata_bert_save(r->m, tmp, err);
+    if (st) goto fail;
+    if (with_state) {
+        int64_t n = (int64_t)r->m->n_params, step = r->step;
+        strata_tensor t[3];
+        memset(t, 0, sizeof t);
+        t[0] = (strata_tensor){.name = "exp_avg", .dtype = STRATA_DTYPE_F32, .ndim = 1,
+                               .shape = {n}, .count = n, .data = r->adam_m,
+                               .nbytes = (size_t)n * sizeof(float)};
+        t[1] = (strata_tensor){.name = "exp_avg_sq", .dtype = STRATA_DTYPE_F32, .ndim = 1,
+                               .shape = {n}, .count = n, .data = r->adam_v,
+                               .nbytes = (size_t)n * sizeof(float)};
+        t[2] = (strata_tensor){.name = "step", .dtype = STRATA_DTYPE_I64, .ndim = 1,
+                               .shape = {1}, .count = 1, .data = &step,
+                               .nbytes = sizeof step};
+        snprintf(path, sizeof path, "%s/optimizer.safetensors", tmp);
+        if ((st = strata_safetensors_save(path, 3, t, NULL, err))) goto fail;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "step", (double)r->step);
+        cJSON_AddNumberToObject(j, "plan_position", (double)(r->step % r->plan.nb));
+        cJSON_AddNumberToObject(j, "n_batches", (double)r->plan.nb);
+        cJSON_AddNumberToObject(j, "total_steps", (double)r->total);
+        cJSON *rng = cJSON_AddArrayToObject(j, "rng_state");
+        for (int i = 0; i < 4; i++) {
+            char b[32];
+            snprintf(b, sizeof b, "%" PRIu64, r->rng.s[i]);
+            cJSON_AddItemToArray(rng, cJSON_CreateString(b));
+        }
+        cJSON_AddStringToObject(j, "pool", r->pool == STRATA_POOL_CLS ? "cls" : "mean");
+        cJSON_AddItemToObject(j, "args", args_json(p));
+        snprintf(path, sizeof path, "%s/trainer_state.json", tmp);
+        st = strata__json_write(path, j, err);
+        cJSON_Delete(j);
+        if (st) goto fail;
+    }
+    fsync_dir(tmp);
+    rm_tree(fin);
+    if (rename(tmp, fin) != 0) {
+        st = strata_error_set(err, STRATA_EIO, "%s: cannot rename to %s: %s", tmp, fin,
+                              strerror(errno));
+        goto fail;
+    }
+    fsync_dir(p->out_dir);
+    return STRATA_OK;
+fail:
+    rm_tree(tmp);
+    return strata_error_prefix(err, "checkpoint %s", fin);
+}
+
+static strata_status load_checkpoint(run *r, int64_t step, strata_error *err) {
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/checkpoint-%" PRId64, r->p->out_dir, step);
+    strata_status st = strata_bert_load(&r->m, dir, err);
+    if (st) return st;
+    snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
+    strata_safetensors sf;
+    if ((st = strata_safetensors_load(&sf, path, err))) return st;
+    const strata_tensor *tm = strata_safetensors_find(&sf, "exp_avg");
+    const strata_tensor *tv = strata_safetensors_find(&sf, "exp_avg_sq");
+    const strata_tensor *ts = strata_safetensors_find(&sf, "step");
+    size_t n = r->m->n_params;
+    if (!tm || !tv || !ts || tm->dtype != STRATA_DTYPE_F32 || tv->dtype != STRATA_DTYPE_F32 ||
+        (size_t)tm->count != n || (size_t)tv->count != n || ts->dtype != STRATA_DTYPE_I64 ||
+        ts->count != 1) {
+        strata_safetensors_free(&sf);
+        return strata_error_set(err, STRATA_EFORMAT,
+                                "%s: expected exp_avg, exp_avg_sq (F32 [%zu]) and step (I64 [1])",
+                                path, n);
+    }
+    r->adam_m = strata_malloc_array(n, sizeof(float));
+    r->adam_v = strata_malloc_array(n, sizeof(float));
+    if (!r->adam_m || !r->adam_v) {
+        strata_safetensors_free(&sf);
+        return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    }
+    memcpy(r->adam_m, tm->data, n * sizeof(float));
+    memcpy(r->adam_v, tv->data, n * sizeof(float));
+    int64_t s;
+    memcpy(&s, ts->data, sizeof s);
+    strata_safetensors_free(&sf);
+    if (s != step)
+        return strata_error_set(err, STRATA_EFORMAT, "%s: step %" PRId64 " but folder says %" PRId64,
+                                path, s, step);
+    snprintf(path, sizeof path, "%s/trainer_state.json", dir);
+    cJSON *j;
+    if ((st = strata__json_read(path, &j, err))) return st;
+    cJSON *rng = cJSON_GetObjectItemCaseSensitive(j, "rng_state");
+    if (cJSON_IsArray(rng) && cJSON_GetArraySize(rng) == 4)
+        for (int i = 0; i < 4; i++) {
+            cJSON *e = cJSON_GetArrayItem(rng, i);
+            if (cJSON_IsString(e)) r->rng.s[i] = strtoull(e->valuestring, NULL, 10);
+        }
+    cJSON_Delete(j);
+    r->step = step;
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The log                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Opens RUN_DIR/log.jsonl; keeps only lines with step <= keep (resume: no
+ * duplicate steps), or starts empty when keep < 0. */
+static strata_status log_open(run *r, int64_t keep, strata_error *err) {
+    char *path = strata_path_join(r->p->out_dir, "log.jsonl");
+    if (!path) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    strata_status st = STRATA_OK;
+    strata__buf kept = {0};
+    if (keep >= 0 && access(path, R_OK) == 0) {
+        char *text;
+        size_t len;
+        if ((st = strata_read_file(path, &text, &len, 0, err))) goto done;
+        char *line = text;
+        while (line < text + len) {
+            char *nl = memchr(line, '\n', (size_t)(text + len - line));
+            size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+            long long s = -1;
+            const char *k = strstr(line, "\"step\":");
+            if (k && k < line + ll) s = strtoll(k + 7, NULL, 10);
+            if (nl && s >= 0 && s <= keep) /* drop a torn last line too */
+                strata__buf_append(&kept, line, ll + 1);
+            line += ll + 1;
+        }
+        strata_free(text);
+    }
+    if ((st = strata_write_file(path, kept.data ? kept.data : "", kept.len, err))) goto done;
+    r->log = fopen(path, "a");
+    if (!r->log) st = strata_error_set(err, STRATA_EIO, "%s: %s", path, strerror(errno));
+done:
+    strata__buf_free(&kept);
+    strata_free(path);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Evaluation                                                                */
+/* ------------------------------------------------------------------------ */
+
+static strata_status evaluate(run *r, double *ndcg, strata_error *err) {
+    const strata_texts *ct = &r->beir.corpus, *qt = &r->beir.queries;
+    int C = r->m->cfg.hidden_size;
+    int64_t nt = ct->n > qt->n ? ct->n : qt->n;
+    const char **texts = strata_malloc_array((size_t)nt, sizeof *texts);
+    size_t *lens = strata_malloc_array((size_t)nt, sizeof *lens);
+    float *E = strata_malloc_array((size_t)ct->n * C, sizeof(float));
+    float *Q = strata_malloc_array((size_t)qt->n * C, sizeof(float));
+    strata_status st = STRATA_OK;
+    if (!texts || !lens || !E || !Q) {
+        st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    strata_embed_params ep = strata_embed_default_params();
+    ep.max_len = r->p->max_len > 128 ? r->p->max_len : 128;
+    const strata_texts *sets[2] = {ct, qt};
+    float *outs[2] = {E, Q};
+    for (int s = 0; s < 2; s++) {
+        for (int64_t i = 0; i < sets[s]->n; i++) {
+            texts[i] = sets[s]->arena + sets[s]->off[i];
+            lens[i] = (size_t)(sets[s]->off[i + 1] - sets[s]->off[i] - 1);
+        }
+        if ((st = strata_bert_embed_texts(r->m, texts, lens, sets[s]->n, &ep, outs[s], err)))
+            goto done;
+    }
+    strata_eval_options eo = strata_eval_default_options();
+    eo.normalize = 1;
+    strata_metrics mean;
+    if ((st = strata_eval_embeddings(&r->beir, E, Q, C, &eo, &mean, NULL, NULL, err))) goto done;
+    *ndcg = mean.ndcg10;
+done:
+    strata_free(texts);
+    strata_free(lens);
+    strata_free(E);
+    strata_free(Q);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One step                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static strata_status tokenize_text(run *r, int64_t pair, int which, int32_t *row,
+                                   int *len, strata_error *err) {
+    int64_t t = 2 * pair + which;
+    const char *s = r->pairs.arena + r->pairs.off[t];
+    int n = 0;
+    strata_status st = strata_tokenizer_encode(r->m->tok, s, strata_pairs_text_len(&r->pairs, t),
+                                               1, r->p->max_len, row, &n, err);
+    if (st)
+        return strata_error_prefix(err, "%s: pair %" PRId64 " %s", r->p->pairs_path, pair,
+                                   which ? "positive" : "query");
+    if (n < 1) n = 1;
+    *len = n;
+    return STRATA_OK;
+}
+
+static strata_status train_step(run *r, cJSON *line, strata_error *err) {
+    const strata_train_params *p = r->p;
+    int64_t b = r->step % r->plan.nb;
+    int64_t B = r->plan.B, W = r->plan.W;
+    const int64_t *row = (const int64_t *)r->plan.batches.data + b * B;
+    int n = 0;
+    for (int64_t j = 0; j < B; j++)
+        if (row[j] >= 0) {
+            r->pidx[n] = row[j];
+            r->slot[n] = j;
+            n++;
+        }
+    int nbytes = (n + 7) / 8;
+    const uint8_t *mask = NULL;
+    if (r->plan.has_mask) {
+        const uint8_t *m = (const uint8_t *)r->plan.mask.data + (size_t)b * B * W;
+        memset(r->cmask, 0, (size_t)n * nbytes);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                int64_t si = r->slot[i], sj = r->slot[j];
+                if ((m[si * W + (sj >> 3)] >> (sj & 7)) & 1)
+                    r->cmask[(size_t)i * nbytes + (j >> 3)] |= (uint8_t)(1u << (j & 7));
+            }
+        mask = r->cmask;
+    }
+    int T = p->max_len;
+    int64_t tokens = 0;
+    strata_status st;
+    for (int i = 0; i < n; i++) {
+        if ((st = tokenize_text(r, r->pidx[i], 0, r->ids + (size_t)i * T, &r->lens[i], err)))
+            return st;
+        if ((st = tokenize_text(r, r->pidx[i], 1, r->ids + (size_t)(n + i) * T, &r->lens[n + i],
+                                err)))
+            return st;
+        tokens += r->lens[i] + r->lens[n + i];
+    }
+    double t0 = now_s();
+    memset(r->grads, 0, r->m->n_params * sizeof(float));
+    strata_infonce_stats ls;
+    if ((st = strata_train_batch(r->ws, &r->m->cfg, &r->m->w, r->ids, r->lens, n, T, mask,
+                                 p->tau, p->symmetric, r->pool, p->chunk, &r->gw, &ls, err)))
+        return st;
+    double lr = strata_train_lr(p->lr, p->warmup, r->total, r->step);
+    double gn = strata_train_optimizer_step(&r->m->cfg, r->m->params, r->grads, r->adam_m,
+                                            r->adam_v, lr, p->weight_decay, p->clip, p->beta1,
+                                            p->beta2, p->eps, r->step + 1);
+    double dt = now_s() - t0;
+    r->step++;
+    if (!isfinite(ls.loss) || !isfinite(gn))
+        return strata_error_set(err, STRATA_ESTATE,
+                                "step %" PRId64 ": loss or gradient is not finite (loss %g, "
+                                "grad norm %g); lower --lr or raise --tau",
+                                r->step, ls.loss, gn);
+    cJSON_AddNumberToObject(line, "step", (double)r->step);
+    cJSON_AddNumberToObject(line, "loss", ls.loss);
+    cJSON_AddNumberToObject(line, "acc", ls.acc);
+    cJSON_AddNumberToObject(line, "lr", lr);
+    cJSON_AddNumberToObject(line, "grad_norm", gn);
+    cJSON_AddNumberToObject(line, "tokens_per_s", dt > 0 ? (double)tokens / dt : 0.0);
+    cJSON_AddNumberToObject(line, "masked_frac", ls.masked_frac);
+    cJSON_AddNumberToObject(line, "batch", (double)b);
+    cJSON_AddNumberToObject(line, "pairs", n);
+    return STRATA_OK;
+}
+
+static void log_line(run *r, cJSON *line) {
+    char *s = cJSON_PrintUnformatted(line);
+    if (s) {
+        fprintf(r->log, "%s\n", s);
+        fflush(r->log);
+        cJSON_free(s);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The run                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static strata_status check_params(const strata_train_params *p, strata_error *err) {
+    if (!p->pairs_path || !p->plan_dir || !p->out_dir)
+        return strata_error_set(err, STRATA_EINVAL, "--pairs, --plan and --out are required");
+    if (!p->init_dir && !(p->config_path && p->vocab_path))
+        return strata_error_set(err, STRATA_EINVAL, "give --init MODEL_DIR or --config and --vocab");
+    if (p->init_dir && p->config_path)
+        return strata_error_set(err, STRATA_EINVAL, "--init and --config exclude each other");
+    if (!(p->tau > 0) || !isfinite(p->tau))
+        return strata_error_set(err, STRATA_EINVAL, "--tau must be > 0 (got %g)", p->tau);
+    if (p->max_len < 3 || p->max_len > 8192)
+        return strata_error_set(err, STRATA_EINVAL, "--max-len must be in 3..8192 (got %d)",
+                                p->max_len);
+    if (!(p->lr >= 0) || !isfinite(p->lr))
+        return strata_error_set(err, STRATA_EINVAL, "--lr must be >= 0 (got %g)", p->lr);
+    if (p->warmup < 0 || p->steps < 0 || p->save_every < 0 || p->eval_every < 0 || p->chunk < 0)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "--warmup, --steps, --save-every, --eval-every and --chunk must be >= 0");
+    if (!(p->weight_decay >= 0) || !isfinite(p->clip))
+        return strata_error_set(err, STRATA_EINVAL, "--weight-decay must be >= 0");
+    if (p->pool > STRATA_POOL_MEAN)
+        return strata_error_set(err, STRATA_EINVAL, "bad pooling %d", p->pool);
+    if (p->eval_every > 0 && !p->eval_beir)
+        return strata_error_set(err, STRATA_EINVAL, "--eval-every needs --eval-beir");
+    return STRATA_OK;
+}
+
+strata_status strata_train_run(const strata_train_params *p, strata_error *err) {
+    strata_status st = check_params(p, err);
+    if (st) return st;
+    run r;
+    memset(&r, 0, sizeof r);
+    r.p = p;
+    strata_rng_seed(&r.rng, p->seed, 0x747261696eULL);
+    if ((st = strata_mkdirs(p->out_dir, err))) return st;
+
+    /* where do we start? */
+    int64_t resume_at = latest_checkpoint(p->out_dir, p->resume);
+    if (!p->resume && resume_at >= 0)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "%s already holds checkpoint-%" PRId64
+                                "; pass --resume to continue it or choose a new --out",
+                                p->out_dir, resume_at);
+
+    strata_pairs_options po = strata_pairs_default_options();
+    po.progress = p->progress;
+    if ((st = strata_pairs_load(&r.pairs, p->pairs_path, &po, err))) goto done;
+    r.have_pairs = 1;
+    if ((st = plan_open(&r.plan, p->plan_dir, r.pairs.n, err))) goto done;
+    r.have_plan = 1;
+
+    if (resume_at >= 0) {
+        if ((st = load_checkpoint(&r, resume_at, err))) goto done;
+    } else if (p->init_dir) {
+        if ((st = strata_bert_load(&r.m, p->init_dir, err))) goto done;
+    } else {
+        strata_bert_config cfg;
+        strata_tokenizer *tok = NULL;
+        if ((st = strata_bert_config_load(&cfg, p->config_path, err))) goto done;
+        if ((st = strata_tokenizer_load(&tok, p->vocab_path, NULL, err))) goto done;
+        if (strata_tokenizer_vocab_size(tok) > cfg.vocab_size) {
+            st = strata_error_set(err, STRATA_EFORMAT,
+                                  "%s: vocabulary has %d tokens but %s says vocab_size %d",
+                                  p->vocab_path, strata_tokenizer_vocab_size(tok),
+                                  p->config_path, cfg.vocab_size);
+            strata_tokenizer_free(tok);
+            goto done;
+        }
+        if ((st = strata_bert_create(&r.m, &cfg, tok, p->seed, err))) goto done;
+    }
+    if (!r.m->tok) {
+        st = strata_error_set(err, STRATA_EFORMAT, "the model has no vocabulary (vocab.txt or tokenizer.json)");
+        goto done;
+    }
+    if (p->max_len > r.m->cfg.max_position) {
+        st = strata_error_set(err, STRATA_EINVAL, "--max-len %d exceeds the model's max_position %d",
+                              p->max_len, r.m->cfg.max_position);
+        goto done;
+    }
+    r.pool = p->pool >= 0 ? (strata_pool)p->pool : r.m->cfg.pool;
+    r.m->cfg.pool = r.pool;
+    r.m->cfg.normalize = 1; /* trained for cosine similarity */
+    r.total = p->steps > 0 ? p->steps : r.plan.nb;
+
+    size_t n = r.m->n_params;
+    r.grads = strata_calloc(n, sizeof(float));
+    if (!r.adam_m) r.adam_m = strata_calloc(n, sizeof(float));
+    if (!r.adam_v) r.adam_v = strata_calloc(n, sizeof(float));
+    int64_t B = r.plan.B;
+    r.ids = strata_calloc((size_t)(2 * B * p->max_len), sizeof(int32_t));
+    r.lens = strata_calloc((size_t)(2 * B), sizeof(int));
+    r.cmask = strata_calloc((size_t)(B * r.plan.W), 1);
+    r.pidx = strata_calloc((size_t)B, sizeof(int64_t));
+    r.slot = strata_calloc((size_t)B, sizeof(int64_t));
+    if (!r.grads || !r.adam_m || !r.adam_v || !r.ids || !r.lens || !r.cmask || !r.pidx || !r.slot) {
+        st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    strata_train_bind(&r.m->cfg, r.grads, &r.gw);
+    if ((st = strata_train_ws_create(&r.ws, &r.m->cfg, err))) goto done;
+    if (p->eval_beir) {
+        if ((st = strata_beir_load(&r.beir, p->eval_beir, "test", p->progress, err))) goto done;
+        r.have_beir = 1;
+    }
+    if ((st = log_open(&r, resume_at, err))) goto done;
+
+    if (r.have_beir && resume_at < 0) { /* the starting point */
+        double nd;
+        if ((st = evaluate(&r, &nd, err))) goto done;
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddNumberToObject(l, "step", 0);
+        cJSON_AddNumberToObject(l, "ndcg@10", nd);
+        log_line(&r, l);
+        cJSON_Delete(l);
+    }
+
+    char name[64];
+    while (r.step < r.total) {
+        cJSON *line = cJSON_CreateObject();
+        if (!line) {
+            st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+            goto done;
+        }
+        st = train_step(&r, line, err);
+        if (!st && r.have_beir && p->eval_every > 0 &&
+            (r.step % p->eval_every == 0 || r.step == r.total)) {
+            double nd;
+            st = evaluate(&r, &nd, err);
+            if (!st) cJSON_AddNumberToObject(line, "ndcg@10", nd);
+        }
+        if (st) {
+            cJSON_Delete(line);
+            goto done;
+        }
+        log_line(&r, line);
+        cJSON_Delete(line);
+        strata_progress_report(&p->progress, "train", r.step, r.total, "steps");
+        if ((p->save_every > 0 && r.step % p->save_every == 0) || r.step == r.total) {
+            snprintf(name, sizeof name, "checkpoint-%" PRId64, r.step);
+            if ((st = save_checkpoint(&r, name, 1, err))) goto done;
+        }
+    }
+    st = save_checkpoint(&r, "final", 0, err);
+done:
+    run_free(&r);
+    return st;
+}
