@@ -105,19 +105,27 @@ asan:
 	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 test
 
 # libFuzzer targets (clang): fuzz/fuzz_<name>.c, each linked with the library
-# sources built with -fsanitize=fuzzer-no-link,address.
+# built once with -fsanitize=fuzzer-no-link,address,undefined.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(LIB_SRC)
-	@mkdir -p build-fuzz
-	clang -std=c11 -g -O1 -fopenmp -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	  -Iinclude -Isrc $(DEP_CFLAGS) $(MPI_CFLAGS) -o $@ $< $(LIB_SRC) $(DEP_LIBS) $(MPI_LIBS)
+FUZZ_CFLAGS := -std=c11 -g -O1 -fopenmp -D_GNU_SOURCE -Iinclude -Isrc $(DEP_CFLAGS) $(MPI_CFLAGS)
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<",true)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+build-fuzz/libstrata-fuzz.a: $(FUZZ_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+build-fuzz/%: fuzz/%.c build-fuzz/libstrata-fuzz.a
+	@$(if $(Q),echo "  FUZZLD  $@",true)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	  build-fuzz/libstrata-fuzz.a $(DEP_LIBS) $(MPI_LIBS)
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
 	  name=$$(basename $$f); mkdir -p build-fuzz/corpus-$$name; \
 	  seeds=fuzz/seeds/$$name; [ -d $$seeds ] || seeds=; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 -artifact_prefix=build-fuzz/ \
 	      build-fuzz/corpus-$$name $$seeds > build-fuzz/$$name.log 2>&1 \
 	    || { tail -40 build-fuzz/$$name.log; exit 1; }; \
 	  grep -E '^#[0-9]+.*DONE' build-fuzz/$$name.log | tail -1; \

@@ -6,9 +6,12 @@
 #   bench/bench_kmeans.sh CASE [NITER] [THREADS]
 #     CASE a   synthetic clustered 1,000,000 x 384, K = 1000
 #     CASE b   synthetic clustered   200,000 x 768, K = 100
-#     CASE c   embeddings of ../shared/data/pairs (queries), K = 1000
-#              ($KMEANS_C_NPY, default /tmp/strata_kmeans/c_pairs.npy; make it
-#              with `strata embed` or bench/kmeans_pairs_embed.py)
+#     CASE c   hashed TF-IDF embeddings of the 61,486 shared pairs' queries,
+#              K = 1000 ($KMEANS_C_NPY, default /tmp/strata_kmeans/c_pairs.npy),
+#              made once with:
+#                build/strata embed --model hash --dim 384 --field query \
+#                  --input ../shared/data/pairs/multisource_pairs.jsonl \
+#                  --out /tmp/strata_kmeans/c_pairs.npy
 #     CASE small  20,000 x 64, K = 50 (a smoke run)
 #   defaults: NITER 25, THREADS 2. Data goes to $KMEANS_DATA (default
 #   /tmp/strata_kmeans), generated once by bench/kmeans_gen.py.
@@ -33,7 +36,11 @@ case "$CASE" in
   b) N=200000 D=768 K=100 TRUE=300 NOISE=0.05 SEED=2; X=$DATA/b_${N}x${D}.npy ;;
   small) N=20000 D=64 K=50 TRUE=50 NOISE=0.1 SEED=3; X=$DATA/small_${N}x${D}.npy ;;
   c) K=1000; X=${KMEANS_C_NPY:-$DATA/c_pairs.npy}
-     [ -f "$X" ] || { echo "case c: $X missing (see the header)"; exit 1; } ;;
+     if [ ! -f "$X" ]; then
+       P=../shared/data/pairs/multisource_pairs.jsonl
+       [ -f "$P" ] || { echo "case c: $P not present, skipped"; exit 0; }
+       build/strata embed --model hash --dim 384 --field query --input "$P" --out "$X" --quiet
+     fi ;;
   *) echo "unknown case $CASE"; exit 2 ;;
 esac
 if [ "$CASE" != c ] && [ ! -f "$X" ]; then
@@ -45,42 +52,43 @@ mkdir -p "$OUT"
 REPORT=bench/out/kmeans_$CASE.txt
 : > "$REPORT"
 
-# runs "$@" under /usr/bin/time -v; prints "wall_s rss_mb"
+# runs "$@" under /usr/bin/time -v; prints "wall_s rss_mb cpu_s" (cpu = user + sys)
 timed() {
   local log=$OUT/time.log
   /usr/bin/time -v "$@" > "$OUT/last.out" 2> "$log" || { cat "$log"; exit 1; }
   local wall rss
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$log")
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$log")
-  echo "$wall $rss"
+  cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {printf "%.2f", s}' "$log")
+  echo "$wall $rss $cpu"
 }
 objective() { $PY bench/kmeans_objective.py "$X" "$1" | awk '/^objective/ {print $2}'; }
 
 echo "== k-means case $CASE: $(basename "$X"), K=$K, $NITER iterations, $THREADS threads" | tee -a "$REPORT"
 
-read -r FW FR < <(timed $PY bench/kmeans_faiss.py "$X" "$K" "$NITER" "$THREADS" 1 "$OUT/faiss_centroids.npy")
+read -r FW FR FC < <(timed $PY bench/kmeans_faiss.py "$X" "$K" "$NITER" "$THREADS" 1 "$OUT/faiss_centroids.npy")
 FT=$(awk '/^train_s/ {print $2}' "$OUT/last.out")
 FO=$(objective "$OUT/faiss_centroids.npy")
 
 run_strata() { # name, extra options
   local name=$1; shift
-  read -r W R < <(timed build/strata cluster --input "$X" --k "$K" --niter "$NITER" \
+  read -r W R C < <(timed build/strata cluster --input "$X" --k "$K" --niter "$NITER" \
                     --threads "$THREADS" --seed 1 --quiet --out "$OUT/$name" "$@")
   local T O
   T=$($PY -c "import json,sys; print('%.3f' % json.load(open(sys.argv[1]))['seconds'])" "$OUT/$name/stats.json")
   O=$(objective "$OUT/$name/centroids.npy")
-  echo "$name $W $R $T $O"
+  echo "$name $W $R $T $O $C"
 }
-read -r _ LW LR LT LO < <(run_strata lloyd --no-bounds --init random)
-read -r _ SW SR ST SO < <(run_strata strata)
+read -r _ LW LR LT LO LC < <(run_strata lloyd --no-bounds --init random)
+read -r _ SW SR ST SO SC < <(run_strata strata)
 
-$PY - "$FW" "$FR" "$FT" "$FO" "$LW" "$LR" "$LT" "$LO" "$SW" "$SR" "$ST" "$SO" <<'PYEOF' | tee -a "$REPORT"
+$PY - "$FW" "$FR" "$FT" "$FO" "$FC" "$LW" "$LR" "$LT" "$LO" "$LC" "$SW" "$SR" "$ST" "$SO" "$SC" <<'PYEOF' | tee -a "$REPORT"
 import sys
-fw, fr, ft, fo, lw, lr, lt, lo, sw, sr, st, so = map(float, sys.argv[1:])
-print("%-34s %9s %9s %9s %18s %10s" % ("side", "wall_s", "train_s", "rss_MB", "objective", "vs faiss"))
-print("%-34s %9.2f %9.2f %9.0f %18.3f %10s" % ("faiss.Kmeans (random init)", fw, ft, fr, fo, "1.00x"))
-print("%-34s %9.2f %9.2f %9.0f %18.3f %9.2fx" % ("strata --no-bounds --init random", lw, lt, lr, lo, fw / lw))
-print("%-34s %9.2f %9.2f %9.0f %18.3f %9.2fx" % ("strata (k-means++, bounds)", sw, st, sr, so, fw / sw))
+fw, fr, ft, fo, fc, lw, lr, lt, lo, lc, sw, sr, st, so, sc = map(float, sys.argv[1:])
+print("%-34s %8s %8s %8s %7s %16s %9s %9s" % ("side", "wall_s", "train_s", "cpu_s", "rss_MB", "objective", "wall x", "cpu x"))
+print("%-34s %8.2f %8.2f %8.2f %7.0f %16.3f %9s %9s" % ("faiss.Kmeans (random init)", fw, ft, fc, fr, fo, "1.00x", "1.00x"))
+print("%-34s %8.2f %8.2f %8.2f %7.0f %16.3f %8.2fx %8.2fx" % ("strata --no-bounds --init random", lw, lt, lc, lr, lo, fw / lw, fc / lc))
+print("%-34s %8.2f %8.2f %8.2f %7.0f %16.3f %8.2fx %8.2fx" % ("strata (k-means++, bounds)", sw, st, sc, sr, so, fw / sw, fc / sc))
 print("objective vs faiss: lloyd %+.4f%%, strata %+.4f%% (positive = better)" % (100 * (lo - fo) / abs(fo), 100 * (so - fo) / abs(fo)))
 print("train-time ratio faiss/strata: lloyd %.2fx, strata %.2fx" % (ft / lt, ft / st))
 PYEOF

@@ -46,32 +46,38 @@ with open(sys.argv[1], encoding="utf-8") as f:
 print(len(qs), "pairs", len(set(ss)), "sources")
 PYEOF
 
-# run NAME CMD...: best wall seconds and peak RSS (MiB) over REPEATS runs
+# run NAME CMD...: best wall seconds, its CPU seconds (user + sys) and peak
+# RSS (MiB) over REPEATS runs. CPU time is the steadier figure when other
+# jobs share the cores.
 run() {
   local name=$1; shift
-  local best="" rss=""
+  local best="" cpu="" rss=""
   for _ in $(seq "$REPEATS"); do
     /usr/bin/time -v "$@" > "$DATA/$name.out" 2> "$DATA/$name.time"
-    local t r
+    local t c r
     t=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' "$DATA/$name.time")
+    c=$(awk -F': ' '/User time|System time/ { s += $2 } END { print s }' "$DATA/$name.time")
     r=$(awk -F': ' '/Maximum resident/ { printf "%.0f", $2 / 1024 }' "$DATA/$name.time")
-    if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$t; rss=$r; fi
+    if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$t; cpu=$c; rss=$r; fi
   done
-  echo "$name $best $rss"
+  echo "$name $best $cpu $rss"
 }
 
 {
   echo "read_pairs: $F, $BYTES bytes ($MB MB), $(head -c 0 "$F"; wc -l < "$F") lines; best of $REPEATS"
   echo "$(date -u +%FT%TZ) $(uname -m), $(nproc) cores"
-  printf "%-26s %9s %9s %10s\n" side seconds MB/s peak_MiB
+  printf "%-22s %8s %8s %8s %9s %9s\n" side wall_s cpu_s MB/s_wall MB/s_cpu peak_MiB
   for spec in "strata_inspect:$STRATA inspect $F --threads 1 --quiet" \
               "strata_inspect_zst:$STRATA inspect $F.zst --threads 1 --quiet" \
               "python_json_loads:$PY $DATA/peer.py $F"; do
     name=${spec%%:*} cmd=${spec#*:}
     case $name in *zst) [ -f "$F.zst" ] || continue ;; esac
-    read -r _ t r < <(run "$name" $cmd)
-    printf "%-26s %9.2f %9.1f %10s\n" "$name" "$t" "$(awk -v b="$BYTES" -v t="$t" 'BEGIN { print b / 1e6 / t }')" "$r"
+    read -r _ t c r < <(run "$name" $cmd)
+    printf "%-22s %8.2f %8.2f %8.1f %9.1f %9s\n" "$name" "$t" "$c" \
+      "$(awk -v b="$BYTES" -v t="$t" 'BEGIN { print b / 1e6 / t }')" \
+      "$(awk -v b="$BYTES" -v t="$c" 'BEGIN { print b / 1e6 / t }')" "$r"
   done
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee bench/out/read_pairs.txt
 grep -h "pairs" "$DATA/strata_inspect.out" | head -1
 cat "$DATA/python_json_loads.out"

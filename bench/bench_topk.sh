@@ -10,7 +10,8 @@
 # alternating rounds (strata, then FAISS, so both see the same machine load)
 # and prints each round's ratio, the best time of each side, Strata's time
 # for the bare sgemm of the same product (same blocking, no top-k), and how
-# many top-k ids agree with FAISS.
+# many top-k ids agree with FAISS. CPU seconds (all threads of each process)
+# are printed too: under load from other jobs they vary less than wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NC=${1:-500000} NQ=${2:-5000} D=${3:-384} K=${4:-100} THREADS=${5:-2} REPS=${6:-3}
@@ -43,18 +44,22 @@ done
 S=$(awk '/^strata_topk_s/ {print $2}' bench/out/topk_strata.txt | sort -g | head -1)
 G=$(awk '/^sgemm_only_s/ {print $2}' bench/out/topk_strata.txt | sort -g | head -1)
 F=$(awk '/^faiss_search_s/ {print $2}' bench/out/topk_faiss.txt | sort -g | head -1)
+SC=$(awk '/^strata_topk_cpu_s/ {print $2}' bench/out/topk_strata.txt | sort -g | head -1)
+FC=$(awk '/^faiss_search_cpu_s/ {print $2}' bench/out/topk_faiss.txt | sort -g | head -1)
 RS=$(awk '/^strata_topk_s/ {print $2}' bench/out/topk_strata.txt | tr '\n' ' ')
 RF=$(awk '/^faiss_search_s/ {print $2}' bench/out/topk_faiss.txt | tr '\n' ' ')
-$PY - "$DATA" "$S" "$G" "$F" "$RS" "$RF" <<'PYEOF'
+$PY - "$DATA" "$S" "$G" "$F" "$RS" "$RF" "$SC" "$FC" <<'PYEOF'
 import sys
 import numpy as np
 d, s, g, f = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+sc, fc = float(sys.argv[7]), float(sys.argv[8])
 rs = [float(x) for x in sys.argv[5].split()]; rf = [float(x) for x in sys.argv[6].split()]
 a = np.load(d + "/strata_I.npy"); b = np.load(d + "/faiss_I.npy")
 same_set = np.mean([len(set(x) & set(y)) / len(x) for x, y in zip(a, b)])
 same_pos = np.mean(a == b)
 print("per round faiss/strata: " + " ".join("%.2fx" % (y / x) for x, y in zip(rs, rf)))
 print("best: strata %.3f s  faiss %.3f s  speedup vs faiss %.2fx" % (s, f, f / s))
+print("cpu time (all threads): strata %.3f s  faiss %.3f s  ratio %.2fx" % (sc, fc, fc / sc))
 print("sgemm alone %.3f s = %.0f%% of the fused top-k time" % (g, 100 * g / s))
 print("top-k agreement with faiss: %.5f of ids in the same set, %.5f at the same rank" % (same_set, same_pos))
 PYEOF

@@ -317,6 +317,7 @@ static int eval_embeddings(const cli_env *env) {
     if (!st && !o_model) st = check_ids(o_cemb, &b.corpus, "corpus documents", &err);
     if (!st && !o_model) st = check_ids(o_qemb, &b.queries, "queries", &err);
     strata_metrics mean, *pq = NULL;
+    memset(&mean, 0, sizeof mean);
     strata_run run;
     memset(&run, 0, sizeof run);
     if (!st) {

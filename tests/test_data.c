@@ -186,6 +186,34 @@ static void test_beir_dir_as_pairs(void **state) {
     assert_int_equal(p.n_sources, 1);
     assert_string_equal(p.source_names[0], "scifact");
     strata_pairs_free(&p);
+    /* PROVENANCE.md: nq_qed has 7,167 train queries, one gold paragraph each */
+    if (tu_data("beir/nq_qed/qrels/train.tsv")) {
+        assert_int_equal(load(&p, tu_data("beir/nq_qed"), &err), STRATA_OK);
+        assert_int_equal(p.n, 7167);
+        strata_pairs_free(&p);
+    }
+    /* inspect on the BEIR dir: per-split counts from PROVENANCE.md */
+    const char *js_path = tu_join(tu_tmpdir(), "scifact_inspect.json");
+    char jp[1024];
+    snprintf(jp, sizeof jp, "%s", js_path);
+    assert_int_equal(tu_sh("%s inspect '%s' --json '%s' --quiet", tu_strata(),
+                           tu_data("beir/scifact"), jp), 0);
+    char *js = tu_read(jp, NULL);
+    assert_non_null(js);
+    cJSON *j = cJSON_Parse(js);
+    free(js);
+    const cJSON *bj = cJSON_GetObjectItemCaseSensitive(j, "beir");
+    assert_int_equal((int)jnum(bj, "corpus"), 5183);
+    assert_int_equal((int)jnum(bj, "queries"), 1109);
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(bj, "splits");
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(sp, "train");
+    const cJSON *te = cJSON_GetObjectItemCaseSensitive(sp, "test");
+    assert_int_equal((int)jnum(tr, "qrels"), 919);
+    assert_int_equal((int)jnum(tr, "queries"), 809);
+    assert_int_equal((int)jnum(te, "qrels"), 339);
+    assert_int_equal((int)jnum(te, "queries"), 300);
+    assert_int_equal((int)jnum(j, "n_pairs"), 919);
+    cJSON_Delete(j);
     /* a directory that is not a BEIR training set */
     assert_int_equal(load(&p, tu_tmpdir(), &err), STRATA_EINVAL);
     assert_non_null(strstr(err.msg, "no qrels/train.tsv"));
@@ -564,6 +592,7 @@ static void test_synth_structure(void **state) {
     /* every source covers every topic, exactly pairs_per_source_topic times */
     int *cell = calloc((size_t)S * T, sizeof *cell);
     int *topic = malloc((size_t)pr.n * sizeof *topic);
+    int *subt = malloc((size_t)pr.n * sizeof *subt);
     strata_lines *r;
     assert_int_equal(strata_lines_open(&r, tu_join(d, "pairs.jsonl"), 0, &err), STRATA_OK);
     const char *line;
@@ -577,6 +606,7 @@ static void test_synth_structure(void **state) {
             if (strcmp(synth_topic_names[k], tn) == 0) t = k;
         assert_true(t >= 0);
         topic[i] = t;
+        subt[i] = cJSON_GetObjectItem(o, "subtopic")->valueint;
         cell[pr.source[i] * T + t]++;
         cJSON_Delete(o);
         i++;
@@ -585,7 +615,8 @@ static void test_synth_structure(void **state) {
     assert_int_equal(i, pr.n);
     for (int c = 0; c < S * T; c++) assert_int_equal(cell[c], p.pairs_per_source_topic);
     /* queries share some, not all, words with their positive; a query shares
-     * more words with same-topic positives than with other-topic ones */
+     * more words with same-topic positives than with other-topic ones, and
+     * more again with same-subtopic ones (clusters finer than topics) */
     uint64_t qa[64], pa[256];
     /* style and function words (in more than 10% of the positives) do not
      * count as shared content */
@@ -608,8 +639,8 @@ static void test_synth_structure(void **state) {
     for (int64_t j = 0; j < ns; j++)
         spn[j] = word_hashes(strata_pairs_positive(&pr, 7 * j), sp + j * 256, 256);
     int all_shared = 0;
-    double same = 0, other = 0;
-    int64_t n_same = 0, n_other = 0;
+    double same = 0, other = 0, same_sub = 0;
+    int64_t n_same = 0, n_other = 0, n_same_sub = 0;
     for (i = 0; i < pr.n; i++) {
         int nq = word_hashes(strata_pairs_query(&pr, i), qa, 64);
         int np = word_hashes(strata_pairs_positive(&pr, i), pa, 256);
@@ -622,20 +653,25 @@ static void test_synth_structure(void **state) {
             for (int64_t j = 0; j < ns; j++) {
                 if (7 * j == i) continue;
                 double s2 = shared_words(qa, nq, sp + j * 256, spn[j]);
-                if (topic[7 * j] == topic[i]) { same += s2; n_same++; }
+                if (topic[7 * j] == topic[i] && subt[7 * j] == subt[i]) { same_sub += s2; n_same_sub++; }
+                else if (topic[7 * j] == topic[i]) { same += s2; n_same++; }
                 else { other += s2; n_other++; }
             }
         }
     }
     assert_true(all_shared < pr.n / 5);
-    print_message("shared words: same topic %.3f, other topics %.3f\n", same / (double)n_same, other / (double)n_other);
+    print_message("content words a query shares with a positive of: the same subtopic %.3f, "
+                  "the same topic %.3f, other topics %.3f\n", same_sub / (double)n_same_sub,
+                  same / (double)n_same, other / (double)n_other);
     assert_true(same / (double)n_same > 2.0 * (other / (double)n_other));
+    assert_true(same_sub / (double)n_same_sub > 1.5 * (same / (double)n_same));
     free(sp);
     free(spn);
     free(allw);
     g_stop = NULL;
     free(cell);
     free(topic);
+    free(subt);
     strata_pairs_free(&pr);
 }
 

@@ -26,7 +26,7 @@
 #else
 #define N_QUERIES 480
 #define N_DOCS 20
-#define N_THREADS_TEXTS 100
+#define N_THREADS_TEXTS 60
 #endif
 
 static void fill(float *x, size_t n, unsigned seed, float scale) {
@@ -144,7 +144,7 @@ static void test_kernels_vs_naive(void **state) {
     free(qkv); free(att1); free(att2); free(ao1); free(ao2); free(ao3); free(scr);
 }
 
-/* The fast erf (rational approximation) against double erf: |err| < 5e-7
+/* The fast erf (rational approximation) and exp against double libm: |err| < 5e-7
  * (its stated accuracy); GELU fast vs naive (libm erf in double) < 2e-6 on
  * [-10, 10], i.e. 0.5 |x| times the erf error. */
 static void test_gelu_erf_accuracy(void **state) {
@@ -156,6 +156,15 @@ static void test_gelu_erf_accuracy(void **state) {
         if (d > worst) worst = d;
     }
     assert_true(worst < 5e-7);
+    /* the softmax's exp: relative error < 2e-7 on [-87, 0] (Cephes bound
+     * ~1 ulp plus the float reduction) */
+    worst = 0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -87.0f * (float)i / 200000.0f;
+        double d = fabs((double)strata_k_exp(x) / exp((double)x) - 1.0);
+        if (d > worst) worst = d;
+    }
+    assert_true(worst < 2e-7);
     enum { n = 20001 };
     float *x = malloc(sizeof(float) * n), *y1 = malloc(sizeof(float) * n), *y2 = malloc(sizeof(float) * n);
     for (int i = 0; i < n; i++) x[i] = -10.0f + 20.0f * (float)i / (n - 1);
@@ -533,6 +542,63 @@ static void rewrite_weights(const char *dir, const char *const *drop, int ndrop,
     assert_int_equal(rename(tmp, path), 0);
 }
 
+/* A checkpoint stored as F16 with "bert."-prefixed names and old
+ * LayerNorm gamma/beta names (BertForMaskedLM style) loads; the weights
+ * equal the F16-rounded originals exactly. */
+static void test_f16_prefixed_weights(void **state) {
+    (void)state;
+    TU_REQUIRE_DATA("tokenizers/bert-base-uncased/vocab.txt");
+    const char *src = tiny_model_dir();
+    strata_bert *ref = load_model(src);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", copy_model("f16_prefixed"));
+    strata_safetensors sf;
+    strata_error err;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    assert_int_equal(strata_safetensors_load(&sf, path, &err), STRATA_OK);
+    strata_tensor *ts = calloc((size_t)sf.n + 1, sizeof *ts);
+    char (*names)[160] = calloc((size_t)sf.n + 1, sizeof *names);
+    uint16_t **bufs = calloc((size_t)sf.n + 1, sizeof *bufs);
+    for (int i = 0; i < sf.n; i++) {
+        ts[i] = sf.t[i];
+        snprintf(names[i], sizeof names[i], "bert.%s", sf.t[i].name);
+        char *ln = strstr(names[i], "LayerNorm.weight");
+        if (ln) strcpy(ln, "LayerNorm.gamma");
+        ln = strstr(names[i], "LayerNorm.bias");
+        if (ln) strcpy(ln, "LayerNorm.beta");
+        ts[i].name = names[i];
+        bufs[i] = malloc(sizeof(uint16_t) * (size_t)ts[i].count);
+        const float *f = sf.t[i].data;
+        for (int64_t k = 0; k < ts[i].count; k++) bufs[i][k] = strata_f32_to_f16(f[k]);
+        ts[i].dtype = STRATA_DTYPE_F16;
+        ts[i].data = bufs[i];
+        ts[i].nbytes = sizeof(uint16_t) * (size_t)ts[i].count;
+    }
+    /* an extra tensor (the pooler) is ignored */
+    ts[sf.n] = ts[0];
+    snprintf(names[sf.n], sizeof names[sf.n], "bert.pooler.dense.bias");
+    ts[sf.n].name = names[sf.n];
+    ts[sf.n].ndim = 1;
+    ts[sf.n].shape[0] = 32;
+    ts[sf.n].count = 32;
+    ts[sf.n].nbytes = 64;
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s/new.safetensors", dir);
+    assert_int_equal(strata_safetensors_save(tmp, sf.n + 1, ts, NULL, &err), STRATA_OK);
+    for (int i = 0; i < sf.n; i++) free(bufs[i]);
+    free(bufs);
+    free(names);
+    free(ts);
+    strata_safetensors_free(&sf);
+    assert_int_equal(rename(tmp, path), 0);
+    strata_bert *m = load_model(dir);
+    for (size_t k = 0; k < m->n_params; k++)
+        assert_true(m->params[k] == strata_f16_to_f32(strata_f32_to_f16(ref->params[k])));
+    strata_bert_free(m);
+    strata_bert_free(ref);
+}
+
 static void test_missing_tensors(void **state) {
     (void)state;
     TU_REQUIRE_DATA("tokenizers/bert-base-uncased/vocab.txt");
@@ -671,6 +737,7 @@ int main(void) {
         cmocka_unit_test(test_minilm_threads_identical),
         cmocka_unit_test(test_save_reload_and_torch),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_f16_prefixed_weights),
         cmocka_unit_test(test_missing_tensors),
         cmocka_unit_test(test_wrong_shape),
         cmocka_unit_test(test_bad_vocab_in_model),

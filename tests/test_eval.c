@@ -123,9 +123,12 @@ static void test_topk_vs_naive(void **state) {
         {1, 1, 1, 1},     {3, 5, 2, 10},  {17, 1000, 7, 13}, {5, 3000, 1, 50},
         {600, 2500, 33, 100}, {2, 0, 4, 3}, {9, 2049, 5, 1},
     };
-    int blocks[][2] = {{0, 0}, {7, 64}, {1, 1}, {64, 1000}};
+    /* block sizes {query rows, corpus rows} (0: defaults); the last flag
+     * forces the portable scan instead of the AVX2 one */
+    int blocks[][3] = {{0, 0, 0}, {7, 64, 0}, {1, 1, 0}, {64, 1000, 0}, {0, 0, 1}, {7, 64, 1}};
     for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++) {
         strata__topk_set_blocks(blocks[b][0], blocks[b][1]);
+        strata__topk_set_simd(!blocks[b][2]);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             if (blocks[b][1] == 1 && shapes[s][1] > 1000) continue; /* slow, adds nothing */
             for (int integer = 0; integer < 2; integer++)
@@ -135,6 +138,7 @@ static void test_topk_vs_naive(void **state) {
         }
     }
     strata__topk_set_blocks(0, 0);
+    strata__topk_set_simd(1);
 }
 
 static void test_topk_ties_rule(void **state) {

@@ -154,6 +154,7 @@ static void test_idf_roundtrip(void **state) {
                      STRATA_EINVAL);
     assert_non_null(strstr(err.msg, "bigrams"));
     /* a file that is not an IDF table */
+    strata_hash_idf_free(&idf2);
     int64_t shape[1] = {3};
     int64_t v[3] = {1, 0, 0};
     assert_int_equal(strata_npy_save(path, STRATA_DTYPE_I64, 1, shape, v, &err), STRATA_OK);

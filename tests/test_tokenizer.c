@@ -116,9 +116,11 @@ static int write_scifact_texts(const char *path) {
             char *s = malloc(tl + strlen(text) + 2);
             if (tl) sprintf(s, "%s %s", title, text);
             else strcpy(s, text);
-            char *js = cJSON_PrintUnformatted(cJSON_CreateString(s));
+            cJSON *str = cJSON_CreateString(s);
+            char *js = cJSON_PrintUnformatted(str);
             fprintf(f, "%s\n", js);
             cJSON_free(js);
+            cJSON_Delete(str);
             free(s);
             cJSON_Delete(j);
             n++;

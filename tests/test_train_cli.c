@@ -147,6 +147,10 @@ static void test_train_log_and_checkpoints(void **state) {
     const char *keys[] = {"\"step\":", "\"loss\":", "\"acc\":", "\"lr\":", "\"grad_norm\":",
                           "\"tokens_per_s\":", "\"masked_frac\":"};
     for (int i = 0; i < 7; i++) assert_non_null(strstr(t, keys[i]));
+    /* the plan's mask reaches the loss: row 0 masks 2 of the 8*7 negatives
+     * (2/56); batch 3 has a -1 pad, so step 4 trains on 7 pairs */
+    assert_non_null(strstr(t, "\"masked_frac\":0.035714285714285712,\"batch\":0,\"pairs\":8}"));
+    assert_non_null(strstr(t, "\"batch\":3,\"pairs\":7}"));
     free(t);
     /* the loss goes down on this easy data */
     assert_true(log_loss(run, 30) < log_loss(run, 1));
@@ -178,7 +182,7 @@ static int stale_tmp(const char *dir) {
 
 static void test_sigkill_resume_bitwise(void **state) {
     (void)state;
-    const int steps = 240;
+    const int steps = 120;
     const char *ref = tmp_path("run_ref");
     assert_int_equal(tu_sh("%s --out %s --steps %d --save-every 6 --threads 1", base_args(),
                            ref, steps), 0);
@@ -232,7 +236,7 @@ static void test_sigkill_resume_bitwise(void **state) {
     /* the log continues without duplicate steps, with the same losses */
     assert_int_equal(log_lines(run), steps);
     for (int s = 1; s <= steps; s += 7) assert_true(log_loss(run, s) == log_loss(ref, s));
-    /* --steps is the new total: continuing to 250 adds ten lines */
+    /* --steps is the new total: continuing adds ten lines */
     rc = tu_sh("%s --out %s --steps %d --save-every 6 --threads 1 --resume", base_args(), run,
                steps + 10);
     assert_int_equal(rc, 0);
@@ -328,6 +332,55 @@ static void test_saved_model_roundtrip(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Evaluation during training                                                */
+/* ------------------------------------------------------------------------ */
+
+static void test_eval_during_training(void **state) {
+    (void)state;
+    char beir[600];
+    snprintf(beir, sizeof beir, "%s/beir", tu_tmpdir());
+    mkdir(beir, 0755);
+    char q[700];
+    snprintf(q, sizeof q, "%s/qrels", beir);
+    mkdir(q, 0755);
+    char buf[4096];
+    int k = 0;
+    for (int i = 0; i < 12; i++)
+        k += snprintf(buf + k, sizeof buf - k,
+                      "{\"_id\": \"d%d\", \"title\": \"\", \"text\": \"%s %s %s\"}\n", i,
+                      WORDS[i], WORDS[(i + 1) % NW], WORDS[(i + 5) % NW]);
+    tu_write_str(tu_join(beir, "corpus.jsonl"), buf);
+    k = 0;
+    for (int i = 0; i < 4; i++)
+        k += snprintf(buf + k, sizeof buf - k, "{\"_id\": \"q%d\", \"text\": \"%s %s\"}\n", i,
+                      WORDS[3 * i], WORDS[(3 * i + 1) % NW]);
+    tu_write_str(tu_join(beir, "queries.jsonl"), buf);
+    k = snprintf(buf, sizeof buf, "query-id\tcorpus-id\tscore\n");
+    for (int i = 0; i < 4; i++) k += snprintf(buf + k, sizeof buf - k, "q%d\td%d\t1\n", i, 3 * i);
+    tu_write_str(tu_join(q, "test.tsv"), buf);
+    const char *run = tmp_path("run_eval");
+    int rc = tu_sh("%s --out %s --steps 8 --threads 1 --eval-beir %s --eval-every 4", base_args(),
+                   run, beir);
+    if (rc) print_message("%s", tu_last_err());
+    assert_int_equal(rc, 0);
+    /* a line for the starting point (step 0), then steps 4 and 8 carry it */
+    assert_int_equal(log_lines(run), 9);
+    char *t = tu_read(tu_join(run, "log.jsonl"), NULL);
+    assert_non_null(strstr(t, "{\"step\":0,\"ndcg@10\":"));
+    int n = 0;
+    for (char *p = t; (p = strstr(p, "\"ndcg@10\":")); p++) {
+        double v = strtod(p + 11, NULL);
+        assert_true(v >= 0.0 && v <= 1.0);
+        n++;
+    }
+    assert_int_equal(n, 3);
+    free(t);
+    /* --eval-every needs --eval-beir */
+    rc = tu_sh("%s --out %s_x --eval-every 4", base_args(), run);
+    assert_int_equal(rc, 2);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Bad input                                                                 */
 /* ------------------------------------------------------------------------ */
 
@@ -391,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_threads_same_bytes),
         cmocka_unit_test(test_gradcache_run),
         cmocka_unit_test(test_saved_model_roundtrip),
+        cmocka_unit_test(test_eval_during_training),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,10 @@
  * Dimension letters: B batch, T tokens, C hidden, H heads, F intermediate
  * (feed-forward), L layers, V vocabulary, P max positions.
  *
+ * The forward kernels (embeddings, LayerNorm, linear, fused linear+GELU,
+ * attention with a fused masked softmax, pooling, L2 norm) live in the
+ * internal header src/encoder/kernels.h, shared with the trainer.
+ *
  * Thread-safety: a loaded strata_tokenizer and strata_bert are read-only and
  * may be shared between threads; per-call scratch lives in
  * strata_bert_state, one per thread or call site.

@@ -32,7 +32,10 @@
  * Pruning (Hamerly-style, exact): each row keeps a lower bound on its own
  * score and an upper bound on every other score; after an update they move by
  * the centroid drift ||c_new - c_old|| (Cauchy-Schwarz for unit rows). Rows
- * whose bounds cannot cross are not re-scored. Same assignments as Lloyd.
+ * whose bounds cannot cross are not re-scored (the own score is recomputed
+ * exactly first; up to 8 centroids that drift far more than the rest are
+ * scored explicitly instead of loosening every bound). Same assignments as
+ * Lloyd.
  *
  * Thread-safety: a call uses OpenMP internally; distinct calls on distinct
  * results may run concurrently only if BLAS is pinned to one thread.
@@ -79,7 +82,7 @@ typedef struct strata_kmeans_params {
                                row changes: further iterations are no-ops)       */
     int nredo;              /* runs with different seeds, best kept; default 1   */
     strata_kmeans_init init;/* default k-means++                                 */
-    int64_t init_sample;    /* rows k-means++ draws from; 0: min(n, 16K + 1024)  */
+    int64_t init_sample;    /* rows k-means++ draws from; 0: min(n, 4K + 1024)   */
     int64_t max_points_per_centroid; /* 0: train on every row (default);
                                else on a seeded sample of K*M rows per source    */
     int64_t max_cluster_size; /* 0: none; else split bigger clusters by

@@ -92,10 +92,12 @@ strata_status strata_npy_load(strata_npy *out, const char *path,
     strata_status st = map_file(path, &map, &len, err);
     if (st) return st;
     const unsigned char *b = map;
-#define FAIL(...)                                                  \
-    do {                                                           \
-        if (map) munmap(map, len);                                 \
-        return strata_error_set(err, STRATA_EFORMAT, __VA_ARGS__); \
+    /* the message may read the header, so format it before unmapping */
+#define FAIL(...)                                           \
+    do {                                                    \
+        strata_error_set(err, STRATA_EFORMAT, __VA_ARGS__); \
+        if (map) munmap(map, len);                          \
+        return STRATA_EFORMAT;                              \
     } while (0)
     if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
         FAIL("%s: not a .npy file (bad magic)", path);

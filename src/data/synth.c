@@ -7,16 +7,21 @@
  *
  *   topic t        a list of 20 real words (built in; generated pseudo-words
  *                  past the 30 built-in topics)
- *   subtopic (t,u) 12 pseudo-words of its own and a pool of 40 pseudo-word
+ *   subtopic (t,u) 12 pseudo-words of its own and a pool of 12 pseudo-word
  *                  entity names: clusters finer than topics
  *   fact           (t, u, entity, 3 subtopic key words, 2 topic key words)
  *   source s       a writing style: query templates and passage sentence
- *                  templates with style words ("how does _ affect _ ?",
+ *                  templates with style words ("how does _ affect _ in _ _ ?",
  *                  "in this paper we study _ and _ ."); every source covers
- *                  every topic with the same number of pairs
- *   positive       4-6 sentences of the source's templates whose slots hold
- *                  all the fact's words plus fillers (topic 45%, subtopic
- *                  30%, generic 25%)
+ *                  every topic with the same number of pairs. A positive uses
+ *                  each of its source's sentence templates once (random
+ *                  order), and a source's query templates are permutations
+ *                  of one another, so style words mark the source without
+ *                  adding variance inside it
+ *   positive       6-7 sentences (the source's templates) whose slots hold
+ *                  all the fact's words plus fillers (topic 60%, subtopic
+ *                  35%, generic 5%); a subtopic favours 8 of its topic's
+ *                  words (70% of its topic-word draws)
  *   query          one query template holding the entity (80%), two of the
  *                  five key words and one topic word that may not occur in
  *                  the positive: queries share some, not all, words with
@@ -42,8 +47,12 @@
 #include "synth_words.h"
 
 #define N_SUBWORDS 12   /* pseudo-words per subtopic          */
-#define N_ENTITIES 40   /* entity names per subtopic          */
+#define N_ENTITIES 12   /* entity names per subtopic          */
 #define N_KEYS 5        /* key words per fact: 3 sub + 2 topic */
+#define FILL_TOPIC 0.6   /* filler slots: topic words ...          */
+#define FILL_SUB 0.35    /* ... subtopic words, the rest generic  */
+#define N_PREF 8        /* topic words a subtopic favours      */
+#define P_PREF 0.7      /* share of its topic words drawn from them */
 #define NFUNC ((int)(sizeof synth_function_words / sizeof *synth_function_words))
 #define NGENERIC ((int)(sizeof synth_generic_words / sizeof *synth_generic_words))
 
@@ -54,41 +63,42 @@
 typedef struct style {
     const char *name;
     int title_case;              /* queries in Title Case (titles, headlines) */
-    const char *query[6];        /* templates, '_' = a slot, NULL-terminated  */
+    const char *query[6];        /* templates, '_' = a slot, NULL-terminated;
+                                    one source's query templates hold the same
+                                    words in different orders, so bag-of-words
+                                    embedders see no template variance inside
+                                    a source (it would swamp the topics)     */
     const char *sentence[8];
 } style;
 
 static const style styles[STRATA_SYNTH_SOURCES] = {
     {"forum_qa", 0,
-     {"how does _ affect _ in _ ?", "what is the role of _ in _ and _ ?",
-      "why do _ and _ matter for _ ?", "can someone explain _ _ with _ ?",
-      "is _ related to _ when _ ?", NULL},
+     {"how does _ affect _ in _ _ _ ?", "in _ _ _ how does _ affect _ ?",
+      "how does _ _ affect _ in _ _ ?", NULL},
      {"good question , _ usually changes the _ .", "in my experience _ works with _ because of _ .",
       "the answer is that _ depends on _ and _ .", "you should check _ before _ .",
       "hope this helps with _ and _ .", "basically _ is a kind of _ .",
       "i would say _ matters more than _ here .", NULL}},
     {"paper_titles", 1,
-     {"_ _ : a study of _ in _", "on the _ of _ and _", "towards _ _ for _",
-      "_ and _ : evidence from _", "_ in _ : a _ approach", NULL},
+     {"_ _ : a study of _ in _ _", "a study of _ _ in _ _ : _", "_ in _ _ : a study of _ _",
+      NULL},
      {"we propose a novel _ for _ .", "in this paper we study _ and _ .",
       "our results show that _ improves _ .", "experiments on _ demonstrate _ .",
       "we further analyze _ under _ .", "the proposed _ outperforms _ baselines .",
       "we discuss implications for _ and _ .", NULL}},
     {"search_logs", 0,
-     {"_ _ _", "_ _ guide", "best _ _", "_ _ near _", "_ vs _", NULL},
+     {"_ _ _ _ _ guide", "guide _ _ _ _ _", "_ _ guide _ _ _", NULL},
      {"learn more about _ and _ on this page .", "our guide to _ covers _ , _ and more .",
       "click here to compare _ with _ .", "top tips for _ : _ .", "find _ and _ reviews .",
       "updated : everything about _ and _ .", NULL}},
     {"claims", 0,
-     {"_ increases _ .", "_ causes _ in _ .", "_ does not reduce _ .",
-      "_ is associated with _ .", "_ improves _ and _ .", NULL},
+     {"_ increases _ in _ _ _ .", "in _ _ _ _ increases _ .", "_ _ increases _ in _ _ .", NULL},
      {"evidence from _ supports the link between _ and _ .", "a trial of _ found _ .",
       "data on _ indicate _ .", "however _ was not observed in _ .",
       "analysis of _ suggests _ .", "the association between _ and _ was significant .",
       NULL}},
     {"news_headlines", 1,
-     {"_ says _ rises", "_ unveils _ plan", "_ shares _ amid _", "_ to boost _",
-      "_ warns on _ _", NULL},
+     {"_ says _ _ rises in _ _", "in _ _ _ says _ rises _", "_ _ rises in _ _ says _", NULL},
      {"officials said on tuesday that _ will expand _ .", "the _ announcement follows _ .",
       "reporters in _ confirmed _ .", "according to a statement , _ expects _ .",
       "analysts say _ could affect _ .", "the move comes as _ faces _ .", NULL}},
@@ -122,6 +132,8 @@ typedef struct world {
     const char **topic_name; /* [T]                                         */
     const char **sub;        /* [T * S * N_SUBWORDS]                        */
     const char **ent;        /* [T * S * N_ENTITIES]                        */
+    int *pref;               /* [T * S * N_PREF] topic-word indices a subtopic
+                                favours (P_PREF of its topic words)          */
     uint64_t *seen;          /* [seen_cap] hashes of every word in use, 0 empty */
     size_t seen_cap;
 } world;
@@ -133,6 +145,7 @@ static void world_free(world *w) {
     strata_free(w->topic_name);
     strata_free(w->sub);
     strata_free(w->ent);
+    strata_free(w->pref);
     strata_free(w->seen);
     memset(w, 0, sizeof *w);
 }
@@ -155,6 +168,8 @@ static const char *const onsets[] = {"b", "d", "f", "g", "k", "l", "m", "n", "p"
 static const char *const vowels[] = {"a", "e", "i", "o", "u", "ai", "ou", "ei", "ia", "o"};
 static const char *const codas[] = {"", "", "", "n", "r", "l", "s", "m", "k", "x"};
 #define NELEM(a) ((int)(sizeof a / sizeof *a))
+
+static void pick_distinct(strata_rng *r, int n, int k, int *out);
 
 /* A fresh pseudo-word of `syl` syllables (2..3), unique in the world. */
 static const char *pseudo_word(world *w, strata_rng *r, int syl) {
@@ -195,7 +210,8 @@ static strata_status world_build(world *w, int T, int S, uint64_t seed, strata_e
     w->topic_name = strata_calloc((size_t)T, sizeof *w->topic_name);
     w->sub = strata_calloc((size_t)T * S * N_SUBWORDS, sizeof *w->sub);
     w->ent = strata_calloc((size_t)T * S * N_ENTITIES, sizeof *w->ent);
-    if (!w->seen || !w->topic || !w->topic_name || !w->sub || !w->ent) goto oom;
+    w->pref = strata_calloc((size_t)T * S * N_PREF, sizeof *w->pref);
+    if (!w->seen || !w->topic || !w->topic_name || !w->sub || !w->ent || !w->pref) goto oom;
     /* reserve every built-in word so pseudo-words never collide with one */
     for (int i = 0; i < NFUNC; i++) seen_add(w, synth_function_words[i]);
     for (int i = 0; i < NGENERIC; i++) seen_add(w, synth_generic_words[i]);
@@ -232,6 +248,7 @@ static strata_status world_build(world *w, int T, int S, uint64_t seed, strata_e
                 if (!(w->topic[(size_t)t * SYNTH_TOPIC_WORDS + k] = pseudo_word(w, &r, 2))) goto oom;
         }
     }
+    for (size_t su = 0; su < (size_t)T * S; su++) pick_distinct(&r, SYNTH_TOPIC_WORDS, N_PREF, w->pref + su * N_PREF);
     for (size_t i = 0; i < (size_t)T * S * N_SUBWORDS; i++)
         if (!(w->sub[i] = pseudo_word(w, &r, 2 + (int)(i & 1)))) goto oom;
     for (size_t i = 0; i < (size_t)T * S * N_ENTITIES; i++)
@@ -279,10 +296,19 @@ static fact make_fact(const world *w, strata_rng *r, int t, int u) {
     return f;
 }
 
+/* A topic word of topic t as subtopic u uses them: P_PREF of the time one
+ * of the subtopic's favoured words, else any word of the topic. */
+static const char *topic_word(const world *w, strata_rng *r, int t, int u) {
+    size_t su = (size_t)t * w->S + (size_t)u;
+    int k = strata_rng_uniform(r) < P_PREF ? w->pref[su * N_PREF + strata_rng_below(r, N_PREF)]
+                                           : (int)strata_rng_below(r, SYNTH_TOPIC_WORDS);
+    return w->topic[(size_t)t * SYNTH_TOPIC_WORDS + k];
+}
+
 static const char *filler(const world *w, strata_rng *r, int t, int u) {
     double x = strata_rng_uniform(r);
-    if (x < 0.45) return w->topic[(size_t)t * SYNTH_TOPIC_WORDS + strata_rng_below(r, SYNTH_TOPIC_WORDS)];
-    if (x < 0.75)
+    if (x < FILL_TOPIC) return topic_word(w, r, t, u);
+    if (x < FILL_TOPIC + FILL_SUB)
         return w->sub[((size_t)t * w->S + (size_t)u) * N_SUBWORDS + strata_rng_below(r, N_SUBWORDS)];
     return synth_generic_words[strata_rng_below(r, NGENERIC)];
 }
@@ -328,29 +354,47 @@ static int gen_passage(strata__buf *b, const world *w, strata_rng *r, int s, con
         words[i] = words[j];
         words[j] = x;
     }
+    /* every sentence template of the source once, in a random order: the
+     * style words are then the same in all of a source's passages, so they
+     * mark the source without adding variance that would compete with the
+     * topics when clustering within a source */
     int next = 0, nt = n_templates(st->sentence);
-    int nsent = 4 + (int)strata_rng_below(r, 3);
-    for (int k = 0; k < nsent || next < N_KEYS + 1; k++) {
-        const char *tpl = st->sentence[strata_rng_below(r, (uint64_t)nt)];
+    int order[8];
+    for (int k = 0; k < nt; k++) order[k] = k;
+    for (int k = nt - 1; k > 0; k--) {
+        int j = (int)strata_rng_below(r, (uint64_t)k + 1);
+        int x = order[k];
+        order[k] = order[j];
+        order[j] = x;
+    }
+    for (int k = 0; k < nt || next < N_KEYS + 1; k++) {
+        const char *tpl = st->sentence[order[k % nt]];
         if (fill_template(b, tpl, words, N_KEYS + 1, &next, w, r, f->t, f->u, 0)) return -1;
     }
     return 0;
 }
 
-/* A query in style s: entity (80%), two key words, one topic word. */
+/* A query in style s: entity (80%), two key words, two topic words (the
+ * first never a key word; either may be absent from the positive), and a
+ * filler when the entity is left out. */
 static int gen_query(strata__buf *b, const world *w, strata_rng *r, int s, const fact *f) {
     const style *st = &styles[s];
-    const char *words[4];
+    const char *words[5];
     int n = 0, k2[2];
     pick_distinct(r, N_KEYS, 2, k2);
     if (strata_rng_uniform(r) < 0.8) words[n++] = f->ent;
     words[n++] = f->key[k2[0]];
     const char *tw;
     do { /* a topic word other than the chosen key words */
-        tw = w->topic[(size_t)f->t * SYNTH_TOPIC_WORDS + strata_rng_below(r, SYNTH_TOPIC_WORDS)];
+        tw = topic_word(w, r, f->t, f->u);
     } while (tw == f->key[k2[0]] || tw == f->key[k2[1]]);
     words[n++] = tw;
     words[n++] = f->key[k2[1]];
+    const char *tw2;
+    do {
+        tw2 = topic_word(w, r, f->t, f->u);
+    } while (tw2 == tw || tw2 == f->key[k2[0]] || tw2 == f->key[k2[1]]);
+    words[n++] = tw2;
     const char *tpl = st->query[strata_rng_below(r, (uint64_t)n_templates(st->query))];
     int next = 0;
     return fill_template(b, tpl, words, n, &next, w, r, f->t, f->u, st->title_case);

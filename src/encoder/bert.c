@@ -576,7 +576,7 @@ strata_status strata_bert_save(const strata_bert *m, const char *dir,
         const char *paths[3] = {"", "1_Pooling", "2_Normalize"};
         for (int i = 0; i < (cfg->normalize ? 3 : 2); i++) {
             cJSON *o = cJSON_CreateObject();
-            char nm[8];
+            char nm[16];
             snprintf(nm, sizeof nm, "%d", i);
             cJSON_AddNumberToObject(o, "idx", i);
             cJSON_AddStringToObject(o, "name", nm);

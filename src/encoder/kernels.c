@@ -11,6 +11,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static inline int thread_id(void) {
 #ifdef _OPENMP
@@ -178,9 +181,41 @@ static inline float erf_rational(float x) {
 
 float strata_k_erf(float x) { return erf_rational(x); }
 
+#if defined(__SSE2__)
+/* erf_rational on 4 lanes, the same operations in the same order (so the
+ * vector and scalar paths agree bit for bit on non-NaN input). */
+static inline __m128 erf4(__m128 x) {
+    x = _mm_min_ps(_mm_max_ps(x, _mm_set1_ps(-4.0f)), _mm_set1_ps(4.0f));
+    __m128 x2 = _mm_mul_ps(x, x);
+    __m128 p = _mm_set1_ps(-2.72614225801306e-10f);
+    p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(2.77068142495902e-08f));
+    p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(-2.10102402082508e-06f));
+    p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(-5.69250639462346e-05f));
+    p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(-7.34990630326855e-04f));
+    p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(-2.95459980854025e-03f));
+    p = _mm_add_ps(_mm_mul_ps(p, x2), _mm_set1_ps(-1.60960333262415e-02f));
+    p = _mm_mul_ps(p, x);
+    __m128 q = _mm_set1_ps(-1.45660718464996e-05f);
+    q = _mm_add_ps(_mm_mul_ps(q, x2), _mm_set1_ps(-2.13374055278905e-04f));
+    q = _mm_add_ps(_mm_mul_ps(q, x2), _mm_set1_ps(-1.68282697438203e-03f));
+    q = _mm_add_ps(_mm_mul_ps(q, x2), _mm_set1_ps(-7.37332916720468e-03f));
+    q = _mm_add_ps(_mm_mul_ps(q, x2), _mm_set1_ps(-1.42647390514189e-02f));
+    return _mm_div_ps(p, q);
+}
+#endif
+
 static inline void gelu_span(float *out, const float *inp, int64_t n) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+#if defined(__SSE2__)
+    const __m128 half = _mm_set1_ps(0.5f), one = _mm_set1_ps(1.0f);
+    const __m128 rs2 = _mm_set1_ps(0.70710678118654752f);
+    for (; i + 4 <= n; i += 4) {
+        __m128 x = _mm_loadu_ps(inp + i);
+        __m128 e = erf4(_mm_mul_ps(x, rs2));
+        _mm_storeu_ps(out + i, _mm_mul_ps(_mm_mul_ps(half, x), _mm_add_ps(one, e)));
+    }
+#endif
+    for (; i < n; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + erf_rational(x * 0.70710678118654752f));
     }
@@ -224,8 +259,52 @@ void strata_k_linear_gelu_forward(float *out, float *pre, const float *inp,
 
 size_t strata_k_attention_scratch(int T) { return (size_t)T * (size_t)T; }
 
+/* exp(x) for the softmax (x <= 0 after the max is subtracted), written so
+ * the compiler vectorizes it: Cody-Waite range reduction and Cephes' expf
+ * polynomial (relative error < 2e-7 on [-87, 0], tested against exp()). */
+static inline float exp_simd(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    /* round to nearest with the 1.5 * 2^23 trick (vectorizes without SSE4.1) */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { uint32_t u; float f; } sc;
+    sc.u = (uint32_t)((int32_t)n + 127) << 23;
+    return p * sc.f;
+}
+
+float strata_k_exp(float x) { return exp_simd(x); }
+
+#if defined(__SSE2__)
+/* exp_simd on 4 lanes, same operations in the same order. */
+static inline __m128 exp4(__m128 x) {
+    x = _mm_min_ps(_mm_max_ps(x, _mm_set1_ps(-87.0f)), _mm_set1_ps(88.0f));
+    const __m128 magic = _mm_set1_ps(12582912.0f);
+    __m128 n = _mm_sub_ps(_mm_add_ps(_mm_mul_ps(x, _mm_set1_ps(1.44269504088896341f)), magic),
+                          magic);
+    __m128 r = _mm_add_ps(_mm_sub_ps(x, _mm_mul_ps(n, _mm_set1_ps(0.693359375f))),
+                          _mm_mul_ps(n, _mm_set1_ps(2.12194440e-4f)));
+    __m128 p = _mm_set1_ps(1.9875691500e-4f);
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.3981999507e-3f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(8.3334519073e-3f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(4.1665795894e-2f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.6666665459e-1f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(5.0000001201e-1f));
+    p = _mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_mul_ps(p, r), r), r), _mm_set1_ps(1.0f));
+    __m128i e = _mm_slli_epi32(_mm_add_epi32(_mm_cvttps_epi32(n), _mm_set1_epi32(127)), 23);
+    return _mm_mul_ps(p, _mm_castsi128_ps(e));
+}
+#endif
+
 /* Fused masked softmax over the first len entries of each of `rows` rows of
- * S (row stride T), scaled by `scale`; entries [len, T) set to 0. */
+ * S (row stride T), scaled by `scale`; entries [len, T) set to 0. The sum
+ * runs in 4 lanes then the tail (a fixed order: thread-count free). */
 static inline void softmax_rows(float *S, int rows, int len, int T,
                                 float scale) {
     for (int i = 0; i < rows; i++) {
@@ -233,14 +312,27 @@ static inline void softmax_rows(float *S, int rows, int len, int T,
         float mx = -INFINITY;
         for (int j = 0; j < len; j++) mx = s[j] > mx ? s[j] : mx;
         float sum = 0.0f;
-        for (int j = 0; j < len; j++) {
-            float e = expf((s[j] - mx) * scale);
+        int j = 0;
+#if defined(__SSE2__)
+        __m128 vs = _mm_setzero_ps();
+        const __m128 vmx = _mm_set1_ps(mx), vsc = _mm_set1_ps(scale);
+        for (; j + 4 <= len; j += 4) {
+            __m128 e = exp4(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(s + j), vmx), vsc));
+            _mm_storeu_ps(s + j, e);
+            vs = _mm_add_ps(vs, e);
+        }
+        float lanes[4];
+        _mm_storeu_ps(lanes, vs);
+        sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+#endif
+        for (; j < len; j++) {
+            float e = exp_simd((s[j] - mx) * scale);
             s[j] = e;
             sum += e;
         }
         float inv = 1.0f / sum;
-        for (int j = 0; j < len; j++) s[j] *= inv;
-        for (int j = len; j < T; j++) s[j] = 0.0f;
+        for (j = 0; j < len; j++) s[j] *= inv;
+        for (j = len; j < T; j++) s[j] = 0.0f;
     }
 }
 

@@ -656,7 +656,8 @@ static strata_status load_tokenizer_json(strata_tokenizer *t, const char *path,
     }
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
     if (cJSON_IsString(unk)) *unk_name = strata_strdup(unk->valuestring);
-    const cJSON *mw = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
+    const cJSON *mwj = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
+    int mw = cJSON_IsNumber(mwj) ? mwj->valueint : 0;
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(j, "normalizer");
     if (cJSON_IsObject(norm)) {
         const cJSON *lc = cJSON_GetObjectItemCaseSensitive(norm, "lowercase");
@@ -670,9 +671,7 @@ static strata_status load_tokenizer_json(strata_tokenizer *t, const char *path,
     }
     cJSON_Delete(j);
     st = finish(t, path, *unk_name, err);
-    if (st == STRATA_OK && cJSON_IsNumber(mw) && mw->valueint > 0 &&
-        mw->valueint <= MAX_WORD_CHARS)
-        t->max_word_chars = mw->valueint;
+    if (st == STRATA_OK && mw > 0 && mw <= MAX_WORD_CHARS) t->max_word_chars = mw;
     return st;
 }
 

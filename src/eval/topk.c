@@ -22,6 +22,10 @@
 
 #include <cblas.h>
 #include <math.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TOPK_X86 1
+#endif
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -35,11 +39,14 @@
 /* Measured in bench/bench_topk.sh (5,000 x 500,000 x 384, 2 threads). */
 static int g_bq = 512;   /* query rows per block  */
 static int g_bc = 1024;  /* corpus rows per block */
+static int g_no_simd;    /* 1: portable scan even where AVX2 exists */
 
 void strata__topk_set_blocks(int bq, int bc) {
     g_bq = bq > 0 ? bq : 512;
     g_bc = bc > 0 ? bc : 1024;
 }
+
+void strata__topk_set_simd(int on) { g_no_simd = !on; }
 
 /* ------------------------------------------------------------------------ */
 /* Heap of one query: hs[0..n) scores, hi[0..n) indices, root = worst       */
@@ -108,9 +115,77 @@ static void heap_finish(float *hs, int64_t *hi, int n, int k, float qscale, pair
     }
 }
 
+/* The unscaled scan after the fill phase, portable version: blocks of 8
+ * scores are tested against the threshold at once (the compiler vectorizes
+ * the test), the rare block with a candidate is handled one by one. */
+static void scan_plain(const float *restrict row, int64_t c0, int j, int bc,
+                       float *restrict hs, int64_t *restrict hi, int k) {
+    float thr = hs[0];
+    for (; j + 8 <= bc; j += 8) {
+        int m = 0;
+        for (int t = 0; t < 8; t++) m |= row[j + t] > thr;
+        if (!m) continue;
+        for (int t = 0; t < 8; t++) {
+            float s = row[j + t];
+            if (s > thr) {
+                heap_replace(hs, hi, k, s, c0 + j + t);
+                thr = hs[0];
+            }
+        }
+    }
+    for (; j < bc; j++) {
+        float s = row[j];
+        if (s > thr) {
+            heap_replace(hs, hi, k, s, c0 + j);
+            thr = hs[0];
+        }
+    }
+}
+
+#ifdef TOPK_X86
+/* Same scan with AVX2: 16 scores per test (two compares and one movemask).
+ * Identical result to scan_plain (same compares, same order). */
+__attribute__((target("avx2"))) static void scan_avx2(const float *restrict row, int64_t c0,
+                                                      int j, int bc, float *restrict hs,
+                                                      int64_t *restrict hi, int k) {
+    float thr = hs[0];
+    __m256 t8 = _mm256_set1_ps(thr);
+    for (; j + 16 <= bc; j += 16) {
+        __m256 a = _mm256_loadu_ps(row + j), b = _mm256_loadu_ps(row + j + 8);
+        __m256 m = _mm256_or_ps(_mm256_cmp_ps(a, t8, _CMP_GT_OQ), _mm256_cmp_ps(b, t8, _CMP_GT_OQ));
+        if (!_mm256_movemask_ps(m)) continue;
+        for (int t = 0; t < 16; t++) {
+            float s = row[j + t];
+            if (s > thr) {
+                heap_replace(hs, hi, k, s, c0 + j + t);
+                thr = hs[0];
+            }
+        }
+        t8 = _mm256_set1_ps(thr);
+    }
+    for (; j < bc; j++) {
+        float s = row[j];
+        if (s > thr) {
+            heap_replace(hs, hi, k, s, c0 + j);
+            thr = hs[0];
+        }
+    }
+}
+
+static int have_avx2(void) {
+    static int v = -1;
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return v;
+}
+#endif
+
 /* Feeds one row of scores (corpus rows c0 .. c0+bc) into a heap. */
 static inline void scan_row(const float *restrict row, const float *restrict cs, int64_t c0,
-                            int bc, float *restrict hs, int64_t *restrict hi, int *cnt, int k) {
+                            int bc, float *restrict hs, int64_t *restrict hi, int *cnt, int k,
+                            int avx2) {
     int j = 0, n = *cnt;
     /* fill phase: everything (but NaN) enters until the heap is full */
     for (; n < k && j < bc; j++) {
@@ -119,34 +194,23 @@ static inline void scan_row(const float *restrict row, const float *restrict cs,
     }
     *cnt = n;
     if (j >= bc) return;
-    float thr = hs[0];
     if (!cs) {
-        for (; j + 8 <= bc; j += 8) {
-            int m = 0;
-            for (int t = 0; t < 8; t++) m |= row[j + t] > thr;
-            if (!m) continue;
-            for (int t = 0; t < 8; t++) {
-                float s = row[j + t];
-                if (s > thr) {
-                    heap_replace(hs, hi, k, s, c0 + j + t);
-                    thr = hs[0];
-                }
-            }
+#ifdef TOPK_X86
+        if (avx2) {
+            scan_avx2(row, c0, j, bc, hs, hi, k);
+            return;
         }
-        for (; j < bc; j++) {
-            float s = row[j];
-            if (s > thr) {
-                heap_replace(hs, hi, k, s, c0 + j);
-                thr = hs[0];
-            }
-        }
-    } else {
-        for (; j < bc; j++) {
-            float s = row[j] * cs[j];
-            if (s > thr) {
-                heap_replace(hs, hi, k, s, c0 + j);
-                thr = hs[0];
-            }
+#endif
+        (void)avx2;
+        scan_plain(row, c0, j, bc, hs, hi, k);
+        return;
+    }
+    float thr = hs[0];
+    for (; j < bc; j++) {
+        float s = row[j] * cs[j];
+        if (s > thr) {
+            heap_replace(hs, hi, k, s, c0 + j);
+            thr = hs[0];
         }
     }
 }
@@ -195,6 +259,10 @@ strata_status strata_topk_ip(const float *Q, int64_t nq, const float *C,
         return strata_error_set(err, STRATA_ENOMEM, "top-k: out of memory for scratch");
     }
     strata_blas_threads(1); /* sgemm runs inside our OpenMP threads */
+    int avx2 = 0;
+#ifdef TOPK_X86
+    avx2 = have_avx2() && !g_no_simd;
+#endif
     int64_t nblk = (nq + BQ - 1) / BQ;
     int64_t chunk = nblk / 8 > 4 * (int64_t)nt ? nblk / 8 : 4 * (int64_t)nt;
     for (int64_t b0 = 0; b0 < nblk; b0 += chunk) {
@@ -216,7 +284,7 @@ strata_status strata_topk_ip(const float *Q, int64_t nq, const float *C,
                 for (int r = 0; r < bq; r++) {
                     int64_t q = q0 + r;
                     scan_row(S + (size_t)r * bc, cs, c0, bc, score + (size_t)q * k,
-                             idx + (size_t)q * k, &cnt[q], k);
+                             idx + (size_t)q * k, &cnt[q], k, avx2);
                 }
             }
             for (int r = 0; r < bq; r++) {

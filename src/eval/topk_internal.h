@@ -9,4 +9,7 @@
  * for any fixed pair of sizes. */
 void strata__topk_set_blocks(int bq, int bc);
 
+/* on = 0 forces the portable threshold scan (tests compare both paths). */
+void strata__topk_set_simd(int on);
+
 #endif

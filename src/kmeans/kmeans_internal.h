@@ -75,6 +75,9 @@ typedef struct km_state {
     double *drift;     /* [K] movement of each centroid at the last update */
     double dmax1, dmax2;
     int dmax_i;
+    int top[8];        /* centroids that drifted far more than the rest     */
+    int ntop;          /* 0..8; their scores are checked one by one          */
+    double d_rest;     /* largest drift outside top[] (used when ntop > 0)   */
     int bounds_valid;
     int64_t *mv_off;   /* [2K + 2] move lists offsets (in, out)            */
     int64_t *mv;       /* [2n] rows moving in / out                        */

@@ -142,6 +142,10 @@ static void batch_fast(const strata_plan *plan, int64_t b, const float *q, const
             continue;
         }
         n++;
+        if (i + 4 < B && idx[i + 4] >= 0) {
+            __builtin_prefetch(q + (size_t)idx[i + 4] * (size_t)dim);
+            __builtin_prefetch(d + (size_t)idx[i + 4] * (size_t)dim);
+        }
         memcpy(qr, q + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
         memcpy(dr, d + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
         iq[i] = qn[idx[i]] > 0 ? 1.0f / qn[idx[i]] : 0.0f;

@@ -123,6 +123,10 @@ int64_t strata_plan_mask_batch(uint8_t *mask, const int64_t *idx, int64_t B,
             iq[i] = id[i] = 0;
             continue;
         }
+        if (i + 4 < B && idx[i + 4] >= 0) { /* rows are scattered: fetch ahead */
+            __builtin_prefetch(fq + (size_t)idx[i + 4] * (size_t)dim);
+            __builtin_prefetch(fd + (size_t)idx[i + 4] * (size_t)dim);
+        }
         memcpy(qr, fq + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
         memcpy(dr, fd + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
         float a = qn[idx[i]], b = dn[idx[i]];

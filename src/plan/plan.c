@@ -510,10 +510,16 @@ static int emit(pass_ctx *c, const int64_t *idx, int64_t cnt) {
     memcpy(dst, idx, (size_t)cnt * sizeof(int64_t));
     for (int64_t i = cnt; i < B; i++) dst[i] = -1;
     if (cnt < B) c->info->padded_batches++;
-    /* source: common source of the members, -1 when mixed */
-    int32_t src = c->d->source ? c->d->source[idx[0]] : 0;
-    for (int64_t i = 1; i < cnt && src >= 0; i++)
-        if ((c->d->source ? c->d->source[idx[i]] : 0) != src) src = -1;
+    /* source: the group's, or for random batches the common source of the
+     * members (-1 when mixed) */
+    int32_t src;
+    if (c->st->strategy != STRATA_PLAN_RANDOM) {
+        src = c->g->gsource[c->cur_group];
+    } else {
+        src = c->d->source ? c->d->source[idx[0]] : 0;
+        for (int64_t i = 1; i < cnt && src >= 0; i++)
+            if ((c->d->source ? c->d->source[idx[i]] : 0) != src) src = -1;
+    }
     p->batch_source[b] = src;
     p->batch_stage[b] = c->stage;
     p->batch_epoch[b] = c->pass;
@@ -790,6 +796,15 @@ static strata_status order_pass(pass_ctx *c, int64_t b0, uint8_t *take, int64_t 
     return STRATA_OK;
 }
 
+/* The members are in shuffled order, so their hashes are scattered in
+ * memory: fetch a few ahead. */
+static inline void prefetch_hashes(const pass_ctx *c, const groups *g, int64_t t, int64_t end) {
+    if (t >= end) return;
+    int64_t x = g->mem[t];
+    if (c->d->qhash) __builtin_prefetch(c->d->qhash + x);
+    if (c->d->phash) __builtin_prefetch(c->d->phash + x);
+}
+
 /* One pass of a stage: appends its batches to the plan, in order. */
 static strata_status run_pass(pass_ctx *c, int64_t *lo, int64_t *lstart, int64_t *gl,
                               uint8_t *take, int64_t *order, int64_t *pos,
@@ -803,8 +818,10 @@ static strata_status run_pass(pass_ctx *c, int64_t *lo, int64_t *lstart, int64_t
         for (int64_t k = 0; k < g->G; k++) {
             c->cur_group = k;
             c->swap_b0 = c->o->p->n_batches;
-            for (int64_t t = g->start[k]; t < g->start[k + 1]; t++)
+            for (int64_t t = g->start[k]; t < g->start[k + 1]; t++) {
+                prefetch_hashes(c, g, t + 8, g->start[k + 1]);
                 if (bt_feed(c, g->mem[t])) goto oom;
+            }
             if (bt_final(c)) goto oom;
         }
     } else {
@@ -816,8 +833,10 @@ static strata_status run_pass(pass_ctx *c, int64_t *lo, int64_t *lstart, int64_t
             c->swap_b0 = c->o->p->n_batches;
             for (int64_t k = k0; k < k1; k++) {
                 c->cur_group = k;
-                for (int64_t t = g->start[k]; t < g->start[k + 1]; t++)
+                for (int64_t t = g->start[k]; t < g->start[k + 1]; t++) {
+                    prefetch_hashes(c, g, t + 8, g->start[k + 1]);
                     if (bt_feed(c, g->mem[t])) goto oom;
+                }
                 int64_t before = nlo;
                 if (p->drop_last) {
                     c->info->dropped_leftover += c->bt.ncur;
@@ -945,14 +964,12 @@ strata_status strata_plan_build(strata_plan *out, const strata_plan_data *d,
     out->n_stages = n_stages;
     out->stages = strata_calloc((size_t)n_stages, sizeof(strata_plan_stage_info));
     outbuf o = {out, 0, NULL};
-    int64_t *lo = strata_malloc_array((size_t)N, sizeof(int64_t));
-    int64_t *lstart = strata_malloc_array((size_t)N + 1, sizeof(int64_t));
-    int64_t *gl = strata_malloc_array((size_t)N + 1, sizeof(int64_t));
-    int64_t *order = strata_malloc_array((size_t)N + 1, sizeof(int64_t));
-    int64_t *pos = strata_malloc_array((size_t)N + 1, sizeof(int64_t));
-    uint8_t *take = strata_calloc((size_t)N + 1, 1);
+    /* scratch: lo [N] leftovers (cluster strategy); per group [G + 1]:
+     * lstart, gl, order, pos, take (allocated per stage) */
+    int64_t *lo = NULL, *lstart = NULL, *gl = NULL, *order = NULL, *pos = NULL;
+    uint8_t *take = NULL;
     int32_t *tmp = strata_malloc_array((size_t)B, sizeof(int32_t));
-    if (!out->stages || !lo || !lstart || !gl || !order || !pos || !take || !tmp) {
+    if (!out->stages || !tmp) {
         st = strata_error_set(err, STRATA_ENOMEM, "plan: out of memory");
         goto done;
     }
@@ -962,6 +979,15 @@ strata_status strata_plan_build(strata_plan *out, const strata_plan_data *d,
     double total_share = 0;
     for (int s = 0; s < n_stages; s++) total_share += n_stages > 1 ? stages[s].share : 1.0;
     int64_t steps_total = (int64_t)p->epochs * (p->drop_last ? N / B : (N + B - 1) / B);
+    /* room for the usual count up front (E passes of N/B batches plus a short
+     * batch per source each, and one spare pass), so the output rarely moves */
+    {
+        int64_t guess = ((int64_t)p->epochs + 1) * ((N + B - 1) / B + (d->source ? d->n_sources : 1));
+        if (out_reserve(&o, guess)) {
+            st = strata_error_set(err, STRATA_ENOMEM, "plan: out of memory");
+            goto done;
+        }
+    }
     double cum = 0;
     int64_t prev_cut = 0;
     for (int s = 0; s < n_stages && !st; s++) {
@@ -980,6 +1006,21 @@ strata_status strata_plan_build(strata_plan *out, const strata_plan_data *d,
         st = groups_build(&g, d, sg->strategy, sg->assign, Ks[s], err);
         if (st) break;
         info->n_groups = g.G;
+        strata_free(lstart); strata_free(gl); strata_free(order); strata_free(pos);
+        strata_free(take);
+        lstart = strata_malloc_array((size_t)g.G + 1, sizeof(int64_t));
+        gl = strata_malloc_array((size_t)g.G + 1, sizeof(int64_t));
+        order = strata_malloc_array((size_t)g.G + 1, sizeof(int64_t));
+        pos = strata_malloc_array((size_t)g.G + 1, sizeof(int64_t));
+        take = strata_calloc((size_t)g.G + 1, 1);
+        if (!lo && sg->strategy == STRATA_PLAN_CLUSTER)
+            lo = strata_malloc_array((size_t)N, sizeof(int64_t));
+        if (!lstart || !gl || !order || !pos || !take ||
+            (sg->strategy == STRATA_PLAN_CLUSTER && !lo)) {
+            groups_free(&g);
+            st = strata_error_set(err, STRATA_ENOMEM, "plan: out of memory");
+            break;
+        }
         int need_cent = (p->order == STRATA_ORDER_TSP && sg->strategy != STRATA_PLAN_RANDOM) ||
                         (sg->strategy == STRATA_PLAN_CLUSTER && !p->drop_last);
         if (need_cent) st = groups_centroids(&g, d, sg, err);
@@ -1012,6 +1053,13 @@ strata_status strata_plan_build(strata_plan *out, const strata_plan_data *d,
         }
         if (!st && n_stages > 1) out->n_batches = info->first_batch + target;
         info->n_batches = out->n_batches - info->first_batch;
+        /* merged / padded over the batches kept (a curriculum cuts the last
+         * pass short); the drop and defer counts cover the passes run */
+        info->merged_batches = info->padded_batches = 0;
+        for (int64_t b = info->first_batch; !st && b < out->n_batches; b++) {
+            info->merged_batches += out->batch_nclusters[b] > 1;
+            info->padded_batches += out->batches[b * B + B - 1] < 0;
+        }
         bt_free(&c.bt);
         groups_free(&g);
     }

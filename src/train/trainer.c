@@ -406,7 +406,7 @@ static strata_status evaluate(run *r, double *ndcg, strata_error *err) {
         goto done;
     }
     strata_embed_params ep = strata_embed_default_params();
-    ep.max_len = r->p->max_len > 128 ? r->p->max_len : 128;
+    ep.max_len = r->p->max_len; /* the training length, for speed */
     const strata_texts *sets[2] = {ct, qt};
     float *outs[2] = {E, Q};
     for (int s = 0; s < 2; s++) {
