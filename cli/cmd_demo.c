@@ -833,7 +833,7 @@ static int run(const cli_env *env, int npos, char **pos) {
                 char *mfile = fmt("%s/metrics-%s.json", run_dir, base_name(beirs[b]));
                 STAGE(&d, mfile, fmt("evaluate %s seed %s on %s", strat[s].name, seed, base_name(beirs[b])),
                       "eval", "--beir", beirs[b], "--split", o_split, "--model", fmt("%s/final", run_dir),
-                      "--out", mfile);
+                      "--max-len", el, "--out", mfile);
             }
         }
     /* baselines: the surrogate embedder, and the initial model when continuing */
@@ -845,7 +845,7 @@ static int run(const cli_env *env, int npos, char **pos) {
         if (o_init) {
             char *ifile = fmt("%s/baseline/init-%s.json", o_out, base_name(beirs[b]));
             STAGE(&d, ifile, fmt("baseline: the initial model on %s", base_name(beirs[b])), "eval", "--beir",
-                  beirs[b], "--split", o_split, "--model", o_init, "--out", ifile);
+                  beirs[b], "--split", o_split, "--model", o_init, "--max-len", el, "--out", ifile);
         }
     }
 

@@ -28,6 +28,7 @@
 static const char *o_beir, *o_split = "test", *o_model, *o_cemb, *o_qemb;
 static const char *o_run, *o_qrels, *o_run_out, *o_out, *o_run_name = "strata";
 static int o_k = 100, o_normalize, o_ignore_ids, o_skip_unknown;
+static int o_max_len = 0, o_batch = 0;
 
 static const cli_opt opts[] = {
     {"beir", CLI_STRING, &o_beir, "DIR",
@@ -40,6 +41,8 @@ static const cli_opt opts[] = {
     {"query-emb", CLI_STRING, &o_qemb, "Q.npy",
      "precomputed query embeddings [query rows, D], rows in queries.jsonl order", 0},
     {"k", CLI_INT, &o_k, "N", "documents retrieved per query (default 100)", 0},
+    {"max-len", CLI_INT, &o_max_len, "N", "--model DIR: tokens per text (default 128)", 0},
+    {"batch-size", CLI_INT, &o_batch, "N", "--model DIR: texts per forward batch (default 64)", 0},
     {"normalize", CLI_FLAG, &o_normalize, NULL,
      "score by cosine (divide by both norms) instead of raw inner product", 0},
     {"ignore-identical-ids", CLI_FLAG, &o_ignore_ids, NULL,
@@ -171,6 +174,8 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
             *D = m->cfg.hidden_size;
             strata_embed_params ep = strata_embed_default_params();
             ep.progress = env->progress;
+            if (o_max_len > 0) ep.max_len = o_max_len;
+            if (o_batch > 0) ep.batch_size = o_batch;
             *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * *D * sizeof **C);
             *Q = malloc((size_t)(b->queries.n ? b->queries.n : 1) * *D * sizeof **Q);
             if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");

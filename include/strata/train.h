@@ -99,7 +99,9 @@ typedef struct strata_infonce_stats {
  * ceil(N/8)] bit-packed little-endian, or NULL for none; the positive is never
  * removed). symmetric adds the document -> query direction with the mask
  * transposed and averages the two. Writes dq, dd [N, C] = d(loss)/d(q, d)
- * (overwritten; either may be NULL to skip gradients). Computed in double. */
+ * (overwritten; either may be NULL to skip gradients). Computed in double;
+ * allocates N*N doubles twice (out of memory: the stats are NaN, which the
+ * trainer reports as an error). */
 void strata_infonce(const float *q, const float *d, int N, int C,
                     const uint8_t *mask, double tau, int symmetric,
                     float *dq, float *dd, strata_infonce_stats *st);

@@ -31,7 +31,7 @@ void strata_k_embed_forward(float *out, const int32_t *ids, const float *wte,
                             const float *wpe, const float *wtt, int B, int T,
                             int C) {
     int64_t N = (int64_t)B * T;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 64)
     for (int64_t n = 0; n < N; n++) {
         int t = (int)(n % T);
         const float *we = wte + (size_t)ids[n] * C;
@@ -67,7 +67,7 @@ static inline void ln_row(float *o, float *mean, float *rstd, const float *x,
 void strata_k_layernorm_forward(float *out, float *mean, float *rstd,
                                 const float *inp, const float *w,
                                 const float *b, int64_t N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 64)
     for (int64_t n = 0; n < N; n++)
         ln_row(out + (size_t)n * C, mean ? mean + n : NULL,
                rstd ? rstd + n : NULL, inp + (size_t)n * C, w, b, C, eps);
@@ -101,7 +101,7 @@ void strata_k_add_layernorm_forward(float *out, float *sum, float *mean,
     {
         /* a row of s = a + r on the stack when the caller keeps no copy */
         float row[C > 0 ? C : 1];
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 64)
         for (int64_t n = 0; n < N; n++) {
             float *s = sum ? sum + (size_t)n * C : row;
             const float *ar = a + (size_t)n * C, *rr = r + (size_t)n * C;
@@ -132,7 +132,7 @@ void strata_k_linear_forward(float *out, const float *inp,
                              const float *weight, const float *bias,
                              int64_t N, int IC, int OC) {
     int64_t nblk = (N + STRATA_K_ROW_BLOCK - 1) / STRATA_K_ROW_BLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t blk = 0; blk < nblk; blk++) {
         int64_t n0 = blk * STRATA_K_ROW_BLOCK;
         int m = (int)(N - n0 < STRATA_K_ROW_BLOCK ? N - n0 : STRATA_K_ROW_BLOCK);
@@ -242,7 +242,7 @@ void strata_k_linear_gelu_forward(float *out, float *pre, const float *inp,
                                   const float *weight, const float *bias,
                                   int64_t N, int IC, int OC) {
     int64_t nblk = (N + STRATA_K_ROW_BLOCK - 1) / STRATA_K_ROW_BLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t blk = 0; blk < nblk; blk++) {
         int64_t n0 = blk * STRATA_K_ROW_BLOCK;
         int m = (int)(N - n0 < STRATA_K_ROW_BLOCK ? N - n0 : STRATA_K_ROW_BLOCK);
@@ -343,7 +343,7 @@ void strata_k_attention_forward(float *out, float *att, float *scratch,
     int hs = C / H;
     float scale = 1.0f / sqrtf((float)hs);
     int64_t BH = (int64_t)B * H;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < BH; bh++) {
         int b = (int)(bh / H), h = (int)(bh % H);
         int len = lengths[b];

@@ -13,9 +13,10 @@
  *   - OpenMP inside (over row blocks or (batch, head) pairs); BLAS calls are
  *     made from inside the parallel regions and must be single-threaded
  *     (strata_set_threads pins BLAS to 1 thread);
- *   - each thread owns a fixed range of outputs and the partition does not
- *     depend on the thread count, so results are bitwise identical for any
- *     number of threads;
+ *   - work is split into fixed items (row blocks, rows, (b, h) pairs) whose
+ *     results do not depend on which thread computes them, so results are
+ *     bitwise identical for any number of threads; items are handed out
+ *     dynamically, which keeps both cores busy on a shared machine;
  *   - a naive reference (`*_naive`, plain loops, no BLAS, no OpenMP) sits
  *     beside each fast kernel for the tests.
  *
