@@ -75,7 +75,12 @@ static void progress_cb(void *ud, const char *stage, int64_t done, int64_t total
             p->active = 0;
         }
     } else {
-        if (total > 0)
+        if (final && el < 0.05) /* finished at once: no rate worth showing */
+            fprintf(stderr, "%s: %lld %s\n", stage, (long long)done, unit);
+        else if (final)
+            fprintf(stderr, "%s: %lld %s in %.1f s, %.1f %s/s\n", stage, (long long)done, unit,
+                    el, rate, unit);
+        else if (total > 0)
             fprintf(stderr, "%s: %lld/%lld %s (%.1f%%), %.1f %s/s, ETA %s\n", stage,
                     (long long)done, (long long)total, unit,
                     100.0 * (double)done / (double)total, rate, unit, eta);

@@ -42,7 +42,7 @@ static const cli_opt opts[] = {
     {"niter", CLI_INT, &o_niter, "N", "Lloyd iterations (default 25)", 0},
     {"nredo", CLI_INT, &o_nredo, "N", "runs with different seeds, best kept (default 1)", 0},
     {"init", CLI_STRING, &o_init, "INIT", "kmeans++ | random (default kmeans++)", 0},
-    {"init-sample", CLI_INT64, &o_init_sample, "M", "rows k-means++ draws from (default 4K+1024)", 0},
+    {"init-sample", CLI_INT64, &o_init_sample, "M", "rows k-means++ draws from (default 16K+1024)", 0},
     {"max-cluster-size", CLI_INT64, &o_max_cluster_size, "S", "split larger clusters by recursive 2-means", 0},
     {"max-points-per-centroid", CLI_INT64, &o_mppc, "M",
      "train on a sample of K*M rows (default: every row)", 0},

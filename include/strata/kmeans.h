@@ -82,7 +82,7 @@ typedef struct strata_kmeans_params {
                                row changes: further iterations are no-ops)       */
     int nredo;              /* runs with different seeds, best kept; default 1   */
     strata_kmeans_init init;/* default k-means++                                 */
-    int64_t init_sample;    /* rows k-means++ draws from; 0: min(n, 4K + 1024)   */
+    int64_t init_sample;    /* rows k-means++ draws from; 0: min(n, 16K + 1024)  */
     int64_t max_points_per_centroid; /* 0: train on every row (default);
                                else on a seeded sample of K*M rows per source    */
     int64_t max_cluster_size; /* 0: none; else split bigger clusters by

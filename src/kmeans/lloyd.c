@@ -321,7 +321,7 @@ strata_status km_init(float *C, const km_view *v, int k, strata_kmeans_init init
     int64_t m;
     if (init == STRATA_KMEANS_INIT_RANDOM) m = k;
     else {
-        m = init_sample > 0 ? init_sample : 4 * (int64_t)k + 1024;
+        m = init_sample > 0 ? init_sample : 16 * (int64_t)k + 1024;
         if (m < k) m = k;
     }
     if (m > n) m = n;

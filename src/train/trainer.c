@@ -544,8 +544,10 @@ static strata_status check_params(const strata_train_params *p, strata_error *er
     if (p->warmup < 0 || p->steps < 0 || p->save_every < 0 || p->eval_every < 0 || p->chunk < 0)
         return strata_error_set(err, STRATA_EINVAL,
                                 "--warmup, --steps, --save-every, --eval-every and --chunk must be >= 0");
-    if (!(p->weight_decay >= 0) || !isfinite(p->clip))
-        return strata_error_set(err, STRATA_EINVAL, "--weight-decay must be >= 0");
+    if (!(p->weight_decay >= 0) || !isfinite(p->weight_decay) || !isfinite(p->clip))
+        return strata_error_set(err, STRATA_EINVAL,
+                                "--weight-decay must be >= 0 and --clip finite (got %g, %g)",
+                                p->weight_decay, p->clip);
     if (p->pool > STRATA_POOL_MEAN)
         return strata_error_set(err, STRATA_EINVAL, "bad pooling %d", p->pool);
     if (p->eval_every > 0 && !p->eval_beir)
