@@ -1,7 +1,9 @@
 /*
  * test_train_grad.c — gradient checks of every training op by central finite
- * differences of naive double-precision forward functions written here, the
- * sgemm kernels against their naive references, and InfoNCE with masks.
+ * differences of naive double-precision forward functions written here (the
+ * forward kernels, where a test runs one, are the encoder's, which the
+ * trainer uses), the sgemm kernels against their naive references, and
+ * InfoNCE with masks.
  *
  * Method: each float backward kernel gets a projected loss L = sum(R * out)
  * (R random), and every input gradient element is compared with
@@ -111,7 +113,7 @@ static void test_fd_layernorm(void **state) {
     float x[65], w[13], b[13], R[65], out[65], mean[5], rstd[5];
     fill(x, 65, 2.0); fill(w, 13, 1.0); fill(b, 13, 0.5); fill(R, 65, 1.0);
     for (int i = 0; i < 13; i++) w[i] += 1.0f;
-    strata__tr_ln_fwd(out, mean, rstd, x, w, b, N, C, 1e-12f);
+    strata_k_layernorm_forward(out, mean, rstd, x, w, b, N, C, 1e-12f);
     float dx[65], dw[13] = {0}, db[13] = {0};
     for (int i = 0; i < 65; i++) dx[i] = 0.5f; /* accumulate mode adds */
     strata__tr_ln_bwd(dx, dw, db, R, x, mean, rstd, w, N, C, 1);
@@ -167,8 +169,8 @@ static void test_linear_fast_vs_naive(void **state) {
     float *x = malloc(nx * 4), *W = malloc(nw * 4), *b = malloc(OC * 4),
           *o1 = malloc(no * 4), *o2 = malloc(no * 4), *g = malloc(no * 4);
     fill(x, nx, 1); fill(W, nw, 1); fill(b, OC, 1); fill(g, no, 1);
-    strata__tr_linear_fwd(o1, x, W, b, N, IC, OC);
-    strata__tr_linear_fwd_naive(o2, x, W, b, N, IC, OC);
+    strata_k_linear_forward(o1, x, W, b, N, IC, OC);
+    strata_k_linear_forward_naive(o2, x, W, b, N, IC, OC);
     for (size_t i = 0; i < no; i++) assert_true(fabsf(o1[i] - o2[i]) < 1e-5f * 8);
     float *dx1 = calloc(nx, 4), *dx2 = calloc(nx, 4), *dW1 = calloc(nw, 4),
           *dW2 = calloc(nw, 4), *db1 = calloc(OC, 4), *db2 = calloc(OC, 4);
@@ -245,7 +247,7 @@ static void test_fd_attention(void **state) {
     float q[NE], k[NE], v[NE], R[NE], out[NE], att[NA], datt[NA];
     float dq[NE], dk[NE], dv[NE];
     fill(q, NE, 1.5); fill(k, NE, 1.5); fill(v, NE, 1.0); fill(R, NE, 1.0);
-    strata__tr_attn_fwd(out, att, q, k, v, len, B, T, C, H);
+    strata_k_attention_forward(out, att, NULL, q, k, v, C, len, B, T, C, H);
     strata__tr_attn_bwd(dq, dk, dv, datt, R, q, k, v, att, B, T, C, H);
     attn_ctx c = {to_d(q, NE), to_d(k, NE), to_d(v, NE), to_d(R, NE), len, B, T, C, H};
     double Lf = 0;
@@ -288,7 +290,7 @@ static void test_fd_embedding(void **state) {
     fill(word, V * C, 1); fill(pos, P * C, 1); fill(type, 2 * C, 1); fill(R, B * T * C, 1);
     for (int b = 0; b < B; b++) /* the caller zeroes pad rows' gradient */
         for (int t = len[b]; t < T; t++) memset(R + ((size_t)b * T + t) * C, 0, C * 4);
-    strata__tr_emb_fwd(out, ids, word, pos, type, B, T, C);
+    strata_k_embed_forward(out, ids, word, pos, type, B, T, C);
     assert_true(fabsf(out[C + 3] - (word[3 * C + 3] + pos[C + 3] + type[3])) < 1e-6f);
     float dword[V * C] = {0}, dpos[P * C] = {0}, dtype[2 * C] = {0};
     strata__tr_emb_bwd(dword, dpos, dtype, R, ids, len, B, T, C);
@@ -329,8 +331,8 @@ static void check_pool(strata_pool pool) {
     int len[B] = {4, 2, 1};
     float x[B * T * C], R[B * C], pooled[B * C], y[B * C], norm[B], dp[B * C], dx[B * T * C];
     fill(x, B * T * C, 1); fill(R, B * C, 1);
-    strata__tr_pool_fwd(pooled, x, len, B, T, C, pool);
-    strata__tr_l2n_fwd(y, norm, pooled, B, C);
+    strata_k_pool_forward(pooled, x, len, B, T, C, pool == STRATA_POOL_MEAN);
+    strata_k_l2norm_forward(y, norm, pooled, B, C);
     strata__tr_l2n_bwd(dp, R, y, norm, B, C);
     strata__tr_pool_bwd(dx, dp, len, B, T, C, pool);
     pool_ctx c = {to_d(x, B * T * C), to_d(R, B * C), len, B, T, C, pool};

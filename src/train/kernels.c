@@ -1,5 +1,6 @@
 /*
- * kernels.c — forward and backward kernels of the BERT ops for training.
+ * kernels.c — backward kernels of the BERT ops for training (the forward
+ * kernels are the encoder's, src/encoder/kernels.c).
  *
  * Fast kernels call single-threaded OpenBLAS sgemm from inside OpenMP loops
  * over fixed-size output blocks (ROW_BLK rows, COL_BLK columns); the block
@@ -27,20 +28,6 @@ static inline int64_t nblocks(int64_t n, int64_t blk) { return (n + blk - 1) / b
 /* Embeddings                                                                */
 /* ------------------------------------------------------------------------ */
 
-void strata__tr_emb_fwd(float *out, const int32_t *ids, const float *word,
-                        const float *pos, const float *type, int B, int T,
-                        int C) {
-    int64_t N = (int64_t)B * T;
-#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN / 16)
-    for (int64_t r = 0; r < N; r++) {
-        int t = (int)(r % T);
-        const float *we = word + (size_t)ids[r] * C;
-        const float *pe = pos + (size_t)t * C;
-        float *o = out + (size_t)r * C;
-        for (int c = 0; c < C; c++) o[c] = we[c] + pe[c] + type[c];
-    }
-}
-
 void strata__tr_emb_bwd(float *dword, float *dpos, float *dtype,
                         const float *dout, const int32_t *ids,
                         const int *lengths, int B, int T, int C) {
@@ -67,28 +54,6 @@ void strata__tr_emb_bwd(float *dword, float *dpos, float *dtype,
 /* ------------------------------------------------------------------------ */
 /* LayerNorm                                                                 */
 /* ------------------------------------------------------------------------ */
-
-void strata__tr_ln_fwd(float *out, float *mean, float *rstd,
-                       const float *inp, const float *w, const float *b,
-                       int64_t N, int C, float eps) {
-#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN / 16)
-    for (int64_t r = 0; r < N; r++) {
-        const float *x = inp + (size_t)r * C;
-        double s = 0;
-        for (int c = 0; c < C; c++) s += x[c];
-        double m = s / C, v = 0;
-        for (int c = 0; c < C; c++) {
-            double d = x[c] - m;
-            v += d * d;
-        }
-        v /= C;
-        float rs = (float)(1.0 / sqrt(v + eps)), mf = (float)m;
-        float *o = out + (size_t)r * C;
-        for (int c = 0; c < C; c++) o[c] = (x[c] - mf) * rs * w[c] + b[c];
-        mean[r] = mf;
-        rstd[r] = rs;
-    }
-}
 
 void strata__tr_ln_bwd(float *dinp, float *dw, float *db, const float *dout,
                        const float *inp, const float *mean, const float *rstd,
@@ -136,34 +101,6 @@ void strata__tr_ln_bwd(float *dinp, float *dw, float *db, const float *dout,
 /* ------------------------------------------------------------------------ */
 /* Linear                                                                    */
 /* ------------------------------------------------------------------------ */
-
-void strata__tr_linear_fwd(float *out, const float *inp, const float *W,
-                           const float *b, int64_t N, int IC, int OC) {
-    int64_t nb = nblocks(N, ROW_BLK);
-#pragma omp parallel for schedule(static) if (N * IC * OC >= PAR_MIN)
-    for (int64_t blk = 0; blk < nb; blk++) {
-        int64_t r0 = blk * ROW_BLK, m = N - r0 < ROW_BLK ? N - r0 : ROW_BLK;
-        float *o = out + (size_t)r0 * OC;
-        /* like torch addmm: start from the bias, then beta = 1 */
-        for (int64_t r = 0; r < m; r++) {
-            if (b) memcpy(o + (size_t)r * OC, b, sizeof(float) * (size_t)OC);
-            else memset(o + (size_t)r * OC, 0, sizeof(float) * (size_t)OC);
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, OC, IC,
-                    1.0f, inp + (size_t)r0 * IC, IC, W, IC, 1.0f, o, OC);
-    }
-}
-
-void strata__tr_linear_fwd_naive(float *out, const float *inp, const float *W,
-                                 const float *b, int64_t N, int IC, int OC) {
-    for (int64_t r = 0; r < N; r++)
-        for (int o = 0; o < OC; o++) {
-            double s = b ? b[o] : 0.0;
-            for (int i = 0; i < IC; i++)
-                s += (double)inp[(size_t)r * IC + i] * W[(size_t)o * IC + i];
-            out[(size_t)r * OC + o] = (float)s;
-        }
-}
 
 void strata__tr_linear_bwd(float *dinp, float *dW, float *db,
                            const float *dout, const float *inp,
@@ -228,15 +165,9 @@ void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
 
 /* ------------------------------------------------------------------------ */
 /* GELU (exact: 0.5 x (1 + erf(x / sqrt 2)), as torch and HF "gelu"), float  */
+/* The cdf uses the forward's erf (strata_k_erf), so the backward matches    */
+/* the function strata_k_gelu_forward computes.                              */
 /* ------------------------------------------------------------------------ */
-
-void strata__tr_gelu_fwd(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN / 16)
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
-    }
-}
 
 void strata__tr_gelu_bwd(float *dinp, const float *inp, const float *dout,
                          int64_t n) {
@@ -244,7 +175,7 @@ void strata__tr_gelu_bwd(float *dinp, const float *inp, const float *dout,
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN / 16)
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
-        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+        float cdf = 0.5f * (1.0f + strata_k_erf(x * 0.70710678118654752f));
         float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
         dinp[i] = dout[i] * (cdf + x * pdf);
     }
@@ -253,37 +184,6 @@ void strata__tr_gelu_bwd(float *dinp, const float *inp, const float *dout,
 /* ------------------------------------------------------------------------ */
 /* Attention                                                                 */
 /* ------------------------------------------------------------------------ */
-
-void strata__tr_attn_fwd(float *out, float *att, const float *q,
-                         const float *k, const float *v, const int *lengths,
-                         int B, int T, int C, int H) {
-    int hs = C / H;
-    float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for schedule(static) if ((int64_t)B * T * T * C >= PAR_MIN)
-    for (int bh = 0; bh < B * H; bh++) {
-        int b = bh / H, h = bh % H, len = lengths[b];
-        size_t base = (size_t)b * T * C + (size_t)h * hs;
-        float *P = att + (size_t)bh * T * T;
-        /* scores for the real keys only: P[t, 0..len) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, len, hs, scale,
-                    q + base, C, k + base, C, 0.0f, P, T);
-        for (int t = 0; t < T; t++) {
-            float *p = P + (size_t)t * T;
-            float mx = p[0];
-            for (int j = 1; j < len; j++) mx = p[j] > mx ? p[j] : mx;
-            double s = 0;
-            for (int j = 0; j < len; j++) {
-                p[j] = expf(p[j] - mx);
-                s += p[j];
-            }
-            float inv = (float)(1.0 / s);
-            for (int j = 0; j < len; j++) p[j] *= inv;
-            for (int j = len; j < T; j++) p[j] = 0.0f;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, len, 1.0f,
-                    P, T, v + base, C, 0.0f, out + base, C);
-    }
-}
 
 void strata__tr_attn_bwd(float *dq, float *dk, float *dv, float *datt,
                          const float *dout, const float *q, const float *k,
@@ -323,24 +223,6 @@ void strata__tr_attn_bwd(float *dq, float *dk, float *dv, float *datt,
 /* Pooling and L2 normalization                                              */
 /* ------------------------------------------------------------------------ */
 
-void strata__tr_pool_fwd(float *out, const float *x, const int *lengths,
-                         int B, int T, int C, strata_pool pool) {
-    for (int b = 0; b < B; b++) {
-        float *o = out + (size_t)b * C;
-        const float *xb = x + (size_t)b * T * C;
-        if (pool == STRATA_POOL_CLS) {
-            memcpy(o, xb, sizeof(float) * (size_t)C);
-            continue;
-        }
-        int len = lengths[b];
-        for (int c = 0; c < C; c++) {
-            double s = 0;
-            for (int t = 0; t < len; t++) s += xb[(size_t)t * C + c];
-            o[c] = (float)(s / len);
-        }
-    }
-}
-
 void strata__tr_pool_bwd(float *dx, const float *dout, const int *lengths,
                          int B, int T, int C, strata_pool pool) {
     memset(dx, 0, sizeof(float) * (size_t)B * T * C);
@@ -358,18 +240,6 @@ void strata__tr_pool_bwd(float *dx, const float *dout, const int *lengths,
     }
 }
 
-void strata__tr_l2n_fwd(float *out, float *norm, const float *x, int B, int C) {
-    for (int b = 0; b < B; b++) {
-        const float *xb = x + (size_t)b * C;
-        double s = 0;
-        for (int c = 0; c < C; c++) s += (double)xb[c] * xb[c];
-        double n = sqrt(s);
-        norm[b] = (float)n;
-        double inv = 1.0 / (n > 1e-12 ? n : 1e-12);
-        for (int c = 0; c < C; c++) out[(size_t)b * C + c] = (float)(xb[c] * inv);
-    }
-}
-
 void strata__tr_l2n_bwd(float *dx, const float *dout, const float *out,
                         const float *norm, int B, int C) {
     for (int b = 0; b < B; b++) {
@@ -384,13 +254,4 @@ void strata__tr_l2n_bwd(float *dx, const float *dout, const float *out,
         for (int c = 0; c < C; c++) dot += (double)y[c] * g[c];
         for (int c = 0; c < C; c++) d[c] = (float)((g[c] - y[c] * dot) / n);
     }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Elementwise                                                               */
-/* ------------------------------------------------------------------------ */
-
-void strata__tr_add_inplace(float *y, const float *x, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN / 16)
-    for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }

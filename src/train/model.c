@@ -110,7 +110,7 @@ struct strata_train_acts {
     float *r2;            /* [L, N, C] h1 + FFN output (LN2 input) */
     float *ln2_mean, *ln2_rstd; /* [L, N] */
     float *pooled;        /* [B, C] before normalization */
-    float *norm;          /* [B] */
+    float *norm;          /* [B] max(|pooled|, 1e-12) */
     float *out;           /* [B, C] normalized */
     /* backward scratch */
     float *dres;          /* [N, C] */
@@ -205,38 +205,41 @@ void strata_train_forward(const strata_bert_config *cfg,
     memcpy(a->ids, ids, sizeof(int32_t) * (size_t)N);
     memcpy(a->lengths, lengths, sizeof(int) * (size_t)B);
 
-    strata__tr_emb_fwd(a->emb, ids, w->word_emb, w->pos_emb, w->type_emb, B, T, C);
-    strata__tr_ln_fwd(a->res, a->emb_mean, a->emb_rstd, a->emb, w->emb_ln_w,
-                      w->emb_ln_b, N, C, eps);
+    /* the encoder's forward kernels, storing what the backward reads */
+    strata_k_embed_forward(a->emb, ids, w->word_emb, w->pos_emb, w->type_emb, B, T, C);
+    strata_k_layernorm_forward(a->res, a->emb_mean, a->emb_rstd, a->emb,
+                               w->emb_ln_w, w->emb_ln_b, N, C, eps);
     for (int l = 0; l < L; l++) {
         size_t oc = (size_t)l * sN * C, of = (size_t)l * sN * F, on = (size_t)l * sN;
         size_t wcc = (size_t)l * C * C, wc = (size_t)l * C;
         size_t wfc = (size_t)l * F * C, wf = (size_t)l * F;
         const float *x = a->res + oc;            /* [N, C] layer input */
         float *q = a->q + oc, *k = a->k + oc, *v = a->v + oc;
-        strata__tr_linear_fwd(q, x, w->q_w + wcc, w->q_b + wc, N, C, C);
-        strata__tr_linear_fwd(k, x, w->k_w + wcc, w->k_b + wc, N, C, C);
-        strata__tr_linear_fwd(v, x, w->v_w + wcc, w->v_b + wc, N, C, C);
-        strata__tr_attn_fwd(a->atty + oc, a->att + (size_t)l * sA, q, k, v,
-                            lengths, B, T, C, H);
-        strata__tr_linear_fwd(a->r1 + oc, a->atty + oc, w->ao_w + wcc,
-                              w->ao_b + wc, N, C, C);
-        strata__tr_add_inplace(a->r1 + oc, x, N * C);
-        strata__tr_ln_fwd(a->h1 + oc, a->ln1_mean + on, a->ln1_rstd + on,
-                          a->r1 + oc, w->ln1_w + wc, w->ln1_b + wc, N, C, eps);
-        strata__tr_linear_fwd(a->f1 + of, a->h1 + oc, w->ff1_w + wfc,
-                              w->ff1_b + wf, N, C, F);
-        strata__tr_gelu_fwd(a->g + of, a->f1 + of, N * F);
-        strata__tr_linear_fwd(a->r2 + oc, a->g + of, w->ff2_w + wfc,
-                              w->ff2_b + wc, N, F, C);
-        strata__tr_add_inplace(a->r2 + oc, a->h1 + oc, N * C);
-        strata__tr_ln_fwd(a->res + oc + sN * C, a->ln2_mean + on,
-                          a->ln2_rstd + on, a->r2 + oc, w->ln2_w + wc,
-                          w->ln2_b + wc, N, C, eps);
+        float *h1 = a->h1 + oc, *y = a->res + oc + sN * C; /* layer output */
+        strata_k_linear_forward(q, x, w->q_w + wcc, w->q_b + wc, N, C, C);
+        strata_k_linear_forward(k, x, w->k_w + wcc, w->k_b + wc, N, C, C);
+        strata_k_linear_forward(v, x, w->v_w + wcc, w->v_b + wc, N, C, C);
+        strata_k_attention_forward(a->atty + oc, a->att + (size_t)l * sA, NULL,
+                                   q, k, v, C, lengths, B, T, C, H);
+        /* the projection goes to h1, which the fused add + LN overwrites
+         * in place; r1 = x + projection is kept for the backward */
+        strata_k_linear_forward(h1, a->atty + oc, w->ao_w + wcc, w->ao_b + wc,
+                                N, C, C);
+        strata_k_add_layernorm_forward(h1, a->r1 + oc, a->ln1_mean + on,
+                                       a->ln1_rstd + on, x, h1, w->ln1_w + wc,
+                                       w->ln1_b + wc, N, C, eps);
+        strata_k_linear_gelu_forward(a->g + of, a->f1 + of, h1, w->ff1_w + wfc,
+                                     w->ff1_b + wf, N, C, F);
+        /* likewise the FFN output goes to y; r2 = h1 + FFN output is kept */
+        strata_k_linear_forward(y, a->g + of, w->ff2_w + wfc, w->ff2_b + wc,
+                                N, F, C);
+        strata_k_add_layernorm_forward(y, a->r2 + oc, a->ln2_mean + on,
+                                       a->ln2_rstd + on, h1, y, w->ln2_w + wc,
+                                       w->ln2_b + wc, N, C, eps);
     }
-    strata__tr_pool_fwd(a->pooled, a->res + (size_t)L * sN * C, lengths, B, T,
-                        C, pool);
-    strata__tr_l2n_fwd(a->out, a->norm, a->pooled, B, C);
+    strata_k_pool_forward(a->pooled, a->res + (size_t)L * sN * C, lengths, B, T,
+                          C, pool == STRATA_POOL_MEAN);
+    strata_k_l2norm_forward(a->out, a->norm, a->pooled, B, C);
     if (out) memcpy(out, a->out, sizeof(float) * (size_t)B * C);
 }
 

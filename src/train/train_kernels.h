@@ -1,11 +1,16 @@
 /*
- * train_kernels.h — float forward and backward kernels of the BERT ops used by
- * the trainer (internal; tests include it as "train/train_kernels.h").
+ * train_kernels.h — float backward kernels of the BERT ops used by the
+ * trainer (internal; tests include it as "train/train_kernels.h").
  *
- * Conventions (llm.c style): `*_fwd(out, inp, ...)`, `*_bwd(dinp, dweight,
- * ..., dout, ...)`. Weight gradients are always ACCUMULATED (+=); input
- * gradients are accumulated when the kernel says so and overwritten
- * otherwise. Every kernel partitions its outputs in fixed-size blocks and
+ * The forward pass uses the encoder's kernels (encoder/kernels.h, included
+ * here), which store what the backward needs: LayerNorm mean/rstd, the
+ * attention probabilities, the GELU pre-activation, the LayerNorm inputs of
+ * the fused residual adds and the clamped L2 norm. Each backward kernel
+ * below names the forward kernel it differentiates.
+ *
+ * Conventions (llm.c style): `*_bwd(dinp, dweight, ..., dout, ...)`.
+ * Weight gradients are always ACCUMULATED (+=); input gradients are
+ * accumulated when the kernel says so and overwritten otherwise. Every kernel partitions its outputs in fixed-size blocks and
  * runs the blocks with OpenMP, so results do not depend on the thread count.
  * Reductions over rows (bias, LayerNorm and embedding gradients) run in
  * double in a fixed order.
@@ -18,41 +23,31 @@
 
 #include <stdint.h>
 #include "strata/encoder.h"
+#include "encoder/kernels.h"
 
 /* ---- embeddings ------------------------------------------------------- */
 
-/* out[b,t,:] = word[ids[b,t]] + pos[t] + type[0]. out [B,T,C]. */
-void strata__tr_emb_fwd(float *out, const int32_t *ids, const float *word,
-                        const float *pos, const float *type, int B, int T,
-                        int C);
-/* Scatter-adds dout [B,T,C] into dword [V,C], dpos [P,C], dtype [TV,C] for
- * the real tokens (t < lengths[b]); tokens in order, columns partitioned. */
+/* Backward of strata_k_embed_forward. Scatter-adds dout [B,T,C] into
+ * dword [V,C], dpos [P,C], dtype [TV,C] for the real tokens
+ * (t < lengths[b]); tokens in order, columns partitioned. */
 void strata__tr_emb_bwd(float *dword, float *dpos, float *dtype,
                         const float *dout, const int32_t *ids,
                         const int *lengths, int B, int T, int C);
 
 /* ---- LayerNorm -------------------------------------------------------- */
 
-/* out [N,C] = (inp - mean)*rstd*w + b; mean, rstd [N] saved. */
-void strata__tr_ln_fwd(float *out, float *mean, float *rstd,
-                       const float *inp, const float *w, const float *b,
-                       int64_t N, int C, float eps);
-/* dinp [N,C] (accumulated if accum, else overwritten), dw, db [C] += . */
+/* Backward of strata_k_layernorm_forward / strata_k_add_layernorm_forward
+ * (inp = the LayerNorm input, mean and rstd as those kernels store them).
+ * dinp [N,C] (accumulated if accum, else overwritten), dw, db [C] += . */
 void strata__tr_ln_bwd(float *dinp, float *dw, float *db, const float *dout,
                        const float *inp, const float *mean, const float *rstd,
                        const float *w, int64_t N, int C, int accum);
 
 /* ---- linear (y = x W^T + b, W [OC, IC] as Hugging Face) ---------------- */
 
-/* out [N,OC] = inp [N,IC] W^T + b (b may be NULL). Row blocks, each a
- * single-threaded sgemm. */
-void strata__tr_linear_fwd(float *out, const float *inp, const float *W,
-                           const float *b, int64_t N, int IC, int OC);
-/* Naive reference of strata__tr_linear_fwd (double accumulation). */
-void strata__tr_linear_fwd_naive(float *out, const float *inp, const float *W,
-                                 const float *b, int64_t N, int IC, int OC);
-/* dinp [N,IC] (+)= dout W; dW [OC,IC] += dout^T inp; db [OC] += sum dout.
- * dinp may be NULL. */
+/* Backward of strata_k_linear_forward, row blocks of single-threaded
+ * sgemm. dinp [N,IC] (+)= dout W; dW [OC,IC] += dout^T inp;
+ * db [OC] += sum dout. dinp may be NULL. */
 void strata__tr_linear_bwd(float *dinp, float *dW, float *db,
                            const float *dout, const float *inp,
                            const float *W, int64_t N, int IC, int OC,
@@ -64,20 +59,17 @@ void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
 
 /* ---- GELU (exact, erf) ------------------------------------------------ */
 
-void strata__tr_gelu_fwd(float *out, const float *inp, int64_t n);
-/* dinp = dout * gelu'(inp) (overwritten; dinp may alias dout). */
+/* Backward of strata_k_gelu_forward / strata_k_linear_gelu_forward (inp =
+ * the pre-activation): dinp = dout * gelu'(inp), with the cdf evaluated by
+ * the forward's own erf (strata_k_erf). Overwritten; dinp may alias dout. */
 void strata__tr_gelu_bwd(float *dinp, const float *inp, const float *dout,
                          int64_t n);
 
 /* ---- attention -------------------------------------------------------- */
 
-/* Multi-head self-attention core on q, k, v [B,T,C] (head h uses columns
- * h*C/H ..): att [B,H,T,T] = softmax(q k^T / sqrt(C/H)) with keys t >=
- * lengths[b] given probability 0; out [B,T,C] = att v. */
-void strata__tr_attn_fwd(float *out, float *att, const float *q,
-                         const float *k, const float *v, const int *lengths,
-                         int B, int T, int C, int H);
-/* dq, dk, dv [B,T,C] overwritten; datt [B,H,T,T] is scratch. */
+/* Backward of strata_k_attention_forward with ld = C (q, k, v separate
+ * [B,T,C] tensors) and att [B,H,T,T] the probabilities it stored (0 on
+ * padded keys). dq, dk, dv [B,T,C] overwritten; datt [B,H,T,T] is scratch. */
 void strata__tr_attn_bwd(float *dq, float *dk, float *dv, float *datt,
                          const float *dout, const float *q, const float *k,
                          const float *v, const float *att, int B, int T,
@@ -85,22 +77,14 @@ void strata__tr_attn_bwd(float *dq, float *dk, float *dv, float *datt,
 
 /* ---- pooling and L2 normalization ------------------------------------ */
 
-/* out [B,C]: x[b,0,:] (CLS) or the mean over t < lengths[b] (MEAN). */
-void strata__tr_pool_fwd(float *out, const float *x, const int *lengths,
-                         int B, int T, int C, strata_pool pool);
-/* dx [B,T,C] overwritten (zero on rows that do not feed the pool). */
+/* Backward of strata_k_pool_forward (pool 0 = STRATA_POOL_CLS, 1 = MEAN).
+ * dx [B,T,C] overwritten (zero on rows that do not feed the pool). */
 void strata__tr_pool_bwd(float *dx, const float *dout, const int *lengths,
                          int B, int T, int C, strata_pool pool);
-/* out [B,C] = x / max(|x|, 1e-12); norm [B] = |x|. */
-void strata__tr_l2n_fwd(float *out, float *norm, const float *x, int B, int C);
-/* dx [B,C] overwritten. */
+/* Backward of strata_k_l2norm_forward: out [B,C] and norm [B] = max(|x|,
+ * 1e-12) as it stores them. dx [B,C] overwritten. */
 void strata__tr_l2n_bwd(float *dx, const float *dout, const float *out,
                         const float *norm, int B, int C);
-
-/* ---- elementwise ------------------------------------------------------ */
-
-/* y[i] += x[i] */
-void strata__tr_add_inplace(float *y, const float *x, int64_t n);
 
 /* ---- activation access for tests ------------------------------------ */
 
