@@ -158,6 +158,17 @@ static int exists(const char *p) {
     return stat(p, &sb) == 0;
 }
 
+/* Strings built with fmt() live until the command ends (strings_free). */
+static char **g_strs;
+static size_t g_nstrs, g_capstrs;
+
+static void strings_free(void) {
+    for (size_t i = 0; i < g_nstrs; i++) free(g_strs[i]);
+    free(g_strs);
+    g_strs = NULL;
+    g_nstrs = g_capstrs = 0;
+}
+
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt(const char *f, ...) {
     va_list ap;
@@ -165,10 +176,19 @@ static char *fmt(const char *f, ...) {
     char *s = NULL;
     if (vasprintf(&s, f, ap) < 0) s = NULL;
     va_end(ap);
-    if (!s) {
+    if (s && g_nstrs == g_capstrs) {
+        size_t cap = g_capstrs ? 2 * g_capstrs : 256;
+        char **n = realloc(g_strs, cap * sizeof *n);
+        if (n) {
+            g_strs = n;
+            g_capstrs = cap;
+        }
+    }
+    if (!s || g_nstrs == g_capstrs) {
         fprintf(stderr, "strata demo: out of memory\n");
         exit(1);
     }
+    g_strs[g_nstrs++] = s;
     return s;
 }
 
@@ -610,7 +630,7 @@ static int run(const cli_env *env, int npos, char **pos) {
                 strata_error_set(&err, STRATA_ESTATE,
                                  "%s holds a demo run with other settings (%s); choose another --out "
                                  "or remove it", o_out, settings_path);
-                free(settings_path);
+                strings_free();
                 return cli_fail(&err);
             }
         }
@@ -618,19 +638,18 @@ static int run(const cli_env *env, int npos, char **pos) {
         strata_status st = strata__json_write(settings_path, j, &err);
         cJSON_Delete(j);
         if (st) {
-            free(settings_path);
+            strings_free();
             return cli_fail(&err);
         }
     }
-    free(settings_path);
 
-    char *cmds_path = fmt("%s/commands.sh", o_out);
-    d.commands = fopen(cmds_path, "a");
-    free(cmds_path);
+    d.commands = fopen(fmt("%s/commands.sh", o_out), "a");
     if (d.commands) fprintf(d.commands, "# strata demo: stages run\n");
 
     int rc = CLI_FAIL;
     cJSON *results = NULL;
+    curve curves[MAXS];
+    memset(curves, 0, sizeof curves);
     strata_report *rep = NULL;
     /* ---- 1. data ---- */
     const char *pairs = o_pairs;
@@ -855,8 +874,6 @@ static int run(const cli_env *env, int npos, char **pos) {
     double ndcg[MAXS][16][17];   /* [strategy][seed][beir] */
     double rec[MAXS][16][17];
     double floss[MAXS][16], facc[MAXS][16];
-    curve curves[MAXS];
-    memset(curves, 0, sizeof curves);
     for (int s = 0; s < ns; s++) {
         cJSON *o = cJSON_AddObjectToObject(jstrat, strat[s].name);
         cJSON *hard = read_json(fmt("%s/plans/%s/hardness.json", o_out, strat[s].name));
@@ -1109,7 +1126,6 @@ static int run(const cli_env *env, int npos, char **pos) {
     if (strata_report_write(rep, rep_path, &err)) goto fail_err;
     cli_info(env, "demo: wrote %s and %s (%d stages run, %d already done, %.0f s)", res_path, rep_path,
              d.n_run, d.n_skipped, now_s() - t_start);
-    for (int s = 0; s < ns; s++) curve_free(&curves[s]);
     rc = CLI_OK;
     goto done;
 fail_err:
@@ -1120,7 +1136,8 @@ done:
     strata_report_free(rep);
     cJSON_Delete(results);
     if (d.commands) fclose(d.commands);
-    /* Small strings built with fmt() are left to process exit. */
+    for (int s = 0; s < ns; s++) curve_free(&curves[s]);
+    strings_free();
     return rc;
 }
 
