@@ -57,15 +57,15 @@ int main(int argc, char **argv) {
                               .type_vocab_size = 2, .layer_norm_eps = 1e-12f,
                               .pool = STRATA_POOL_MEAN, .normalize = 1};
     size_t sizes[STRATA_BERT_NUM_TENSORS];
-    size_t n = strata_train_param_sizes(&cfg, sizes);
+    size_t n = strata_bert_param_sizes(&cfg, sizes);
     float *p = malloc(n * sizeof(float)), *g = calloc(n, sizeof(float)),
           *m = calloc(n, sizeof(float)), *v = calloc(n, sizeof(float));
     strata_rng r;
     strata_rng_seed(&r, 1, 0);
     for (size_t i = 0; i < n; i++) p[i] = (float)(0.02 * strata_rng_normal(&r));
     strata_bert_weights w, gw;
-    strata_train_bind(&cfg, p, &w);
-    strata_train_bind(&cfg, g, &gw);
+    strata_bert_bind(&cfg, p, &w);
+    strata_bert_bind(&cfg, g, &gw);
     for (int l = 0; l < L * C; l++) { w.ln1_w[l] = 1; w.ln2_w[l] = 1; }
     for (int c = 0; c < C; c++) w.emb_ln_w[c] = 1;
     int32_t *ids = malloc(sizeof(int32_t) * 2 * N * T);

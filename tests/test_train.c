@@ -48,7 +48,7 @@ static void tiny_make(tiny *m, int N, int T) {
                                   .layer_norm_eps = 1e-12f, .pool = STRATA_POOL_MEAN,
                                   .normalize = 1};
     size_t s[STRATA_BERT_NUM_TENSORS];
-    m->n = strata_train_param_sizes(&m->cfg, s);
+    m->n = strata_bert_param_sizes(&m->cfg, s);
     m->params = malloc(m->n * sizeof(float));
     float *p = m->params;
     for (int i = 0; i < STRATA_BERT_NUM_TENSORS; i++) {
@@ -62,7 +62,7 @@ static void tiny_make(tiny *m, int N, int T) {
                            : is_emb ? urand() : 0.3 * urand());
         p += s[i];
     }
-    strata_train_bind(&m->cfg, m->params, &m->w);
+    strata_bert_bind(&m->cfg, m->params, &m->w);
     m->N = N;
     m->T = T;
     m->ids = malloc(sizeof(int32_t) * 2 * N * T);
@@ -92,7 +92,7 @@ static float *grads_of(tiny *m, int chunk, double tau, int sym, strata_pool pool
                        strata_infonce_stats *st) {
     float *g = calloc(m->n, sizeof(float));
     strata_bert_weights gw;
-    strata_train_bind(&m->cfg, g, &gw);
+    strata_bert_bind(&m->cfg, g, &gw);
     strata_train_ws *ws;
     strata_error err;
     assert_int_equal(strata_train_ws_create(&ws, &m->cfg, &err), STRATA_OK);
@@ -166,7 +166,7 @@ static void run_reference(strata_pool pool, int sym) {
     strata_train_ws *ws;
     assert_int_equal(strata_train_ws_create(&ws, &m.cfg, &err), STRATA_OK);
     strata_bert_weights gw;
-    strata_train_bind(&m.cfg, g, &gw);
+    strata_bert_bind(&m.cfg, g, &gw);
     for (int s = 0; s < steps; s++) {
         memset(g, 0, sizeof(float) * m.n);
         strata_infonce_stats st2;
@@ -217,9 +217,9 @@ static void test_torch_cls(void **state) {
  * both sides hold float noise, so it is checked against the global norm. */
 static double max_tensor_rel(const strata_bert_config *cfg, const float *a, const float *b) {
     size_t s[STRATA_BERT_NUM_TENSORS];
-    strata_train_param_sizes(cfg, s);
+    strata_bert_param_sizes(cfg, s);
     double worst = 0, tot = 0, kb = 0;
-    for (size_t j = 0; j < strata_train_param_sizes(cfg, s); j++) tot += (double)a[j] * a[j];
+    for (size_t j = 0; j < strata_bert_param_sizes(cfg, s); j++) tot += (double)a[j] * a[j];
     size_t off = 0;
     for (int i = 0; i < STRATA_BERT_NUM_TENSORS; i++) {
         if (strstr(strata_train_tensor_name(i), "key.bias")) {
@@ -291,7 +291,7 @@ static void test_batch_bad_input(void **state) {
     tiny_make(&m, 2, 8);
     float *g = calloc(m.n, sizeof(float));
     strata_bert_weights gw;
-    strata_train_bind(&m.cfg, g, &gw);
+    strata_bert_bind(&m.cfg, g, &gw);
     strata_train_ws *ws;
     strata_error err;
     assert_int_equal(strata_train_ws_create(&ws, &m.cfg, &err), STRATA_OK);

@@ -30,14 +30,8 @@ extern "C" {
 /* Parameter layout                                                          */
 /* ------------------------------------------------------------------------ */
 
-/* Floats of each tensor in strata_bert_weights order (the order of
- * STRATA_BERT_NUM_TENSORS) and the total; equal to strata_bert_param_sizes.
- * Gradients and Adam moments use the same layout as the parameters. */
-size_t strata_train_param_sizes(const strata_bert_config *cfg,
-                                size_t sizes[STRATA_BERT_NUM_TENSORS]);
-/* Points w's members into block (strata_train_param_sizes floats). */
-void strata_train_bind(const strata_bert_config *cfg, float *block,
-                       strata_bert_weights *w);
+/* Parameters, gradients and Adam moments all use the encoder's layout:
+ * strata_bert_param_sizes / strata_bert_bind (encoder.h). */
 /* Hugging Face name of tensor i ("embeddings.word_embeddings.weight",
  * "encoder.layer.*.attention.self.query.weight" for stacked tensors). */
 const char *strata_train_tensor_name(int i);
@@ -128,7 +122,7 @@ void strata_adamw_update(float *p, const float *g, float *m, float *v,
                          double eps, double wd, int64_t t);
 
 /* One optimizer step over a whole parameter block (layout of
- * strata_train_param_sizes): clips grads to clip (<= 0: none), then AdamW
+ * strata_bert_param_sizes): clips grads to clip (<= 0: none), then AdamW
  * with weight decay wd on the tensors strata_train_tensor_decays() names and
  * none on the others. t is the 1-based step count. Returns the gradient norm
  * before clipping. */

@@ -50,39 +50,6 @@ int strata_train_tensor_decays(int i) {
     return i >= 0 && i < STRATA_BERT_NUM_TENSORS ? k_decay[i] : 0;
 }
 
-size_t strata_train_param_sizes(const strata_bert_config *cfg,
-                                size_t s[STRATA_BERT_NUM_TENSORS]) {
-    size_t V = (size_t)cfg->vocab_size, C = (size_t)cfg->hidden_size,
-           L = (size_t)cfg->num_layers, F = (size_t)cfg->intermediate_size,
-           P = (size_t)cfg->max_position, TV = (size_t)cfg->type_vocab_size;
-    size_t v[STRATA_BERT_NUM_TENSORS] = {
-        V * C, P * C, TV * C, C, C,
-        L * C * C, L * C, L * C * C, L * C, L * C * C, L * C,
-        L * C * C, L * C, L * C, L * C,
-        L * F * C, L * F, L * C * F, L * C, L * C, L * C};
-    size_t total = 0;
-    for (int i = 0; i < STRATA_BERT_NUM_TENSORS; i++) {
-        s[i] = v[i];
-        total += v[i];
-    }
-    return total;
-}
-
-void strata_train_bind(const strata_bert_config *cfg, float *block,
-                       strata_bert_weights *w) {
-    size_t s[STRATA_BERT_NUM_TENSORS];
-    strata_train_param_sizes(cfg, s);
-    float **p[STRATA_BERT_NUM_TENSORS] = {
-        &w->word_emb, &w->pos_emb, &w->type_emb, &w->emb_ln_w, &w->emb_ln_b,
-        &w->q_w, &w->q_b, &w->k_w, &w->k_b, &w->v_w, &w->v_b,
-        &w->ao_w, &w->ao_b, &w->ln1_w, &w->ln1_b,
-        &w->ff1_w, &w->ff1_b, &w->ff2_w, &w->ff2_b, &w->ln2_w, &w->ln2_b};
-    for (int i = 0; i < STRATA_BERT_NUM_TENSORS; i++) {
-        *p[i] = block;
-        block += s[i];
-    }
-}
-
 /* ------------------------------------------------------------------------ */
 /* Activation cache                                                          */
 /* ------------------------------------------------------------------------ */
@@ -443,7 +410,7 @@ strata_status strata_train_save_block(const char *path,
                                       const strata_bert_config *cfg,
                                       const float *block, strata_error *err) {
     size_t s[STRATA_BERT_NUM_TENSORS];
-    strata_train_param_sizes(cfg, s);
+    strata_bert_param_sizes(cfg, s);
     int L = cfg->num_layers, C = cfg->hidden_size, F = cfg->intermediate_size;
     int n = 5 + (STRATA_BERT_NUM_TENSORS - 5) * L;
     strata_tensor *t = strata_calloc((size_t)n, sizeof *t);

@@ -67,7 +67,7 @@ double strata_train_optimizer_step(const strata_bert_config *cfg,
                                    double clip, double beta1, double beta2,
                                    double eps, int64_t t) {
     size_t s[STRATA_BERT_NUM_TENSORS];
-    size_t n = strata_train_param_sizes(cfg, s);
+    size_t n = strata_bert_param_sizes(cfg, s);
     double norm = strata_train_clip(grads, n, clip);
     size_t off = 0;
     for (int i = 0; i < STRATA_BERT_NUM_TENSORS; i++) {

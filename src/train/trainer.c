@@ -626,7 +626,7 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
-    strata_train_bind(&r.m->cfg, r.grads, &r.gw);
+    strata_bert_bind(&r.m->cfg, r.grads, &r.gw);
     if ((st = strata_train_ws_create(&r.ws, &r.m->cfg, err))) goto done;
     if (p->eval_beir) {
         if ((st = strata_beir_load(&r.beir, p->eval_beir, "test", p->progress, err))) goto done;
