@@ -232,6 +232,15 @@ static void test_safetensors_roundtrip_and_bad(void **state) {
     assert_int_equal(strata_safetensors_load(&st, p, &err), STRATA_EFORMAT);
     assert_non_null(strstr(err.msg, "header length"));
     free(raw);
+    /* a second "__metadata__" object is refused (found by fuzzing: it leaked) */
+    const char *hdr = "{\"__metadata__\":{\"a\":\"1\"},\"__metadata__\":{\"b\":\"2\"}}";
+    size_t hl = strlen(hdr);
+    unsigned char buf[128] = {0};
+    buf[0] = (unsigned char)hl;
+    memcpy(buf + 8, hdr, hl);
+    tu_write(p, buf, 8 + hl);
+    assert_int_equal(strata_safetensors_load(&st, p, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "\"__metadata__\" appears twice"));
 }
 
 static void test_atomic_abort(void **state) {

@@ -82,6 +82,7 @@ strata_status strata_safetensors_load(strata_safetensors *st, const char *path,
     }
     for (cJSON *e = j->child; e; e = e->next) {
         if (strcmp(e->string, "__metadata__") == 0) {
+            if (st->metadata_json) FAIL("%s: \"__metadata__\" appears twice", path);
             st->metadata_json = cJSON_PrintUnformatted(e);
             continue;
         }
