@@ -501,6 +501,26 @@ static int cmp_i32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Most frequent value of v[0..n) (ties: the lowest), sorting v in place;
+ * *distinct receives the number of distinct values. n must be > 0. */
+static int32_t mode_i32(int32_t *v, int64_t n, int32_t *distinct) {
+    qsort(v, (size_t)n, sizeof(int32_t), cmp_i32);
+    int32_t best = v[0], nd = 0;
+    int64_t bestn = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j < n && v[j] == v[i]) j++;
+        nd++;
+        if (j - i > bestn) {
+            bestn = j - i;
+            best = v[i];
+        }
+        i = j;
+    }
+    *distinct = nd;
+    return best;
+}
+
 static int emit(pass_ctx *c, const int64_t *idx, int64_t cnt) {
     strata_plan *p = c->o->p;
     const int64_t B = p->batch_size;
@@ -533,16 +553,8 @@ static int emit(pass_ctx *c, const int64_t *idx, int64_t cnt) {
     } else {
         /* merged leftovers: primary = most frequent cluster (ties: lowest) */
         for (int64_t i = 0; i < cnt; i++) c->tmp[i] = c->st->assign[idx[i]];
-        qsort(c->tmp, (size_t)cnt, sizeof(int32_t), cmp_i32);
-        int32_t best = c->tmp[0], distinct = 0;
-        int64_t bestn = 0;
-        for (int64_t i = 0; i < cnt;) {
-            int64_t j = i;
-            while (j < cnt && c->tmp[j] == c->tmp[i]) j++;
-            distinct++;
-            if (j - i > bestn) { bestn = j - i; best = c->tmp[i]; }
-            i = j;
-        }
+        int32_t distinct;
+        int32_t best = mode_i32(c->tmp, cnt, &distinct);
         p->batch_cluster[b] = best;
         p->batch_nclusters[b] = distinct;
         if (distinct > 1) c->info->merged_batches++;
@@ -612,16 +624,8 @@ static void relabel(pass_ctx *c, int64_t bb) {
     int64_t cnt = 0;
     for (int64_t i = 0; i < B; i++)
         if (m[i] >= 0) c->tmp[cnt++] = c->st->assign[m[i]];
-    qsort(c->tmp, (size_t)cnt, sizeof(int32_t), cmp_i32);
-    int32_t best = c->tmp[0], distinct = 0;
-    int64_t bestn = 0;
-    for (int64_t i = 0; i < cnt;) {
-        int64_t j = i;
-        while (j < cnt && c->tmp[j] == c->tmp[i]) j++;
-        distinct++;
-        if (j - i > bestn) { bestn = j - i; best = c->tmp[i]; }
-        i = j;
-    }
+    int32_t distinct;
+    int32_t best = mode_i32(c->tmp, cnt, &distinct);
     if (p->batch_nclusters[bb] <= 1 && distinct > 1) c->info->merged_batches++;
     p->batch_cluster[bb] = best;
     p->batch_nclusters[bb] = distinct;
