@@ -157,6 +157,7 @@ static int is_cjk(int32_t c) {
 /* Normalization into a codepoint buffer                                     */
 /* ------------------------------------------------------------------------ */
 
+/* A growable int32 buffer: codepoints here, token ids below. */
 typedef struct cpbuf {
     int32_t *v;
     size_t n, cap;
@@ -257,22 +258,8 @@ static int normalize(const norm_opts *o, const char *s, size_t n, cpbuf *out) {
 /* Pre-tokenization + WordPiece                                              */
 /* ------------------------------------------------------------------------ */
 
-typedef struct idbuf {
-    int32_t *v;
-    size_t n, cap;
-} idbuf;
-
-static int id_push(idbuf *b, int32_t id) {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        int32_t *nv = strata_realloc(b->v, cap * sizeof(int32_t));
-        if (!nv) return -1;
-        b->v = nv;
-        b->cap = cap;
-    }
-    b->v[b->n++] = id;
-    return 0;
-}
+/* Token ids share the codepoint buffer's type. */
+typedef cpbuf idbuf;
 
 /* Calls fn on each word (codepoint range) of the normalized buffer. */
 typedef int (*word_cb)(void *ud, const int32_t *w, size_t n);
@@ -297,7 +284,7 @@ typedef struct wp_ctx {
 static int wordpiece(void *ud, const int32_t *w, size_t n) {
     wp_ctx *c = ud;
     const strata_tokenizer *t = c->t;
-    if (n > (size_t)t->max_word_chars) return id_push(c->ids, t->unk);
+    if (n > (size_t)t->max_word_chars) return cp_push(c->ids, t->unk);
     char buf[4 * MAX_WORD_CHARS + 8];
     size_t off[MAX_WORD_CHARS + 1];
     size_t len = 0;
@@ -318,9 +305,9 @@ static int wordpiece(void *ud, const int32_t *w, size_t n) {
         }
         if (found < 0) {
             c->ids->n = mark;
-            return id_push(c->ids, t->unk);
+            return cp_push(c->ids, t->unk);
         }
-        if (id_push(c->ids, found)) return -1;
+        if (cp_push(c->ids, found)) return -1;
         s = e;
     }
     return 0;
@@ -365,7 +352,7 @@ static strata_status encode_all(const strata_tokenizer *t, const char *text,
             cp.n = 0;
             if (normalize(&o, text + seg, i - seg, &cp) ||
                 pretokenize(cp.v, cp.n, wordpiece, &ctx) ||
-                (sid >= 0 && id_push(ids, sid))) {
+                (sid >= 0 && cp_push(ids, sid))) {
                 st = strata_error_set(err, STRATA_ENOMEM, "out of memory tokenizing");
                 break;
             }
@@ -388,7 +375,7 @@ strata_status strata_tokenizer_encode_alloc(const strata_tokenizer *tok,
     *ids_out = NULL;
     *n_ids = 0;
     idbuf ids = {0};
-    if (add_special && id_push(&ids, tok->cls))
+    if (add_special && cp_push(&ids, tok->cls))
         return strata_error_set(err, STRATA_ENOMEM, "out of memory tokenizing");
     strata_status st = encode_all(tok, text, len, &ids, err);
     if (st != STRATA_OK) {
@@ -399,7 +386,7 @@ strata_status strata_tokenizer_encode_alloc(const strata_tokenizer *tok,
         size_t keep = (size_t)max_len - (add_special && max_len >= 1 ? 1 : 0);
         if (ids.n > keep) ids.n = keep;
     }
-    if (add_special && id_push(&ids, tok->sep)) {
+    if (add_special && cp_push(&ids, tok->sep)) {
         strata_free(ids.v);
         return strata_error_set(err, STRATA_ENOMEM, "out of memory tokenizing");
     }
