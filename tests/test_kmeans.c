@@ -89,10 +89,10 @@ static int files_equal(const char *a, const char *b) {
 /* Fast kernel vs naive reference vs numpy                                   */
 /* ------------------------------------------------------------------------ */
 
-static void check_vs_naive(int nparts, int bounds) {
-    enum { N = 3001, D = 37, K = 17, IT = 12 };
-    float *x = make_data(N, D, 12, 0.9, 7);
-    float *y = make_data(N, D, 12, 0.9, 8);
+static void check_vs_naive(int nparts, int bounds, int K, int64_t D, int nc, double noise) {
+    enum { N = 3001, IT = 20 };
+    float *x = make_data(N, D, nc, noise, 7);
+    float *y = make_data(N, D, nc, noise, 8);
     strata_kmeans_input in = input1(x, N, D);
     if (nparts == 2) {
         in.nparts = 2;
@@ -103,7 +103,7 @@ static void check_vs_naive(int nparts, int bounds) {
     float *c0 = malloc(sizeof(float) * K * (size_t)dt);
     for (int k = 0; k < K; k++)
         for (int p = 0; p < nparts; p++)
-            memcpy(c0 + k * dt + p * D, (p ? y : x) + (size_t)(k * 97) * D, sizeof(float) * D);
+            memcpy(c0 + k * dt + p * D, (p ? y : x) + (size_t)(k * 97 % N) * D, sizeof(float) * D);
     float *c1 = malloc(sizeof(float) * K * (size_t)dt), *c2 = malloc(sizeof(float) * K * (size_t)dt);
     memcpy(c1, c0, sizeof(float) * K * (size_t)dt);
     memcpy(c2, c0, sizeof(float) * K * (size_t)dt);
@@ -120,12 +120,26 @@ static void check_vs_naive(int nparts, int bounds) {
      * a few float ulps apart at most. */
     for (int64_t i = 0; i < K * dt; i++) assert_true(fabsf(c1[i] - c2[i]) < 1e-6f);
     assert_true(nit >= 2);
+    /* the pruning did engage: some later pass scored only a few rows in full */
+    int64_t least = N;
+    for (int i = 1; i < nit; i++)
+        if (it[i].scored < least) least = it[i].scored;
+    if (bounds) assert_true(least < N / 4);
+    else assert_int_equal(least, N);
     free(x), free(y), free(c0), free(c1), free(c2), free(a1), free(a2);
 }
 
-static void test_fast_vs_naive_spherical(void **s) { (void)s; check_vs_naive(1, 1); }
-static void test_fast_vs_naive_asymmetric(void **s) { (void)s; check_vs_naive(2, 1); }
-static void test_fast_vs_naive_no_bounds(void **s) { (void)s; check_vs_naive(1, 0); }
+static void test_fast_vs_naive_spherical(void **s) { (void)s; check_vs_naive(1, 1, 17, 37, 12, 0.9); }
+static void test_fast_vs_naive_asymmetric(void **s) { (void)s; check_vs_naive(2, 1, 17, 37, 12, 0.9); }
+static void test_fast_vs_naive_no_bounds(void **s) { (void)s; check_vs_naive(1, 0, 17, 37, 12, 0.9); }
+/* K = 64 in two dimensions with fuzzy clusters: many near ties, centroids
+ * overtaking each other, so the candidate lists and the moved set decide */
+static void test_fast_vs_naive_many(void **s) {
+    (void)s;
+    check_vs_naive(1, 1, 64, 2, 20, 0.2);
+    check_vs_naive(2, 1, 64, 2, 20, 0.2);
+    check_vs_naive(1, 0, 64, 2, 20, 0.2);
+}
 
 /* Same assignments as numpy's float64 Lloyd from the same initial centroids. */
 static void check_vs_numpy(int nparts) {
@@ -218,6 +232,36 @@ static void test_more_clusters_better(void **s) {
         strata_kmeans_result_free(&r);
     }
     free(x);
+}
+
+/* Repaired empty clusters jump across the space (the largest drifts by far):
+ * the pruned run must still follow plain Lloyd exactly, which needs the
+ * moved-set test to score the jumpers. */
+static void test_bounds_follow_repair_jumps(void **s) {
+    (void)s;
+    enum { N = 3001, D = 4, K = 64, IT = 15 };
+    float *x = make_data(N, D, 30, 0.5, 21);
+    for (int i = 0; i < N * D; i++) x[i] = fabsf(x[i]) + 0.01f; /* positive orthant */
+    strata_kmeans_input in = input1(x, N, D);
+    float *c1 = malloc(sizeof(float) * K * D), *c2 = malloc(sizeof(float) * K * D);
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < D; j++) /* 48 data rows, then 16 empty ones far away */
+            c1[k * D + j] = k < 48 ? x[(size_t)(k * 61) * D + j] : -1.0f - 0.01f * (float)k * (float)j;
+    memcpy(c2, c1, sizeof(float) * K * D);
+    int32_t *a1 = malloc(sizeof(int32_t) * N), *a2 = malloc(sizeof(int32_t) * N);
+    strata_kmeans_iter it[IT + 1];
+    int n1 = 0, n2 = 0;
+    strata_error err;
+    assert_int_equal(strata_kmeans_lloyd(c1, a1, &in, K, IT, 1, 1, it, &n1, &err), STRATA_OK);
+    assert_int_equal(strata_kmeans_lloyd(c2, a2, &in, K, IT, 0, 1, NULL, &n2, &err), STRATA_OK);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a1, a2, sizeof(int32_t) * N);
+    assert_memory_equal(c1, c2, sizeof(float) * K * D);
+    int64_t least = N;
+    for (int i = 1; i < n1; i++)
+        if (it[i].scored < least) least = it[i].scored;
+    assert_true(least < N); /* the bounds did skip rows */
+    free(x), free(c1), free(c2), free(a1), free(a2);
 }
 
 static void test_empty_cluster_repair(void **s) {
@@ -618,6 +662,8 @@ int main(void) {
         cmocka_unit_test(test_fast_vs_naive_spherical),
         cmocka_unit_test(test_fast_vs_naive_asymmetric),
         cmocka_unit_test(test_fast_vs_naive_no_bounds),
+        cmocka_unit_test(test_fast_vs_naive_many),
+        cmocka_unit_test(test_bounds_follow_repair_jumps),
         cmocka_unit_test(test_vs_numpy_spherical),
         cmocka_unit_test(test_vs_numpy_asymmetric),
         cmocka_unit_test(test_objective_never_worse),

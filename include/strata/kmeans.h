@@ -19,7 +19,7 @@
  * mean of the members' queries (c_q) and documents (c_d).
  *
  * Exactness. The fast kernel scores rows in blocks with single-threaded
- * cblas_sgemm and a fused top-2 scan; every candidate within twice the float
+ * cblas_sgemm and a fused top-9 scan; every candidate within twice the float
  * error bound of the float maximum is re-scored in double, and the row goes to
  * the best double score (lowest index on ties). The naive reference scores
  * every centroid in double, so both give the same assignment for every row,
@@ -29,13 +29,13 @@
  * Consequently assign and centroids are bit-identical across thread counts,
  * runs with one seed, and MPI rank counts.
  *
- * Pruning (Hamerly-style, exact): each row keeps a lower bound on its own
- * score and an upper bound on every other score; after an update they move by
- * the centroid drift ||c_new - c_old|| (Cauchy-Schwarz for unit rows). Rows
- * whose bounds cannot cross are not re-scored (the own score is recomputed
- * exactly first; up to 8 centroids that drift far more than the rest are
- * scored explicitly instead of loosening every bound). Same assignments as
- * Lloyd.
+ * Pruning (exact): after an update a unit row's score against centroid c
+ * changes by at most its drift ||c_new - c_old|| (Cauchy-Schwarz per part).
+ * A row is skipped when Hamerly's bounds (own score vs every other) cannot
+ * cross; else when the exact best of its 8 kept candidates beats a bound on
+ * every other centroid (the centroids that moved most are scored with one
+ * small sgemm per block, the rest bounded by the largest remaining drift);
+ * else it is scored in full. Same assignments as Lloyd.
  *
  * Thread-safety: a call uses OpenMP internally; distinct calls on distinct
  * results may run concurrently only if BLAS is pinned to one thread.

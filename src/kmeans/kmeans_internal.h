@@ -60,6 +60,14 @@ strata_status km_gather(const km_view *v, const int64_t *pos, int64_t m, float *
 strata_status km_init(float *C, const km_view *v, int k, strata_kmeans_init init,
                       int64_t init_sample, strata_rng *rng, strata_error *err);
 
+/* Candidates kept per row: the KM_NCAND best centroids of the last full
+ * scoring. A row whose best candidate beats the bound on every other
+ * centroid is assigned from KM_NCAND exact scores instead of K. */
+#define KM_NCAND 8
+/* At most K / KM_MOVED_DIV centroids count as moved: rows re-score against
+ * them (a 1/KM_MOVED_DIV sgemm) and bound the rest by the largest drift. */
+#define KM_MOVED_DIV 8
+
 /* Lloyd state over one view. */
 typedef struct km_state {
     int k;
@@ -72,12 +80,16 @@ typedef struct km_state {
     int32_t *a;        /* [n] cluster of each view row, -1 before the first */
     int32_t *prev;     /* [n] previous assignment                          */
     double *lb, *ub;   /* [n] bounds on own / best other score             */
+    int32_t *cand;     /* [n, ncand] best centroids at the last full scoring */
+    double *ucand;     /* [n] bound on every score outside cand[]           */
+    int ncand;         /* min(KM_NCAND, K)                                  */
     double *drift;     /* [K] movement of each centroid at the last update */
     double dmax1, dmax2;
     int dmax_i;
-    int top[8];        /* centroids that drifted far more than the rest     */
-    int ntop;          /* 0..8; their scores are checked one by one          */
-    double d_rest;     /* largest drift outside top[] (used when ntop > 0)   */
+    int32_t *moved;    /* [K] the centroids that drifted most (nmoved)      */
+    float *CM;         /* [nmoved, Dt] their rows, for one sgemm per block  */
+    int nmoved;        /* 0..K/KM_MOVED_DIV                                 */
+    double d_stay;     /* largest drift outside moved[]                     */
     int bounds_valid;
     int64_t *mv_off;   /* [2K + 2] move lists offsets (in, out)            */
     int64_t *mv;       /* [2n] rows moving in / out                        */

@@ -1,7 +1,7 @@
 /*
  * lloyd.c — the k-means kernels: row validation, the blocked sgemm
- * assignment with fused top-2 scan and exact double re-scoring, Hamerly-style
- * pruning, exact fixed-point centroid sums, empty-cluster repair,
+ * assignment with fused top-(M+1) scan and exact double re-scoring, Hamerly-style
+ * pruning with per-row candidate lists, exact fixed-point centroid sums, empty-cluster repair,
  * k-means++ / random initialization, and the naive reference.
  *
  * Legend: N rows, K clusters, Dt dims of a row (sum of parts), B block rows.
@@ -378,7 +378,11 @@ void km_state_free(km_state *s) {
     strata_free(s->prev);
     strata_free(s->lb);
     strata_free(s->ub);
+    strata_free(s->cand);
+    strata_free(s->ucand);
     strata_free(s->drift);
+    strata_free(s->moved);
+    strata_free(s->CM);
     strata_free(s->mv_off);
     strata_free(s->mv);
     memset(s, 0, sizeof *s);
@@ -399,11 +403,17 @@ strata_status km_state_init(km_state *s, const km_view *v, int k, strata_error *
     s->prev = strata_malloc_array(n, sizeof(int32_t));
     s->lb = strata_malloc_array(n, sizeof(double));
     s->ub = strata_malloc_array(n, sizeof(double));
+    s->ncand = k < KM_NCAND ? k : KM_NCAND;
+    s->cand = strata_malloc_array(n * (size_t)s->ncand, sizeof(int32_t));
+    s->ucand = strata_malloc_array(n, sizeof(double));
     s->drift = strata_calloc((size_t)k, sizeof(double));
+    s->moved = strata_malloc_array((size_t)k, sizeof(int32_t));
+    s->CM = strata_malloc_array((size_t)(k / KM_MOVED_DIV > 0 ? k / KM_MOVED_DIV : 1) * (size_t)s->dt,
+                                sizeof(float));
     s->mv_off = strata_calloc(2 * (size_t)k + 2, sizeof(int64_t));
     s->mv = strata_malloc_array(2 * n, sizeof(int64_t));
     if (!s->C || !s->Cold || !s->S || !s->cnt || !s->red || !s->a || !s->prev || !s->lb ||
-        !s->ub || !s->drift || !s->mv_off || !s->mv) {
+        !s->ub || !s->cand || !s->ucand || !s->drift || !s->moved || !s->CM || !s->mv_off || !s->mv) {
         km_state_free(s);
         return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (K=%d, N=%lld)", k,
                                 (long long)v->n);
@@ -413,7 +423,7 @@ strata_status km_state_init(km_state *s, const km_view *v, int k, strata_error *
 }
 
 /* ------------------------------------------------------------------------ */
-/* Assignment: blocked sgemm + fused top-2 + exact re-scoring + pruning      */
+/* Assignment: blocked sgemm + fused top-9 + exact re-scoring + pruning      */
 /* ------------------------------------------------------------------------ */
 
 static int64_t block_rows(int k) {
@@ -431,10 +441,10 @@ static double score_err(int64_t dt, int nparts) {
 }
 
 /* Scores rows list[0..m) of a block (normalized into X) against C and sets
- * a, lb, ub for each. */
+ * a, lb, ub, cand and ucand for each. */
 static void score_rows(km_state *s, const int64_t *list, int64_t m, const float *X,
                        float *SC, double err_max) {
-    int k = s->k;
+    int k = s->k, nc = s->ncand;
     int64_t dt = s->dt;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, k, (int)dt, 1.0f, X, (int)dt,
                 s->C, (int)dt, 0.0f, SC, k);
@@ -442,20 +452,24 @@ static void score_rows(km_state *s, const int64_t *list, int64_t m, const float 
     for (int64_t r = 0; r < m; r++) {
         const float *sr = SC + (size_t)r * (size_t)k; /* [K] */
         const float *xr = X + (size_t)r * (size_t)dt; /* [Dt] */
-        float t1 = -INFINITY, t2 = -INFINITY;
-        int i1 = 0;
+        /* the nc + 1 best float scores, descending (ties: lower index first) */
+        float tv[KM_NCAND + 1] = {0};
+        int ti[KM_NCAND + 1] = {0}, nt = 0;
         for (int c = 0; c < k; c++) {
             float val = sr[c];
-            if (val > t1) {
-                t2 = t1;
-                t1 = val;
-                i1 = c;
-            } else if (val > t2) {
-                t2 = val;
+            if (nt == nc + 1 && !(val > tv[nc])) continue;
+            int pos = nt < nc + 1 ? nt++ : nc;
+            while (pos > 0 && tv[pos - 1] < val) {
+                tv[pos] = tv[pos - 1];
+                ti[pos] = ti[pos - 1];
+                pos--;
             }
+            tv[pos] = val;
+            ti[pos] = c;
         }
-        double thr = (double)t1 - tol, bs = -INFINITY;
-        int best = i1;
+        /* the exact best: every centroid within the float error of the top */
+        double thr = (double)tv[0] - tol, bs = -INFINITY;
+        int best = ti[0];
         for (int c = 0; c < k; c++) {
             if ((double)sr[c] < thr) continue;
             double d = km_dscore(xr, s->C + (size_t)c * (size_t)dt, dt);
@@ -464,12 +478,80 @@ static void score_rows(km_state *s, const int64_t *list, int64_t m, const float 
                 best = c;
             }
         }
-        double other = best == i1 ? (double)t2 : (double)t1;
+        double other = nt > 1 ? (double)(best == ti[0] ? tv[1] : tv[0]) : -INFINITY;
         int64_t i = list[r];
         s->a[i] = best;
         s->lb[i] = bs;
         s->ub[i] = other + err_max;
+        int32_t *cd = s->cand + (size_t)i * (size_t)nc; /* [nc] */
+        for (int q = 0; q < nc; q++) cd[q] = ti[q];
+        s->ucand[i] = nt > nc ? (double)tv[nc] + err_max : -INFINITY;
     }
+}
+
+/* Exact scores of row x's candidates: the best (ties to the lower index,
+ * as in a full scoring) and the second-best score. */
+static void score_cands(const km_state *s, int64_t i, const float *x, int *best, double *bs,
+                        double *s2) {
+    int nc = s->ncand;
+    const int32_t *cd = s->cand + (size_t)i * (size_t)nc; /* [nc] */
+    double b = -INFINITY, t = -INFINITY;
+    int bi = -1;
+    for (int q = 0; q < nc; q++) {
+        int c = cd[q];
+        double d = km_dscore(x, s->C + (size_t)c * (size_t)s->dt, s->dt);
+        if (d > b || (d == b && c < bi)) {
+            t = b;
+            b = d;
+            bi = c;
+        } else if (d > t) {
+            t = d;
+        }
+    }
+    *best = bi;
+    *bs = b;
+    *s2 = t;
+}
+
+/* Settles row i on its candidates when the best beats U, the bound on every
+ * other centroid; 1 if settled. */
+static int settle(km_state *s, int64_t i, int best, double bs, double s2, double U) {
+    if (bs - U <= 1e-9) return 0;
+    s->a[i] = best;
+    s->lb[i] = bs;
+    s->ub[i] = s2 > U ? s2 : U;
+    s->ucand[i] = U;
+    return 1;
+}
+
+/* Third pruning test, for the block's rows that failed the first two: the
+ * moved centroids' scores (P [m, nmoved], float) bound the moved
+ * non-candidates, the rest moved at most d_stay. cb/cbs/cs2 [m]: each row's
+ * candidate result (cb < 0: not assigned yet, scored in full). Settled rows
+ * leave list/X; returns how many remain. mark [K] is zero on entry and exit. */
+static int64_t settle_rows(km_state *s, int64_t *list, int64_t m, float *X, const float *P,
+                           const int *cb, const double *cbs, const double *cs2, double err_max,
+                           unsigned char *mark) {
+    int nc = s->ncand, nm = s->nmoved;
+    int64_t dt = s->dt, m2 = 0;
+    for (int64_t r = 0; r < m; r++) {
+        int64_t i = list[r];
+        if (cb[r] >= 0) {
+            const int32_t *cd = s->cand + (size_t)i * (size_t)nc; /* [nc] */
+            double U = s->ucand[i] + s->d_stay;
+            for (int q = 0; q < nc; q++) mark[cd[q]] = 1;
+            const float *pr = P + (size_t)r * (size_t)nm; /* [nm] */
+            for (int q = 0; q < nm; q++)
+                if (!mark[s->moved[q]] && (double)pr[q] + err_max > U) U = (double)pr[q] + err_max;
+            for (int q = 0; q < nc; q++) mark[cd[q]] = 0;
+            if (settle(s, i, cb[r], cbs[r], cs2[r], U)) continue;
+            s->ucand[i] = U;
+        }
+        if (m2 != r)
+            memcpy(X + (size_t)m2 * (size_t)dt, X + (size_t)r * (size_t)dt, (size_t)dt * sizeof(float));
+        list[m2++] = i;
+    }
+    return m2;
 }
 
 strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *changed,
@@ -483,10 +565,16 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
     float *X = strata_malloc_array((size_t)T * (size_t)B * (size_t)dt, sizeof(float));
     float *SC = strata_malloc_array((size_t)T * (size_t)B * (size_t)k, sizeof(float));
     int64_t *L = strata_malloc_array((size_t)T * (size_t)B, sizeof(int64_t));
-    if (!X || !SC || !L) {
+    unsigned char *MK = strata_calloc((size_t)T * (size_t)k, 1);
+    int *CB = strata_malloc_array((size_t)T * (size_t)B, sizeof(int));
+    double *CBS = strata_malloc_array((size_t)T * (size_t)B * 2, sizeof(double));
+    if (!X || !SC || !L || !MK || !CB || !CBS) {
         strata_free(X);
         strata_free(SC);
         strata_free(L);
+        strata_free(MK);
+        strata_free(CB);
+        strata_free(CBS);
         return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (assignment buffers)");
     }
     if (n > 0) memcpy(s->prev, s->a, (size_t)n * sizeof(int32_t));
@@ -497,51 +585,50 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
         float *x = X + (size_t)t * (size_t)B * (size_t)dt;  /* [B, Dt] */
         float *sc = SC + (size_t)t * (size_t)B * (size_t)k; /* [B, K]  */
         int64_t *list = L + (size_t)t * (size_t)B;          /* [B]     */
+        unsigned char *mark = MK + (size_t)t * (size_t)k;   /* [K]     */
+        int *cb = CB + (size_t)t * (size_t)B;               /* [B]     */
+        double *cbs = CBS + (size_t)t * (size_t)B * 2, *cs2 = cbs + B; /* [B] each */
 #pragma omp for schedule(dynamic, 1)
         for (int64_t b = 0; b < nb; b++) {
             int64_t i0 = b * B, i1 = i0 + B < n ? i0 + B : n, m = 0;
             for (int64_t i = i0; i < i1; i++) {
+                float *xr = x + (size_t)m * (size_t)dt;
+                cb[m] = -1;
                 if (prune && s->a[i] >= 0) {
+                    /* 1. Hamerly: the own centroid still beats every other one */
                     int ai = s->a[i];
-                    float *xr = x + (size_t)m * (size_t)dt;
-                    int loaded = 0;
                     s->lb[i] -= s->drift[ai];
-                    if (s->ntop == 0) {
-                        s->ub[i] += ai == s->dmax_i ? s->dmax2 : s->dmax1;
-                    } else {
-                        /* ub now bounds every centroid but the big drifters */
-                        s->ub[i] += s->d_rest;
-                    }
-                    if (s->lb[i] - s->ub[i] <= 1e-9) {
-                        /* Hamerly's second test: tighten the lower bound to
-                         * the exact own score (Dt flops instead of K*Dt) */
-                        km_load_row(v, i, xr);
-                        loaded = 1;
-                        s->lb[i] = km_dscore(xr, s->C + (size_t)ai * (size_t)dt, dt);
-                    }
+                    s->ub[i] += ai == s->dmax_i ? s->dmax2 : s->dmax1;
                     if (s->lb[i] - s->ub[i] > 1e-9) {
-                        if (s->ntop > 0) {
-                            if (!loaded) km_load_row(v, i, xr);
-                            loaded = 1;
-                            for (int q = 0; q < s->ntop; q++) {
-                                if (s->top[q] == ai) continue;
-                                double d = km_dscore(xr, s->C + (size_t)s->top[q] * (size_t)dt, dt);
-                                if (d > s->ub[i]) s->ub[i] = d;
-                            }
-                        }
-                        if (s->lb[i] - s->ub[i] > 1e-9) continue;
+                        s->ucand[i] += s->dmax1;
+                        continue;
                     }
-                    if (!loaded) km_load_row(v, i, xr);
+                    /* 2. the best candidate beats every other centroid, each
+                     * moved by at most the largest drift */
+                    km_load_row(v, i, xr);
+                    score_cands(s, i, xr, &cb[m], &cbs[m], &cs2[m]);
+                    if (settle(s, i, cb[m], cbs[m], cs2[m], s->ucand[i] + s->dmax1)) continue;
                 } else {
-                    km_load_row(v, i, x + (size_t)m * (size_t)dt);
+                    km_load_row(v, i, xr);
                 }
                 list[m++] = i;
             }
             if (m == 0) continue;
+            if (prune) {
+                /* 3. the same with the moved centroids scored */
+                if (s->nmoved > 0)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, s->nmoved, (int)dt,
+                                1.0f, x, (int)dt, s->CM, (int)dt, 0.0f, sc, s->nmoved);
+                m = settle_rows(s, list, m, x, sc, cb, cbs, cs2, err_max, mark);
+                if (m == 0) continue;
+            }
             score_rows(s, list, m, x, sc, err_max);
             nscored += m;
         }
     }
+    strata_free(MK);
+    strata_free(CB);
+    strata_free(CBS);
     strata_free(X);
     strata_free(SC);
     strata_free(L);
@@ -618,6 +705,15 @@ double km_objective(const km_state *s) {
 /* ------------------------------------------------------------------------ */
 /* Update and empty-cluster repair                                           */
 /* ------------------------------------------------------------------------ */
+
+/* Descending drift, then ascending index (a total order: same bits
+ * everywhere). */
+static int by_drift_desc(const void *x, const void *y, void *arg) {
+    const double *d = arg;
+    int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+    if (d[a] != d[b]) return d[a] > d[b] ? -1 : 1;
+    return (a > b) - (a < b);
+}
 
 int km_update(km_state *s, const strata_kmeans_input *in, strata_rng *rng, int repair) {
     int k = s->k;
@@ -707,33 +803,21 @@ int km_update(km_state *s, const strata_kmeans_input *in, strata_rng *rng, int r
             s->dmax2 = d;
         }
     }
-    /* Big drifters (typically a repaired empty cluster, or a few centroids
-     * jumping early on) would loosen every row's upper bound; when up to 8
-     * centroids drift more than twice the 9th, their scores are checked
-     * explicitly instead and the bound grows by the 9th drift only. */
-    s->ntop = 0;
-    s->d_rest = s->dmax1;
-    if (k > 9) {
-        int top[9];
-        int nt = 0;
-        for (int c = 0; c < k; c++) {
-            int pos = nt < 9 ? nt++ : 9;
-            if (pos == 9 && s->drift[c] <= s->drift[top[8]]) continue;
-            if (pos == 9) pos = 8;
-            while (pos > 0 && s->drift[top[pos - 1]] < s->drift[c]) {
-                top[pos] = top[pos - 1];
-                pos--;
-            }
-            top[pos] = c;
-        }
-        double d9 = s->drift[top[8]];
-        int nb = 0;
-        while (nb < 8 && s->drift[top[nb]] > 2.0 * d9) nb++;
-        if (nb > 0) {
-            memcpy(s->top, top, (size_t)nb * sizeof(int));
-            s->ntop = nb;
-            s->d_rest = s->drift[top[nb]];
-        }
+    /* The moved set: up to K / KM_MOVED_DIV centroids with the largest
+     * (non-zero) drifts; every other one moved at most d_stay. */
+    s->nmoved = 0;
+    s->d_stay = s->dmax1;
+    int maxm = k / KM_MOVED_DIV;
+    if (maxm > 0) {
+        for (int c = 0; c < k; c++) s->moved[c] = c;
+        qsort_r(s->moved, (size_t)k, sizeof(int32_t), by_drift_desc, s->drift);
+        int nm = 0;
+        while (nm < maxm && s->drift[s->moved[nm]] > 0) nm++;
+        s->nmoved = nm;
+        s->d_stay = nm < k ? s->drift[s->moved[nm]] : 0;
+        for (int q = 0; q < nm; q++)
+            memcpy(s->CM + (size_t)q * (size_t)dt, s->C + (size_t)s->moved[q] * (size_t)dt,
+                   (size_t)dt * sizeof(float));
     }
     s->bounds_valid = 1;
     return nrep;
