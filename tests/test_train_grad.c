@@ -452,8 +452,46 @@ static void test_adamw_formula(void **state) {
     for (int i = 0; i < 2; i++) assert_true(fabs(p[i] - pd[i]) < 1e-6 * fabs(pd[i]) + 1e-7);
 }
 
+/* The vectorized update gives every element the bits of the scalar one
+ * (each element updated alone, n = 1, takes the scalar path), over three
+ * steps and a length that leaves a scalar tail. */
+static void test_adamw_vector_equals_scalar(void **state) {
+    (void)state;
+    enum { N = 4099 };
+    float *p = malloc(N * sizeof(float)), *m = calloc(N, sizeof(float)), *v = calloc(N, sizeof(float));
+    float *p1 = malloc(N * sizeof(float)), *m1 = calloc(N, sizeof(float)), *v1 = calloc(N, sizeof(float));
+    float *g = malloc(N * sizeof(float));
+    for (int i = 0; i < N; i++) p[i] = p1[i] = (float)sin(0.37 * i);
+    for (int t = 1; t <= 3; t++) {
+        for (int i = 0; i < N; i++) g[i] = (float)(cos(1.3 * i + t) * pow(10.0, (i % 7) - 4));
+        strata_adamw_update(p, g, m, v, N, 3e-4, 0.9, 0.999, 1e-8, 0.01, t);
+        for (int i = 0; i < N; i++)
+            strata_adamw_update(p1 + i, g + i, m1 + i, v1 + i, 1, 3e-4, 0.9, 0.999, 1e-8, 0.01, t);
+    }
+    assert_memory_equal(p, p1, N * sizeof(float));
+    assert_memory_equal(m, m1, N * sizeof(float));
+    assert_memory_equal(v, v1, N * sizeof(float));
+    free(p), free(m), free(v), free(p1), free(m1), free(v1), free(g);
+}
+
+/* GELU's backward: 4-lane erf and the scalar one give the same bits. */
+static void test_gelu_grad_vector_equals_scalar(void **state) {
+    (void)state;
+    enum { N = 1027 };
+    float x[N], d[N], a[N], b[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)(-6.0 + 12.0 * i / (N - 1));
+        d[i] = (float)cos(0.7 * i);
+    }
+    strata__tr_gelu_bwd(a, x, d, N);
+    for (int i = 0; i < N; i++) strata__tr_gelu_bwd(b + i, x + i, d + i, 1);
+    assert_memory_equal(a, b, sizeof a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gelu_grad_vector_equals_scalar),
+        cmocka_unit_test(test_adamw_vector_equals_scalar),
         cmocka_unit_test(test_fd_layernorm),
         cmocka_unit_test(test_fd_linear),
         cmocka_unit_test(test_linear_fast_vs_naive),

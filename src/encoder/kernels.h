@@ -114,7 +114,12 @@ void strata_k_linear_gelu_forward(float *out, float *pre, const float *inp,
  * out, inp: [n] (may alias). */
 void strata_k_gelu_forward(float *out, const float *inp, int64_t n);
 void strata_k_gelu_forward_naive(float *out, const float *inp, int64_t n);
-/* Scalar erf of the fast kernel (exposed for tests and the backward pass). */
+/* GELU's derivative times dout: dinp = dout (cdf(x) + x pdf(x)), the cdf from
+ * the forward's erf, so the backward matches the function the forward
+ * computes, and the pdf from strata_k_exp. 4 lanes at a time, the same bits
+ * as one at a time. One thread; dinp may alias dout. */
+void strata_k_gelu_grad(float *dinp, const float *inp, const float *dout, int64_t n);
+/* Scalar erf of the fast kernel (exposed for tests). */
 float strata_k_erf(float x);
 /* The vectorizable exp used by the attention softmax (relative error
  * < 2e-7 on [-87, 0]; clamps to [-87, 88]). */

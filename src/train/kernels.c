@@ -165,19 +165,18 @@ void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
 
 /* ------------------------------------------------------------------------ */
 /* GELU (exact: 0.5 x (1 + erf(x / sqrt 2)), as torch and HF "gelu"), float  */
-/* The cdf uses the forward's erf (strata_k_erf), so the backward matches    */
-/* the function strata_k_gelu_forward computes.                              */
+/* The cdf uses the forward's erf (strata_k_gelu_grad), so the backward      */
+/* matches the function strata_k_gelu_forward computes.                      */
 /* ------------------------------------------------------------------------ */
 
 void strata__tr_gelu_bwd(float *dinp, const float *inp, const float *dout,
                          int64_t n) {
-    const float inv_sqrt_2pi = 0.3989422804014327f;
+    const int64_t span = 16384;
+    int64_t nblk = (n + span - 1) / span;
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN / 16)
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float cdf = 0.5f * (1.0f + strata_k_erf(x * 0.70710678118654752f));
-        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
-        dinp[i] = dout[i] * (cdf + x * pdf);
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t i0 = blk * span, m = n - i0 < span ? n - i0 : span;
+        strata_k_gelu_grad(dinp + i0, inp + i0, dout + i0, m);
     }
 }
 
