@@ -150,8 +150,11 @@ typedef struct demo {
     const cli_env *env;
     char self[4096];
     FILE *commands;      /* OUT/commands.sh */
+    const char *times;   /* OUT/stages.jsonl: wall seconds of each stage run */
     int n_run, n_skipped;
 } demo;
+
+static double now_s(void);
 
 static int exists(const char *p) {
     struct stat sb;
@@ -250,6 +253,7 @@ static int stage(demo *d, const char *done_path, const char *what, int argc, con
         fflush(d->commands);
     }
     fflush(stdout);
+    double t0 = now_s();
     pid_t pid;
     int rc = posix_spawn(&pid, d->self, NULL, NULL, (char *const *)argv, environ);
     if (rc != 0) {
@@ -266,6 +270,19 @@ static int stage(demo *d, const char *done_path, const char *what, int argc, con
         return -1;
     }
     d->n_run++;
+    if (d->times) {
+        /* one JSON line per finished stage (a killed run keeps the others) */
+        FILE *f = fopen(d->times, "a");
+        cJSON *j = cJSON_CreateObject();
+        char *line = NULL;
+        if (j && cJSON_AddStringToObject(j, "stage", what) &&
+            cJSON_AddNumberToObject(j, "seconds", now_s() - t0))
+            line = cJSON_PrintUnformatted(j);
+        if (f && line) fprintf(f, "%s\n", line);
+        if (f) fclose(f);
+        cJSON_free(line);
+        cJSON_Delete(j);
+    }
     return 0;
 }
 
@@ -644,6 +661,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     }
 
     d.commands = fopen(fmt("%s/commands.sh", o_out), "a");
+    d.times = fmt("%s/stages.jsonl", o_out);
     if (d.commands) fprintf(d.commands, "# strata demo: stages run\n");
 
     int rc = CLI_FAIL;
@@ -712,10 +730,13 @@ static int run(const cli_env *env, int npos, char **pos) {
         STAGE(&d, qnpy, "embed the queries with the same IDF", "embed", "--model", "hash", "--input", pairs,
               "--field", "query", "--dim", dimbuf, "--idf", idf, "--out", qnpy);
     } else {
+        /* the surrogate model sees the texts as the trainer will (--max-len) */
+        char eml[32];
+        snprintf(eml, sizeof eml, "%d", o_max_len);
         STAGE(&d, qnpy, "embed the queries", "embed", "--model", o_embed_model, "--input", pairs,
-              "--field", "query", "--out", qnpy);
+              "--field", "query", "--max-len", eml, "--out", qnpy);
         STAGE(&d, dnpy, "embed the positives", "embed", "--model", o_embed_model, "--input", pairs,
-              "--field", "positive", "--out", dnpy);
+              "--field", "positive", "--max-len", eml, "--out", dnpy);
     }
 
     /* ---- 3. cluster ---- */
@@ -977,6 +998,47 @@ static int run(const cli_env *env, int npos, char **pos) {
         cJSON_Delete(st);
     }
     cJSON_AddNumberToObject(results, "seconds", now_s() - t_start);
+    /* wall time per stage (stages.jsonl; a stage run twice counts its last
+     * run), and per kind of stage (its first word) */
+    cJSON *jstages = cJSON_AddArrayToObject(results, "stages");
+    cJSON *jkinds = cJSON_AddObjectToObject(results, "stage_seconds");
+    {
+        FILE *f = fopen(d.times, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        while (f && getline(&line, &cap, f) > 0) {
+            cJSON *j = cJSON_Parse(line);
+            cJSON *w = j ? cJSON_GetObjectItem(j, "stage") : NULL;
+            if (!cJSON_IsString(w) || !cJSON_IsNumber(cJSON_GetObjectItem(j, "seconds"))) {
+                cJSON_Delete(j);
+                continue;
+            }
+            for (int q = cJSON_GetArraySize(jstages) - 1; q >= 0; q--) {
+                cJSON *o = cJSON_GetArrayItem(jstages, q);
+                if (strcmp(cJSON_GetObjectItem(o, "stage")->valuestring, w->valuestring) == 0)
+                    cJSON_DeleteItemFromArray(jstages, q);
+            }
+            cJSON_AddItemToArray(jstages, j);
+        }
+        free(line);
+        if (f) fclose(f);
+        cJSON *o;
+        cJSON_ArrayForEach(o, jstages) {
+            char kind[32];
+            const char *w = cJSON_GetObjectItem(o, "stage")->valuestring;
+            size_t n = strcspn(w, " :");
+            if (n >= sizeof kind) n = sizeof kind - 1;
+            memcpy(kind, w, n);
+            kind[n] = 0;
+            cJSON *k = cJSON_GetObjectItem(jkinds, kind);
+            if (!k) k = cJSON_AddObjectToObject(jkinds, kind);
+            cJSON *c = cJSON_GetObjectItem(k, "stages"), *t = cJSON_GetObjectItem(k, "seconds");
+            if (!c) c = cJSON_AddNumberToObject(k, "stages", 0);
+            if (!t) t = cJSON_AddNumberToObject(k, "seconds", 0);
+            cJSON_SetNumberValue(c, c->valuedouble + 1);
+            cJSON_SetNumberValue(t, t->valuedouble + json_num(o, "seconds"));
+        }
+    }
 
     /* the table on stdout */
     int ir = -1;
@@ -1117,6 +1179,26 @@ static int run(const cli_env *env, int npos, char **pos) {
             cells[c * 7 + 6] = fmt("%.3f", json_num(o, "pairwise_cos_max"));
         }
         strata_report_table(rep, 7, hdr, nc, cells);
+        free(cells);
+    }
+    if (cJSON_GetArraySize(jkinds) > 0) {
+        strata_report_heading(rep, "Wall time per stage");
+        strata_report_paragraph(rep, "Seconds of each kind of stage as last run (stages.jsonl); stages found "
+                                     "done on a resumed run keep the time of the run that made them.");
+        int nk = cJSON_GetArraySize(jkinds);
+        const char *hdr[4] = {"stage", "runs", "seconds", "seconds per run"};
+        const char **cells = calloc((size_t)nk * 4, sizeof *cells);
+        int q = 0;
+        cJSON *k;
+        cJSON_ArrayForEach(k, jkinds) {
+            double c = json_num(k, "stages"), t = json_num(k, "seconds");
+            cells[q * 4 + 0] = k->string;
+            cells[q * 4 + 1] = fmt("%.0f", c);
+            cells[q * 4 + 2] = fmt("%.1f", t);
+            cells[q * 4 + 3] = fmt("%.1f", c > 0 ? t / c : 0);
+            q++;
+        }
+        strata_report_table(rep, 4, hdr, nk, cells);
         free(cells);
     }
     strata_report_paragraph(rep, fmt("Every number on this page is in results.json; the commands that produced "

@@ -1,7 +1,8 @@
 /*
  * test_demo.c — the main job end to end on a tiny embedded corpus: every
  * stage runs, results.json holds the three strategies with finite numbers,
- * the report has its plots, a rerun resumes (skips every stage), and a rerun
+ * the report has its plots and stage times, a rerun resumes (skips every
+ * stage, keeps the times), and a rerun
  * with other settings into the same folder is refused.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -45,12 +46,25 @@ static void test_demo_end_to_end(void **state) {
         assert_true(isfinite(loss) && loss > 0);
         assert_true(isfinite(hl));
     }
+    /* wall time of every stage, and per kind of stage */
+    cJSON *stages = cJSON_GetObjectItem(j, "stages");
+    assert_true(cJSON_GetArraySize(stages) >= 10);
+    cJSON *kinds = cJSON_GetObjectItem(j, "stage_seconds");
+    const char *kn[4] = {"embed", "cluster", "train", "evaluate"};
+    for (int i = 0; i < 4; i++) {
+        cJSON *k = cJSON_GetObjectItem(kinds, kn[i]);
+        assert_non_null(k);
+        assert_true(cJSON_GetObjectItem(k, "stages")->valuedouble >= 1);
+        assert_true(cJSON_GetObjectItem(k, "seconds")->valuedouble > 0);
+    }
+    assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(kinds, "train"), "stages")->valuedouble, 3);
     cJSON_Delete(j);
     free(res);
     char *html = tu_read(tu_join(out, "report.html"), NULL);
     assert_non_null(html);
     assert_non_null(strstr(html, "<svg"));
     assert_non_null(strstr(html, "training loss"));
+    assert_non_null(strstr(html, "Wall time per stage"));
     free(html);
     assert_true(tu_exists(tu_join(out, "commands.sh")));
     assert_int_equal(tu_count_files(out, ".tmp."), 0);
@@ -59,6 +73,14 @@ static void test_demo_end_to_end(void **state) {
     rc = tu_sh("%s demo --out %s " TINY, tu_strata(), out);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(tu_last_err(), "0 stages run"));
+    res = tu_read(tu_join(out, "results.json"), NULL);
+    j = cJSON_Parse(res);
+    assert_non_null(j);
+    assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stage_seconds"), "train"),
+                                              "stages")->valuedouble,
+                     3);
+    cJSON_Delete(j);
+    free(res);
 
     /* other settings into the same folder are refused, nothing is touched */
     rc = tu_sh("%s demo --out %s " TINY " --lr 0.5", tu_strata(), out);
