@@ -2,7 +2,8 @@
 # The papers' experiment on the shared real data: see experiments/README.md.
 # Usage: experiments/run.sh [OUT]
 #   env: SETTINGS ("scratch-hash minilm"), THREADS, KEEP_OVERLAP=1,
-#        scratch-hash: STEPS, SEEDS, BATCH, MAX_LEN, LAYERS, HIDDEN, HEADS, FFN
+#        scratch-hash: STEPS, SEEDS, BATCH, MAX_LEN, LAYERS, HIDDEN, HEADS, FFN,
+#                      SCRATCH_STRATEGIES
 #        minilm:       MINILM_STEPS, MINILM_SEEDS, MINILM_BATCH, MINILM_MAX_LEN,
 #                      MINILM_EVAL_MAX_LEN, MINILM_STRATEGIES
 set -euo pipefail
@@ -45,7 +46,7 @@ for s in $settings; do
         --embed-model hash --dim 256 --vocab "$data/tokenizers/bert-base-uncased/vocab.txt" \
         --layers "${LAYERS:-4}" --hidden "${HIDDEN:-256}" --heads "${HEADS:-4}" --ffn "${FFN:-1024}" \
         --max-len "$max_len" --eval-max-len 128 \
-        --strategies random,source,cluster-q10,cluster-d10,cluster-s64,cluster-s256,cluster-s1024,cluster-s256+filter,curriculum \
+        --strategies "${SCRATCH_STRATEGIES:-random,source,cluster-q10,cluster-d10,cluster-s64,cluster-s256,cluster-s1024,cluster-s256+filter,curriculum}" \
         --seeds "$seeds" --steps "$steps" --batch-size "$batch" --lr 5e-4 --tau 0.05 ;;
     minilm)
       [ -n "$minilm" ] || { echo "experiments: MiniLM not installed (scripts/setup.sh --test)" >&2; exit 1; }

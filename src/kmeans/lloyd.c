@@ -524,7 +524,7 @@ static int settle(km_state *s, int64_t i, int best, double bs, double s2, double
     return 1;
 }
 
-/* Third pruning test, for the block's rows that failed the first two: the
+/* Second pruning test, for the block's rows that failed Hamerly's: the
  * moved centroids' scores (P [m, nmoved], float) bound the moved
  * non-candidates, the rest moved at most d_stay. cb/cbs/cs2 [m]: each row's
  * candidate result (cb < 0: not assigned yet, scored in full). Settled rows
@@ -603,11 +603,11 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
                         s->ucand[i] += s->dmax1;
                         continue;
                     }
-                    /* 2. the best candidate beats every other centroid, each
-                     * moved by at most the largest drift */
+                    /* the candidates, exactly, for the test below (settling
+                     * here against the largest drift would loosen the bound
+                     * for the next iterations more than the moved set does) */
                     km_load_row(v, i, xr);
                     score_cands(s, i, xr, &cb[m], &cbs[m], &cs2[m]);
-                    if (settle(s, i, cb[m], cbs[m], cs2[m], s->ucand[i] + s->dmax1)) continue;
                 } else {
                     km_load_row(v, i, xr);
                 }
@@ -615,7 +615,8 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
             }
             if (m == 0) continue;
             if (prune) {
-                /* 3. the same with the moved centroids scored */
+                /* 2. the best candidate beats every other centroid: the
+                 * moved ones scored, the rest moved by at most d_stay */
                 if (s->nmoved > 0)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, s->nmoved, (int)dt,
                                 1.0f, x, (int)dt, s->CM, (int)dt, 0.0f, sc, s->nmoved);
