@@ -28,8 +28,8 @@ def summarize(path):
     res = json.load(open(os.path.join(path, "results.json")))
     demo = json.load(open(os.path.join(path, "demo.json")))
     strat = res["strategies"]
-    sets = [k for k in next(iter(strat.values())) if isinstance(strat[next(iter(strat))].get(k), dict)
-            and "ndcg@10" in strat[next(iter(strat))][k]]
+    first = next(iter(strat.values()))
+    sets = [k for k, v in first.items() if isinstance(v, dict) and "ndcg@10" in v]
     print("## %s\n" % os.path.basename(os.path.normpath(path)))
     print("settings: " + ", ".join("%s=%s" % (k, v) for k, v in demo.items()) + "\n")
     rnd = strat.get("random", {}).get("ndcg@10")
