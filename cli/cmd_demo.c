@@ -154,7 +154,11 @@ typedef struct demo {
     int n_run, n_skipped;
 } demo;
 
-static double now_s(void);
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int exists(const char *p) {
     struct stat sb;
@@ -520,12 +524,6 @@ static int parse_list_u64(const char *s, uint64_t *v, int max) {
         if (*end && *end != ',') return -1;
     }
     return n;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int run(const cli_env *env, int npos, char **pos) {

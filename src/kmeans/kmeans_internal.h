@@ -65,7 +65,8 @@ strata_status km_init(float *C, const km_view *v, int k, strata_kmeans_init init
  * centroid is assigned from KM_NCAND exact scores instead of K. */
 #define KM_NCAND 8
 /* At most K / KM_MOVED_DIV centroids count as moved: rows re-score against
- * them (a 1/KM_MOVED_DIV sgemm) and bound the rest by the largest drift. */
+ * them (a 1/KM_MOVED_DIV sgemm) and bound the others by the largest drift
+ * among those others. */
 #define KM_MOVED_DIV 8
 
 /* Lloyd state over one view. */

@@ -1,8 +1,9 @@
 /*
  * lloyd.c — the k-means kernels: row validation, the blocked sgemm
- * assignment with fused top-(M+1) scan and exact double re-scoring, Hamerly-style
- * pruning with per-row candidate lists, exact fixed-point centroid sums, empty-cluster repair,
- * k-means++ / random initialization, and the naive reference.
+ * assignment with a fused top-9 scan and exact double re-scoring, exact
+ * pruning (Hamerly bounds, then per-row candidate lists checked against the
+ * centroids that moved most), exact fixed-point centroid sums, empty-cluster
+ * repair, k-means++ / random initialization, and the naive reference.
  *
  * Legend: N rows, K clusters, Dt dims of a row (sum of parts), B block rows.
  */

@@ -165,7 +165,7 @@ void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
 
 /* ------------------------------------------------------------------------ */
 /* GELU (exact: 0.5 x (1 + erf(x / sqrt 2)), as torch and HF "gelu"), float  */
-/* The cdf uses the forward's erf (strata_k_gelu_grad), so the backward      */
+/* strata_k_gelu_grad takes the cdf from the forward's erf, so the backward  */
 /* matches the function strata_k_gelu_forward computes.                      */
 /* ------------------------------------------------------------------------ */
 

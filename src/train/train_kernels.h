@@ -60,8 +60,8 @@ void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
 /* ---- GELU (exact, erf) ------------------------------------------------ */
 
 /* Backward of strata_k_gelu_forward / strata_k_linear_gelu_forward (inp =
- * the pre-activation): dinp = dout * gelu'(inp), with the cdf evaluated by
- * the forward's own erf (strata_k_gelu_grad). Overwritten; dinp may alias dout. */
+ * the pre-activation): dinp = dout * gelu'(inp), by strata_k_gelu_grad (the
+ * cdf from the forward's own erf). Overwritten; dinp may alias dout. */
 void strata__tr_gelu_bwd(float *dinp, const float *inp, const float *dout,
                          int64_t n);
 
