@@ -16,6 +16,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define KM_SSE 1
+#endif
 
 #include "kmeans/kmeans_internal.h"
 
@@ -77,6 +81,28 @@ double km_dscore(const float *x, const float *c, int64_t dt) {
     }
     for (; j < dt; j++) s0 += (double)x[j] * (double)c[j];
     return (s0 + s1) + (s2 + s3);
+}
+
+/* Float score of a normalized row against a centroid: within score_err()
+ * of the exact one, whatever the summation order. */
+static float km_fscore(const float *x, const float *c, int64_t dt) {
+    int64_t j = 0;
+    float s = 0;
+#ifdef KM_SSE
+    __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps(),
+           a3 = _mm_setzero_ps();
+    for (; j + 16 <= dt; j += 16) {
+        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(x + j), _mm_loadu_ps(c + j)));
+        a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(x + j + 4), _mm_loadu_ps(c + j + 4)));
+        a2 = _mm_add_ps(a2, _mm_mul_ps(_mm_loadu_ps(x + j + 8), _mm_loadu_ps(c + j + 8)));
+        a3 = _mm_add_ps(a3, _mm_mul_ps(_mm_loadu_ps(x + j + 12), _mm_loadu_ps(c + j + 12)));
+    }
+    float t[4];
+    _mm_storeu_ps(t, _mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3)));
+    s = (t[0] + t[1]) + (t[2] + t[3]);
+#endif
+    for (; j < dt; j++) s += x[j] * c[j];
+    return s;
 }
 
 void km_normalize_parts(float *c, int nparts, const int64_t *dim) {
@@ -441,6 +467,19 @@ static double score_err(int64_t dt, int nparts) {
     return 1.05 * g * (double)nparts + 1e-9;
 }
 
+/* Inserts (val, c) into the descending list tv/ti of at most cap entries
+ * (ties keep the earlier, lower index first). */
+static inline void top_insert(float *tv, int *ti, int *nt, int cap, float val, int c) {
+    int pos = *nt < cap ? (*nt)++ : cap - 1;
+    while (pos > 0 && tv[pos - 1] < val) {
+        tv[pos] = tv[pos - 1];
+        ti[pos] = ti[pos - 1];
+        pos--;
+    }
+    tv[pos] = val;
+    ti[pos] = c;
+}
+
 /* Scores rows list[0..m) of a block (normalized into X) against C and sets
  * a, lb, ub, cand and ucand for each. */
 static void score_rows(km_state *s, const int64_t *list, int64_t m, const float *X,
@@ -455,28 +494,43 @@ static void score_rows(km_state *s, const int64_t *list, int64_t m, const float 
         const float *xr = X + (size_t)r * (size_t)dt; /* [Dt] */
         /* the nc + 1 best float scores, descending (ties: lower index first) */
         float tv[KM_NCAND + 1] = {0};
-        int ti[KM_NCAND + 1] = {0}, nt = 0;
-        for (int c = 0; c < k; c++) {
-            float val = sr[c];
-            if (nt == nc + 1 && !(val > tv[nc])) continue;
-            int pos = nt < nc + 1 ? nt++ : nc;
-            while (pos > 0 && tv[pos - 1] < val) {
-                tv[pos] = tv[pos - 1];
-                ti[pos] = ti[pos - 1];
-                pos--;
-            }
-            tv[pos] = val;
-            ti[pos] = c;
+        int ti[KM_NCAND + 1] = {0}, nt = 0, c = 0;
+        for (; c < k && nt < nc + 1; c++) top_insert(tv, ti, &nt, nc + 1, sr[c], c);
+#ifdef KM_SSE
+        /* most scores lose to the list's last entry: test eight at a time */
+        __m128 lo = _mm_set1_ps(tv[nc]);
+        for (; c + 8 <= k; c += 8) {
+            __m128 g = _mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(sr + c), lo),
+                                 _mm_cmpgt_ps(_mm_loadu_ps(sr + c + 4), lo));
+            if (!_mm_movemask_ps(g)) continue;
+            for (int q = c; q < c + 8; q++)
+                if (sr[q] > tv[nc]) top_insert(tv, ti, &nt, nc + 1, sr[q], q);
+            lo = _mm_set1_ps(tv[nc]);
         }
-        /* the exact best: every centroid within the float error of the top */
+#endif
+        for (; c < k; c++)
+            if (sr[c] > tv[nc]) top_insert(tv, ti, &nt, nc + 1, sr[c], c);
+        /* the exact best: every centroid within the float error of the top
+         * (ties to the lower index); they are all in the list unless its
+         * last entry is itself that close */
         double thr = (double)tv[0] - tol, bs = -INFINITY;
         int best = ti[0];
-        for (int c = 0; c < k; c++) {
-            if ((double)sr[c] < thr) continue;
-            double d = km_dscore(xr, s->C + (size_t)c * (size_t)dt, dt);
-            if (d > bs) {
-                bs = d;
-                best = c;
+        if (nt < nc + 1 || (double)tv[nc] < thr) {
+            for (int q = 0; q < nt && (double)tv[q] >= thr; q++) {
+                double d = km_dscore(xr, s->C + (size_t)ti[q] * (size_t)dt, dt);
+                if (d > bs || (d == bs && ti[q] < best)) {
+                    bs = d;
+                    best = ti[q];
+                }
+            }
+        } else {
+            for (int q = 0; q < k; q++) {
+                if ((double)sr[q] < thr) continue;
+                double d = km_dscore(xr, s->C + (size_t)q * (size_t)dt, dt);
+                if (d > bs) {
+                    bs = d;
+                    best = q;
+                }
             }
         }
         double other = nt > 1 ? (double)(best == ti[0] ? tv[1] : tv[0]) : -INFINITY;
@@ -490,25 +544,33 @@ static void score_rows(km_state *s, const int64_t *list, int64_t m, const float 
     }
 }
 
-/* Exact scores of row x's candidates: the best (ties to the lower index,
- * as in a full scoring) and the second-best score. */
-static void score_cands(const km_state *s, int64_t i, const float *x, int *best, double *bs,
-                        double *s2) {
+/* Row x's candidates: the exact best (ties to the lower index, as in a full
+ * scoring) and a bound on the others' scores. Float scores first; only the
+ * candidates within the float error of the top are re-scored in double. */
+static void score_cands(const km_state *s, int64_t i, const float *x, double err_max, int *best,
+                        double *bs, double *s2) {
     int nc = s->ncand;
     const int32_t *cd = s->cand + (size_t)i * (size_t)nc; /* [nc] */
-    double b = -INFINITY, t = -INFINITY;
-    int bi = -1;
+    float f[KM_NCAND];
+    float top = -INFINITY;
     for (int q = 0; q < nc; q++) {
-        int c = cd[q];
-        double d = km_dscore(x, s->C + (size_t)c * (size_t)s->dt, s->dt);
-        if (d > b || (d == b && c < bi)) {
-            t = b;
+        f[q] = km_fscore(x, s->C + (size_t)cd[q] * (size_t)s->dt, s->dt);
+        if (f[q] > top) top = f[q];
+    }
+    double thr = (double)top - (2.0 * err_max + 1e-9), b = -INFINITY;
+    int bi = -1, bq = -1;
+    for (int q = 0; q < nc; q++) {
+        if ((double)f[q] < thr) continue;
+        double d = km_dscore(x, s->C + (size_t)cd[q] * (size_t)s->dt, s->dt);
+        if (d > b || (d == b && cd[q] < bi)) {
             b = d;
-            bi = c;
-        } else if (d > t) {
-            t = d;
+            bi = cd[q];
+            bq = q;
         }
     }
+    double t = -INFINITY;
+    for (int q = 0; q < nc; q++)
+        if (q != bq && (double)f[q] + err_max > t) t = (double)f[q] + err_max;
     *best = bi;
     *bs = b;
     *s2 = t;
@@ -608,7 +670,7 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
                      * here against the largest drift would loosen the bound
                      * for the next iterations more than the moved set does) */
                     km_load_row(v, i, xr);
-                    score_cands(s, i, xr, &cb[m], &cbs[m], &cs2[m]);
+                    score_cands(s, i, xr, err_max, &cb[m], &cbs[m], &cs2[m]);
                 } else {
                     km_load_row(v, i, xr);
                 }
