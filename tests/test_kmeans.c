@@ -17,6 +17,7 @@
 
 #include "strata/io.h"
 #include "strata/kmeans.h"
+#include "kmeans/kmeans_internal.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------------ */
@@ -133,12 +134,17 @@ static void test_fast_vs_naive_spherical(void **s) { (void)s; check_vs_naive(1, 
 static void test_fast_vs_naive_asymmetric(void **s) { (void)s; check_vs_naive(2, 1, 17, 37, 12, 0.9); }
 static void test_fast_vs_naive_no_bounds(void **s) { (void)s; check_vs_naive(1, 0, 17, 37, 12, 0.9); }
 /* K = 64 in two dimensions with fuzzy clusters: many near ties, centroids
- * overtaking each other, so the candidate lists and the moved set decide */
+ * overtaking each other, so the candidate lists and the moved set decide; with and without AVX2 */
 static void test_fast_vs_naive_many(void **s) {
     (void)s;
     check_vs_naive(1, 1, 64, 2, 20, 0.2);
     check_vs_naive(2, 1, 64, 2, 20, 0.2);
     check_vs_naive(1, 0, 64, 2, 20, 0.2);
+    /* the same through the SSE candidate scores */
+    strata__kmeans_set_simd(0);
+    check_vs_naive(1, 1, 64, 2, 20, 0.2);
+    check_vs_naive(1, 1, 17, 37, 12, 0.9);
+    strata__kmeans_set_simd(1);
 }
 
 /* Same assignments as numpy's float64 Lloyd from the same initial centroids. */

@@ -20,6 +20,10 @@
 #include <emmintrin.h>
 #define KM_SSE 1
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define KM_AVX2 1
+#endif
 
 #include "kmeans/kmeans_internal.h"
 
@@ -63,8 +67,13 @@ void km_load_row(const km_view *v, int64_t i, float *out) {
     for (int p = 0; p < in->nparts; p++) {
         const float *x = in->x[p] + (size_t)r * (size_t)in->dim[p]; /* [dim[p]] */
         float s = v->invn[(size_t)p * (size_t)in->n_local + (size_t)r];
-        for (int64_t j = 0; j < in->dim[p]; j++) out[j] = x[j] * s;
-        out += in->dim[p];
+        int64_t j = 0, d = in->dim[p];
+#ifdef KM_SSE
+        __m128 s4 = _mm_set1_ps(s);
+        for (; j + 4 <= d; j += 4) _mm_storeu_ps(out + j, _mm_mul_ps(_mm_loadu_ps(x + j), s4));
+#endif
+        for (; j < d; j++) out[j] = x[j] * s;
+        out += d;
     }
 }
 
@@ -83,9 +92,44 @@ double km_dscore(const float *x, const float *c, int64_t dt) {
     return (s0 + s1) + (s2 + s3);
 }
 
+static int g_no_simd; /* 1: SSE / portable scores even where AVX2 exists (tests) */
+void strata__kmeans_set_simd(int on) { g_no_simd = !on; }
+
+#ifdef KM_AVX2
+/* km_fscore with 8-lane FMAs (AVX2 + FMA machines). */
+__attribute__((target("avx2,fma"))) static float fscore_avx2(const float *x, const float *c,
+                                                               int64_t dt) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 16 <= dt; j += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(c + j), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 8), _mm256_loadu_ps(c + j + 8), a1);
+    }
+    a0 = _mm256_add_ps(a0, a1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+    float t[4];
+    _mm_storeu_ps(t, h);
+    float s = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; j < dt; j++) s += x[j] * c[j];
+    return s;
+}
+
+static int km_have_avx2(void) {
+    static int v = -1;
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+    }
+    return v && !g_no_simd;
+}
+#endif
+
 /* Float score of a normalized row against a centroid: within score_err()
- * of the exact one, whatever the summation order. */
+ * of the exact one, whatever the summation order or instruction set. */
 static float km_fscore(const float *x, const float *c, int64_t dt) {
+#ifdef KM_AVX2
+    if (km_have_avx2()) return fscore_avx2(x, c, dt);
+#endif
     int64_t j = 0;
     float s = 0;
 #ifdef KM_SSE
@@ -515,7 +559,9 @@ static void score_rows(km_state *s, const int64_t *list, int64_t m, const float 
          * last entry is itself that close */
         double thr = (double)tv[0] - tol, bs = -INFINITY;
         int best = ti[0];
-        if (nt < nc + 1 || (double)tv[nc] < thr) {
+        if (nt < 2 || (double)tv[1] < thr) {
+            bs = (double)tv[0] - err_max; /* one in reach: a lower bound will do */
+        } else if (nt < nc + 1 || (double)tv[nc] < thr) {
             for (int q = 0; q < nt && (double)tv[q] >= thr; q++) {
                 double d = km_dscore(xr, s->C + (size_t)ti[q] * (size_t)dt, dt);
                 if (d > bs || (d == bs && ti[q] < best)) {
@@ -545,7 +591,8 @@ static void score_rows(km_state *s, const int64_t *list, int64_t m, const float 
 }
 
 /* Row x's candidates: the exact best (ties to the lower index, as in a full
- * scoring) and a bound on the others' scores. Float scores first; only the
+ * scoring), a lower bound on its score (exact when another candidate came
+ * close) and a bound on the others' scores. Float scores first; only
  * candidates within the float error of the top are re-scored in double. */
 static void score_cands(const km_state *s, int64_t i, const float *x, double err_max, int *best,
                         double *bs, double *s2) {
@@ -558,9 +605,16 @@ static void score_cands(const km_state *s, int64_t i, const float *x, double err
         if (f[q] > top) top = f[q];
     }
     double thr = (double)top - (2.0 * err_max + 1e-9), b = -INFINITY;
-    int bi = -1, bq = -1;
+    int bi = -1, bq = -1, near = 0;
+    for (int q = 0; q < nc; q++) near += (double)f[q] >= thr;
     for (int q = 0; q < nc; q++) {
         if ((double)f[q] < thr) continue;
+        if (near == 1) { /* the only one in reach: a lower bound will do */
+            b = (double)f[q] - err_max;
+            bi = cd[q];
+            bq = q;
+            break;
+        }
         double d = km_dscore(x, s->C + (size_t)cd[q] * (size_t)s->dt, s->dt);
         if (d > b || (d == b && cd[q] < bi)) {
             b = d;
@@ -625,6 +679,9 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
     int T = km_max_threads();
     double err_max = score_err(dt, v->in->nparts);
     int prune = use_bounds && s->bounds_valid;
+#ifdef KM_AVX2
+    (void)km_have_avx2(); /* set once, before the threads read it */
+#endif
     float *X = strata_malloc_array((size_t)T * (size_t)B * (size_t)dt, sizeof(float));
     float *SC = strata_malloc_array((size_t)T * (size_t)B * (size_t)k, sizeof(float));
     int64_t *L = strata_malloc_array((size_t)T * (size_t)B, sizeof(int64_t));
