@@ -1,9 +1,10 @@
 /*
  * core.c — version, status strings, errors, allocator hook, threads, RNG,
- * hashing.
+ * hashing, CPU features.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "strata/strata.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -252,4 +253,18 @@ uint64_t strata_hash64(const void *data, size_t len, uint64_t seed) {
         h *= 0x100000001b3ull;
     }
     return splitmix64(&h);
+}
+
+int strata__cpu_features(void) {
+    static int f = -1;
+    if (f < 0) {
+        int v = 0;
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2")) v |= STRATA_CPU_AVX2;
+        if (__builtin_cpu_supports("fma")) v |= STRATA_CPU_FMA;
+#endif
+        f = v;
+    }
+    return f;
 }

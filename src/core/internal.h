@@ -33,4 +33,9 @@ int strata__buf_printf(strata__buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void strata__buf_free(strata__buf *b);
 
+/* CPU features for run-time dispatch, detected once (call before threads). */
+#define STRATA_CPU_AVX2 1
+#define STRATA_CPU_FMA 2
+int strata__cpu_features(void);
+
 #endif

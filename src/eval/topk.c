@@ -18,6 +18,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "strata/eval.h"
+#include "core/internal.h"
 #include "eval/topk_internal.h"
 
 #include <cblas.h>
@@ -172,14 +173,7 @@ __attribute__((target("avx2"))) static void scan_avx2(const float *restrict row,
     }
 }
 
-static int have_avx2(void) {
-    static int v = -1;
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return v;
-}
+static int have_avx2(void) { return (strata__cpu_features() & STRATA_CPU_AVX2) != 0; }
 #endif
 
 /* Feeds one row of scores (corpus rows c0 .. c0+bc) into a heap. */

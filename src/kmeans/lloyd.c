@@ -25,6 +25,7 @@
 #define KM_AVX2 1
 #endif
 
+#include "core/internal.h"
 #include "kmeans/kmeans_internal.h"
 
 /* ------------------------------------------------------------------------ */
@@ -115,12 +116,8 @@ __attribute__((target("avx2,fma"))) static float fscore_avx2(const float *x, con
 }
 
 static int km_have_avx2(void) {
-    static int v = -1;
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
-    }
-    return v && !g_no_simd;
+    const int want = STRATA_CPU_AVX2 | STRATA_CPU_FMA;
+    return (strata__cpu_features() & want) == want && !g_no_simd;
 }
 #endif
 
