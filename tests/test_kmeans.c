@@ -140,6 +140,12 @@ static void test_fast_vs_naive_many(void **s) {
     check_vs_naive(1, 1, 64, 2, 20, 0.2);
     check_vs_naive(2, 1, 64, 2, 20, 0.2);
     check_vs_naive(1, 0, 64, 2, 20, 0.2);
+    /* more clusters than the candidate list and the moved set hold, over a
+     * grid of shapes: the skipped low scores and the bound on the rows'
+     * non-candidates decide here */
+    for (int kk = 32; kk <= 512; kk *= 4)
+        for (int dd = 2; dd <= 8; dd *= 4)
+            for (double nz = 0.3; nz < 1; nz *= 3) check_vs_naive(1, 1, kk, dd, kk / 2 + 1, nz);
     /* the same through the SSE candidate scores */
     strata__kmeans_set_simd(0);
     check_vs_naive(1, 1, 64, 2, 20, 0.2);

@@ -68,6 +68,10 @@ strata_status km_init(float *C, const km_view *v, int k, strata_kmeans_init init
  * them (a 1/KM_MOVED_DIV sgemm) and bound the others by the largest drift
  * among those others. */
 #define KM_MOVED_DIV 8
+/* The pruning tests run on KM_FILTER_BLOCKS full-scoring blocks at a time,
+ * so the rows they leave fill whole sgemm calls (the moved-set scores of
+ * such a block, KM_FILTER_BLOCKS * B x K / KM_MOVED_DIV, fit in [B, K]). */
+#define KM_FILTER_BLOCKS 4
 
 /* Lloyd state over one view. */
 typedef struct km_state {
@@ -83,6 +87,7 @@ typedef struct km_state {
     double *lb, *ub;   /* [n] bounds on own / best other score             */
     int32_t *cand;     /* [n, ncand] best centroids at the last full scoring */
     double *ucand;     /* [n] bound on every score outside cand[]           */
+    int32_t *cnext;    /* [n] the next best after cand[] then, -1: none     */
     int ncand;         /* min(KM_NCAND, K)                                  */
     double *drift;     /* [K] movement of each centroid at the last update */
     double dmax1, dmax2;

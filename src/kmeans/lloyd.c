@@ -5,7 +5,8 @@
  * centroids that moved most), exact fixed-point centroid sums, empty-cluster
  * repair, k-means++ / random initialization, and the naive reference.
  *
- * Legend: N rows, K clusters, Dt dims of a row (sum of parts), B block rows.
+ * Legend: N rows, K clusters, Dt dims of a row (sum of parts), B rows per
+ * full-scoring sgemm, F rows per pruning pass (KM_FILTER_BLOCKS * B).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
@@ -448,6 +449,7 @@ void km_state_free(km_state *s) {
     strata_free(s->ub);
     strata_free(s->cand);
     strata_free(s->ucand);
+    strata_free(s->cnext);
     strata_free(s->drift);
     strata_free(s->moved);
     strata_free(s->CM);
@@ -474,6 +476,7 @@ strata_status km_state_init(km_state *s, const km_view *v, int k, strata_error *
     s->ncand = k < KM_NCAND ? k : KM_NCAND;
     s->cand = strata_malloc_array(n * (size_t)s->ncand, sizeof(int32_t));
     s->ucand = strata_malloc_array(n, sizeof(double));
+    s->cnext = strata_malloc_array(n, sizeof(int32_t));
     s->drift = strata_calloc((size_t)k, sizeof(double));
     s->moved = strata_malloc_array((size_t)k, sizeof(int32_t));
     s->CM = strata_malloc_array((size_t)(k / KM_MOVED_DIV > 0 ? k / KM_MOVED_DIV : 1) * (size_t)s->dt,
@@ -481,7 +484,7 @@ strata_status km_state_init(km_state *s, const km_view *v, int k, strata_error *
     s->mv_off = strata_calloc(2 * (size_t)k + 2, sizeof(int64_t));
     s->mv = strata_malloc_array(2 * n, sizeof(int64_t));
     if (!s->C || !s->Cold || !s->S || !s->cnt || !s->red || !s->a || !s->prev || !s->lb ||
-        !s->ub || !s->cand || !s->ucand || !s->drift || !s->moved || !s->CM || !s->mv_off || !s->mv) {
+        !s->ub || !s->cand || !s->ucand || !s->cnext || !s->drift || !s->moved || !s->CM || !s->mv_off || !s->mv) {
         km_state_free(s);
         return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (K=%d, N=%lld)", k,
                                 (long long)v->n);
@@ -494,6 +497,7 @@ strata_status km_state_init(km_state *s, const km_view *v, int k, strata_error *
 /* Assignment: blocked sgemm + fused top-9 + exact re-scoring + pruning      */
 /* ------------------------------------------------------------------------ */
 
+/* Rows per full scoring (one sgemm): a [B, K] score block stays near 1 MB. */
 static int64_t block_rows(int k) {
     int64_t b = (int64_t)262144 / (k > 0 ? k : 1);
     if (b > 256) b = 256;
@@ -521,10 +525,34 @@ static inline void top_insert(float *tv, int *ti, int *nt, int cap, float val, i
     ti[pos] = c;
 }
 
+/* Inserts every score sr[c0..k) that belongs in the descending list of at
+ * most cap entries and is at least t (pass -INFINITY for no floor): the
+ * list ends as the top cap by (score desc, index asc) among them. */
+static void scan_top(const float *sr, int c0, int k, float t, float *tv, int *ti, int *nt, int cap) {
+    int c = c0;
+#ifdef KM_SSE
+    /* most scores lose: test eight at a time (>= keeps ties at the floor;
+     * the scalar test below is the exact one) */
+    __m128 vlo = _mm_set1_ps(*nt == cap ? tv[cap - 1] : t);
+    for (; c + 8 <= k; c += 8) {
+        __m128 g = _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(sr + c), vlo),
+                             _mm_cmpge_ps(_mm_loadu_ps(sr + c + 4), vlo));
+        if (!_mm_movemask_ps(g)) continue;
+        for (int q = c; q < c + 8; q++) {
+            if (*nt == cap ? sr[q] > tv[cap - 1] : sr[q] >= t) top_insert(tv, ti, nt, cap, sr[q], q);
+        }
+        if (*nt == cap) vlo = _mm_set1_ps(tv[cap - 1]);
+    }
+#endif
+    for (; c < k; c++)
+        if (*nt == cap ? sr[c] > tv[cap - 1] : sr[c] >= t) top_insert(tv, ti, nt, cap, sr[c], c);
+}
+
 /* Scores rows list[0..m) of a block (normalized into X) against C and sets
- * a, lb, ub, cand and ucand for each. */
+ * a, lb, ub, cand and ucand for each. seeded: every row has candidates from
+ * an earlier scoring (used only to skip low scores faster). */
 static void score_rows(km_state *s, const int64_t *list, int64_t m, const float *X,
-                       float *SC, double err_max) {
+                       float *SC, double err_max, int seeded) {
     int k = s->k, nc = s->ncand;
     int64_t dt = s->dt;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, k, (int)dt, 1.0f, X, (int)dt,
@@ -536,21 +564,20 @@ static void score_rows(km_state *s, const int64_t *list, int64_t m, const float 
         /* the nc + 1 best float scores, descending (ties: lower index first) */
         float tv[KM_NCAND + 1] = {0};
         int ti[KM_NCAND + 1] = {0}, nt = 0, c = 0;
-        for (; c < k && nt < nc + 1; c++) top_insert(tv, ti, &nt, nc + 1, sr[c], c);
-#ifdef KM_SSE
-        /* most scores lose to the list's last entry: test eight at a time */
-        __m128 lo = _mm_set1_ps(tv[nc]);
-        for (; c + 8 <= k; c += 8) {
-            __m128 g = _mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(sr + c), lo),
-                                 _mm_cmpgt_ps(_mm_loadu_ps(sr + c + 4), lo));
-            if (!_mm_movemask_ps(g)) continue;
-            for (int q = c; q < c + 8; q++)
-                if (sr[q] > tv[nc]) top_insert(tv, ti, &nt, nc + 1, sr[q], q);
-            lo = _mm_set1_ps(tv[nc]);
+        int64_t i = list[r];
+        if (seeded && s->a[i] >= 0 && s->cnext[i] >= 0) {
+            /* the row's last nc + 1 best are likely near the top again: the
+             * least of their scores bounds the list's last entry from
+             * below, so scores under it are skipped without an insertion */
+            const int32_t *cd = s->cand + (size_t)i * (size_t)nc; /* [nc] */
+            float t = sr[s->cnext[i]];
+            for (int q = 0; q < nc; q++)
+                if (sr[cd[q]] < t) t = sr[cd[q]];
+            scan_top(sr, 0, k, t, tv, ti, &nt, nc + 1);
+        } else {
+            for (; c < k && nt < nc + 1; c++) top_insert(tv, ti, &nt, nc + 1, sr[c], c);
+            scan_top(sr, c, k, -INFINITY, tv, ti, &nt, nc + 1);
         }
-#endif
-        for (; c < k; c++)
-            if (sr[c] > tv[nc]) top_insert(tv, ti, &nt, nc + 1, sr[c], c);
         /* the exact best: every centroid within the float error of the top
          * (ties to the lower index); they are all in the list unless its
          * last entry is itself that close */
@@ -577,13 +604,13 @@ static void score_rows(km_state *s, const int64_t *list, int64_t m, const float 
             }
         }
         double other = nt > 1 ? (double)(best == ti[0] ? tv[1] : tv[0]) : -INFINITY;
-        int64_t i = list[r];
         s->a[i] = best;
         s->lb[i] = bs;
         s->ub[i] = other + err_max;
         int32_t *cd = s->cand + (size_t)i * (size_t)nc; /* [nc] */
         for (int q = 0; q < nc; q++) cd[q] = ti[q];
         s->ucand[i] = nt > nc ? (double)tv[nc] + err_max : -INFINITY;
+        s->cnext[i] = nt > nc ? ti[nc] : -1;
     }
 }
 
@@ -672,19 +699,19 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
                         int64_t *scored, strata_error *err) {
     int k = s->k;
     int64_t dt = s->dt, n = v->n;
-    int64_t B = block_rows(k);
+    int64_t B = block_rows(k), F = KM_FILTER_BLOCKS * B;
     int T = km_max_threads();
     double err_max = score_err(dt, v->in->nparts);
     int prune = use_bounds && s->bounds_valid;
 #ifdef KM_AVX2
     (void)km_have_avx2(); /* set once, before the threads read it */
 #endif
-    float *X = strata_malloc_array((size_t)T * (size_t)B * (size_t)dt, sizeof(float));
+    float *X = strata_malloc_array((size_t)T * (size_t)F * (size_t)dt, sizeof(float));
     float *SC = strata_malloc_array((size_t)T * (size_t)B * (size_t)k, sizeof(float));
-    int64_t *L = strata_malloc_array((size_t)T * (size_t)B, sizeof(int64_t));
+    int64_t *L = strata_malloc_array((size_t)T * (size_t)F, sizeof(int64_t));
     unsigned char *MK = strata_calloc((size_t)T * (size_t)k, 1);
-    int *CB = strata_malloc_array((size_t)T * (size_t)B, sizeof(int));
-    double *CBS = strata_malloc_array((size_t)T * (size_t)B * 2, sizeof(double));
+    int *CB = strata_malloc_array((size_t)T * (size_t)F, sizeof(int));
+    double *CBS = strata_malloc_array((size_t)T * (size_t)F * 2, sizeof(double));
     if (!X || !SC || !L || !MK || !CB || !CBS) {
         strata_free(X);
         strata_free(SC);
@@ -695,19 +722,22 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
         return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (assignment buffers)");
     }
     if (n > 0) memcpy(s->prev, s->a, (size_t)n * sizeof(int32_t));
-    int64_t nb = (n + B - 1) / B, nscored = 0;
+    int64_t nb = (n + F - 1) / F, nscored = 0;
 #pragma omp parallel reduction(+ : nscored)
     {
         int t = km_thread_num();
-        float *x = X + (size_t)t * (size_t)B * (size_t)dt;  /* [B, Dt] */
+        float *x = X + (size_t)t * (size_t)F * (size_t)dt;  /* [F, Dt] */
         float *sc = SC + (size_t)t * (size_t)B * (size_t)k; /* [B, K]  */
-        int64_t *list = L + (size_t)t * (size_t)B;          /* [B]     */
+        int64_t *list = L + (size_t)t * (size_t)F;          /* [F]     */
         unsigned char *mark = MK + (size_t)t * (size_t)k;   /* [K]     */
-        int *cb = CB + (size_t)t * (size_t)B;               /* [B]     */
-        double *cbs = CBS + (size_t)t * (size_t)B * 2, *cs2 = cbs + B; /* [B] each */
+        int *cb = CB + (size_t)t * (size_t)F;               /* [F]     */
+        double *cbs = CBS + (size_t)t * (size_t)F * 2, *cs2 = cbs + F; /* [F] each */
 #pragma omp for schedule(dynamic, 1)
         for (int64_t b = 0; b < nb; b++) {
-            int64_t i0 = b * B, i1 = i0 + B < n ? i0 + B : n, m = 0;
+            /* rows for the second test fill the block from the front, rows
+             * that go straight to a full scoring from the back; the rows
+             * left are scored in full B at a time */
+            int64_t i0 = b * F, i1 = i0 + F < n ? i0 + F : n, m = 0, md = 0;
             for (int64_t i = i0; i < i1; i++) {
                 float *xr = x + (size_t)m * (size_t)dt;
                 cb[m] = -1;
@@ -725,22 +755,38 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
                      * for the next iterations more than the moved set does) */
                     km_load_row(v, i, xr);
                     score_cands(s, i, xr, err_max, &cb[m], &cbs[m], &cs2[m]);
-                } else {
-                    km_load_row(v, i, xr);
+                    if (cbs[m] - (s->ucand[i] + s->d_stay) > 1e-9) {
+                        list[m++] = i;
+                        continue;
+                    }
+                    /* the second test cannot pass: the moved scores only
+                     * raise its bound */
+                    int64_t r = F - 1 - md++;
+                    if (r != m) memcpy(x + (size_t)r * (size_t)dt, xr, (size_t)dt * sizeof(float));
+                    list[r] = i;
+                    continue;
                 }
-                list[m++] = i;
+                int64_t r = F - 1 - md++;
+                km_load_row(v, i, x + (size_t)r * (size_t)dt);
+                list[r] = i;
             }
-            if (m == 0) continue;
-            if (prune) {
+            if (m > 0) {
                 /* 2. the best candidate beats every other centroid: the
                  * moved ones scored, the rest moved by at most d_stay */
                 if (s->nmoved > 0)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, s->nmoved, (int)dt,
                                 1.0f, x, (int)dt, s->CM, (int)dt, 0.0f, sc, s->nmoved);
                 m = settle_rows(s, list, m, x, sc, cb, cbs, cs2, err_max, mark);
-                if (m == 0) continue;
             }
-            score_rows(s, list, m, x, sc, err_max);
+            if (md > 0 && m != F - md) {
+                memmove(x + (size_t)m * (size_t)dt, x + (size_t)(F - md) * (size_t)dt,
+                        (size_t)md * (size_t)dt * sizeof(float));
+                memmove(list + m, list + (F - md), (size_t)md * sizeof *list);
+            }
+            m += md;
+            for (int64_t j = 0; j < m; j += B)
+                score_rows(s, list + j, m - j < B ? m - j : B, x + (size_t)j * (size_t)dt, sc,
+                           err_max, prune);
             nscored += m;
         }
     }
