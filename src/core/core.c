@@ -263,6 +263,7 @@ int strata__cpu_features(void) {
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx2")) v |= STRATA_CPU_AVX2;
         if (__builtin_cpu_supports("fma")) v |= STRATA_CPU_FMA;
+        if (__builtin_cpu_supports("f16c")) v |= STRATA_CPU_F16C;
 #endif
         f = v;
     }

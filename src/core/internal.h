@@ -36,6 +36,7 @@ void strata__buf_free(strata__buf *b);
 /* CPU features for run-time dispatch, detected once (call before threads). */
 #define STRATA_CPU_AVX2 1
 #define STRATA_CPU_FMA 2
+#define STRATA_CPU_F16C 4
 int strata__cpu_features(void);
 
 #endif
