@@ -795,10 +795,11 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
                         int64_t *scored, strata_error *err) {
     int k = s->k;
     int64_t dt = s->dt, n = v->n;
-    int64_t B = block_rows(k), F = KM_FILTER_BLOCKS * B;
+    int64_t B = block_rows(k);
     int T = km_max_threads();
     double err_max = score_err(dt, v->in->nparts);
     int prune = use_bounds && s->bounds_valid;
+    int64_t F = prune ? KM_FILTER_BLOCKS * B : B; /* without tests, rows go straight to the sgemm */
 #ifdef KM_AVX2
     (void)km_have_avx2(); /* set once, before the threads read it */
 #endif
