@@ -6,6 +6,9 @@
 #include "strata/strata.h"
 #include "core/internal.h"
 
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,7 +266,10 @@ int strata__cpu_features(void) {
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx2")) v |= STRATA_CPU_AVX2;
         if (__builtin_cpu_supports("fma")) v |= STRATA_CPU_FMA;
-        if (__builtin_cpu_supports("f16c")) v |= STRATA_CPU_F16C;
+        /* F16C by CPUID leaf 1 (not every compiler's builtin knows it); it
+         * uses the YMM state the AVX2 check above has found enabled */
+        unsigned a, b, c, d;
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C)) v |= STRATA_CPU_F16C;
 #endif
         f = v;
     }
