@@ -415,13 +415,13 @@ static strata_status kmeanspp(float *C, const float *G, int64_t m, int64_t dt, i
     int64_t nch = (m + PP_CHUNK - 1) / PP_CHUNK;
     double *best = strata_malloc_array((size_t)m, sizeof *best);
     double *wch = strata_malloc_array((size_t)nch, sizeof *wch);
-    float *tmp = strata_malloc_array((size_t)km_max_threads() * PP_CHUNK, sizeof *tmp);
     int half = 0;
 #ifdef KM_AVX2
     half = km_have_f16();
 #endif
     uint16_t *H = half ? strata_malloc_array((size_t)m * (size_t)dt, sizeof *H) : NULL; /* [m, Dt] */
-    if (!best || !wch || !tmp || (half && !H)) {
+    float *tmp = half ? NULL : strata_malloc_array((size_t)km_max_threads() * PP_CHUNK, sizeof *tmp);
+    if (!best || !wch || (half ? !H : !tmp)) {
         strata_free(best);
         strata_free(wch);
         strata_free(tmp);
@@ -438,7 +438,7 @@ static strata_status kmeanspp(float *C, const float *G, int64_t m, int64_t dt, i
         const float *last = C + (size_t)(c - 1) * (size_t)dt; /* [Dt] */
 #pragma omp parallel
         {
-            float *t = tmp + (size_t)km_thread_num() * PP_CHUNK; /* [PP_CHUNK] */
+            float *t = tmp ? tmp + (size_t)km_thread_num() * PP_CHUNK : NULL; /* [PP_CHUNK] */
 #pragma omp for schedule(static)
             for (int64_t ch = 0; ch < nch; ch++) {
                 int64_t i0 = ch * PP_CHUNK, rows = m - i0 < PP_CHUNK ? m - i0 : PP_CHUNK;
@@ -761,11 +761,12 @@ static int settle(km_state *s, int64_t i, int best, double bs, double s2, double
     return 1;
 }
 
-/* Second pruning test, for the block's rows that failed Hamerly's: the
- * moved centroids' scores (P [m, nmoved], float) bound the moved
- * non-candidates, the rest moved at most d_stay. cb/cbs/cs2 [m]: each row's
- * candidate result (cb < 0: not assigned yet, scored in full). Settled rows
- * leave list/X; returns how many remain. mark [K] is zero on entry and exit. */
+/* Second pruning test, for the block's rows that failed Hamerly's and
+ * could pass this one: the moved centroids' scores (P [m, nmoved], float)
+ * bound the moved non-candidates, the rest moved at most d_stay. cb/cbs/cs2
+ * [m]: each row's candidate result. Settled rows leave list/X (the others
+ * are scored in full next); returns how many remain. mark [K] is zero on
+ * entry and exit. */
 static int64_t settle_rows(km_state *s, int64_t *list, int64_t m, float *X, const float *P,
                            const int *cb, const double *cbs, const double *cs2, double err_max,
                            unsigned char *mark) {
@@ -773,17 +774,14 @@ static int64_t settle_rows(km_state *s, int64_t *list, int64_t m, float *X, cons
     int64_t dt = s->dt, m2 = 0;
     for (int64_t r = 0; r < m; r++) {
         int64_t i = list[r];
-        if (cb[r] >= 0) {
-            const int32_t *cd = s->cand + (size_t)i * (size_t)nc; /* [nc] */
-            double U = s->ucand[i] + s->d_stay;
-            for (int q = 0; q < nc; q++) mark[cd[q]] = 1;
-            const float *pr = P + (size_t)r * (size_t)nm; /* [nm] */
-            for (int q = 0; q < nm; q++)
-                if (!mark[s->moved[q]] && (double)pr[q] + err_max > U) U = (double)pr[q] + err_max;
-            for (int q = 0; q < nc; q++) mark[cd[q]] = 0;
-            if (settle(s, i, cb[r], cbs[r], cs2[r], U)) continue;
-            s->ucand[i] = U;
-        }
+        const int32_t *cd = s->cand + (size_t)i * (size_t)nc; /* [nc] */
+        double U = s->ucand[i] + s->d_stay;
+        for (int q = 0; q < nc; q++) mark[cd[q]] = 1;
+        const float *pr = P + (size_t)r * (size_t)nm; /* [nm] */
+        for (int q = 0; q < nm; q++)
+            if (!mark[s->moved[q]] && (double)pr[q] + err_max > U) U = (double)pr[q] + err_max;
+        for (int q = 0; q < nc; q++) mark[cd[q]] = 0;
+        if (settle(s, i, cb[r], cbs[r], cs2[r], U)) continue;
         if (m2 != r)
             memcpy(X + (size_t)m2 * (size_t)dt, X + (size_t)r * (size_t)dt, (size_t)dt * sizeof(float));
         list[m2++] = i;
@@ -837,7 +835,6 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
             int64_t i0 = b * F, i1 = i0 + F < n ? i0 + F : n, m = 0, md = 0;
             for (int64_t i = i0; i < i1; i++) {
                 float *xr = x + (size_t)m * (size_t)dt;
-                cb[m] = -1;
                 if (prune && s->a[i] >= 0) {
                     /* 1. Hamerly: the own centroid still beats every other one */
                     int ai = s->a[i];
