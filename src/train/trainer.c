@@ -29,7 +29,7 @@ strata_train_params strata_train_default_params(void) {
     p.pool = -1;
     p.max_len = 64;
     p.lr = 2e-5;
-    p.warmup = 1000;
+    p.warmup = -1;
     p.weight_decay = 0.01;
     p.clip = 1.0;
     p.beta1 = 0.9;
@@ -192,6 +192,7 @@ typedef struct run {
                                         in the checkpoint for extensions */
     int64_t step;                    /* completed steps */
     int64_t total;
+    int64_t warmup;             /* resolved: p->warmup, or total / 10 */
     strata_pool pool;
     /* per-batch buffers */
     int32_t *ids;                    /* [2B, max_len] */
@@ -491,7 +492,7 @@ static strata_status train_step(run *r, cJSON *line, strata_error *err) {
     if ((st = strata_train_batch(r->ws, &r->m->cfg, &r->m->w, r->ids, r->lens, n, T, mask,
                                  p->tau, p->symmetric, r->pool, p->chunk, &r->gw, &ls, err)))
         return st;
-    double lr = strata_train_lr(p->lr, p->warmup, r->total, r->step);
+    double lr = strata_train_lr(p->lr, r->warmup, r->total, r->step);
     double gn = strata_train_optimizer_step(&r->m->cfg, r->m->params, r->grads, r->adam_m,
                                             r->adam_v, lr, p->weight_decay, p->clip, p->beta1,
                                             p->beta2, p->eps, r->step + 1);
@@ -541,7 +542,7 @@ static strata_status check_params(const strata_train_params *p, strata_error *er
                                 p->max_len);
     if (!(p->lr >= 0) || !isfinite(p->lr))
         return strata_error_set(err, STRATA_EINVAL, "--lr must be >= 0 (got %g)", p->lr);
-    if (p->warmup < 0 || p->steps < 0 || p->save_every < 0 || p->eval_every < 0 || p->chunk < 0)
+    if (p->warmup < -1 || p->steps < 0 || p->save_every < 0 || p->eval_every < 0 || p->chunk < 0)
         return strata_error_set(err, STRATA_EINVAL,
                                 "--warmup, --steps, --save-every, --eval-every and --chunk must be >= 0");
     if (!(p->weight_decay >= 0) || !isfinite(p->weight_decay) || !isfinite(p->clip))
@@ -611,6 +612,15 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
     r.m->cfg.pool = r.pool;
     r.m->cfg.normalize = 1; /* trained for cosine similarity */
     r.total = p->steps > 0 ? p->steps : r.plan.nb;
+    r.warmup = p->warmup >= 0 ? p->warmup : r.total / 10;
+    if (r.warmup > 0 && r.warmup >= r.total) {
+        st = strata_error_set(err, STRATA_EINVAL,
+                              "--warmup %" PRId64 " is not shorter than the run (%" PRId64
+                              " steps): the learning rate would never reach its peak; leave "
+                              "--warmup out (a tenth of the steps) or shorten it",
+                              r.warmup, r.total);
+        goto done;
+    }
 
     size_t n = r.m->n_params;
     r.grads = strata_calloc(n, sizeof(float));
