@@ -65,7 +65,7 @@ int cmp_parse_spec(const char *spec, cmp_group *g, char *msg, size_t n) {
     }
     if (!g->name) {
         if (g->n > 1) {
-            snprintf(msg, n, "'%s': a run of several seeds needs a name: NAME=%s", spec, s);
+            snprintf(msg, n, "'%s': a run of several seeds needs a name: NAME=%s", spec, spec);
             return -1;
         }
         static char names[64][256]; /* lives as long as the command */

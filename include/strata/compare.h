@@ -43,7 +43,13 @@
  *            and p_t = 1 if every d is 0, else t = +-INF and p_t = 0;
  *   effect   d_z = mean(d) / sd(d) (Cohen's d for paired samples; 0 when
  *            every d is 0, +-INF when sd = 0 otherwise);
- *   better / worse / tied   queries with d > 1e-12, d < -1e-12, else.
+ *   better / worse / tied   queries with d > 0, d < 0, d = 0.
+ * Rounding noise: a per-query difference with |d| <= 1e-12 is set to 0
+ * before any of the above. Metrics lie in [0, 1] and different rankings
+ * differ by far more, but one value can arrive by two routes that round
+ * differently (a metrics JSON keeps 15 significant digits; seeds averaged
+ * in another order), and tests over differences of 1e-17 would call such
+ * runs different. So identical runs get diff 0, CI [0, 0], p 1, p_t 1.
  * p and p_t are each corrected for multiple comparisons (Holm by default,
  * Bonferroni, or none) over a family: the comparisons of one metric
  * (default), or all comparisons of all metrics (correct_across_metrics).

@@ -21,10 +21,12 @@
  * 1e-17 would report them as "significant".
  *
  * Thread-count independence: replicate r (bootstrap or permutation) seeds
- * its own RNG from (seed, stream + r) and writes only its own outputs
- * (a column of boot, a row of hit flags); counts are summed afterwards in
- * replicate order. OpenMP runs over replicates inside fixed-size chunks so
- * progress is reported from the calling thread between chunks.
+ * its own RNG from (seed, stream + r) and writes only its own outputs (a
+ * column of boot); permutation counts are integers, summed per thread and
+ * then over threads, which is exact in any order. Each thread has its own
+ * scratch row. OpenMP runs over about ten chunks of replicates, so progress
+ * is reported from the calling thread between chunks while the barriers
+ * stay few (a barrier per 256 replicates cost 10x on a loaded machine).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "strata/compare.h"
@@ -36,7 +38,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK 256 /* replicates per parallel chunk */
+#include <omp.h>
+
+/* Replicates per parallel chunk: about a tenth of n, at least 256. */
+static int64_t chunk_of(int64_t n) { return n / 10 > 256 ? n / 10 : 256; }
 
 /* ------------------------------------------------------------------------ */
 /* Names                                                                     */
@@ -407,60 +412,69 @@ static void pool(const strata_compare_group *g, int64_t nq_all, work *w, double 
 /* Bootstrap and permutations                                                */
 /* ------------------------------------------------------------------------ */
 
+/* scratch: [threads][W]. */
 static void bootstrap(work *w, double *scratch, const strata_progress *prog) {
-    int64_t B = w->B, nq = w->nq;
+    int64_t B = w->B, nq = w->nq, chunk = chunk_of(B);
     int W = w->W;
-    for (int64_t r0 = 0; r0 < B; r0 += CHUNK) {
-        int64_t r1 = r0 + CHUNK < B ? r0 + CHUNK : B;
-#pragma omp parallel for schedule(static)
-        for (int64_t r = r0; r < r1; r++) {
-            strata_rng rng;
-            strata_rng_seed(&rng, w->seed, STRATA__STREAM_BOOT + (uint64_t)r);
-            double *acc = scratch + (size_t)(r - r0) * W;
-            for (int j = 0; j < W; j++) acc[j] = 0.0;
-            for (int64_t i = 0; i < nq; i++) {
-                const double *y = w->Y + (size_t)strata_rng_below(&rng, (uint64_t)nq) * W;
-                for (int j = 0; j < W; j++) acc[j] += y[j];
+    for (int64_t r0 = 0; r0 < B; r0 += chunk) {
+        int64_t r1 = r0 + chunk < B ? r0 + chunk : B;
+#pragma omp parallel
+        {
+            double *acc = scratch + (size_t)omp_get_thread_num() * W;
+#pragma omp for schedule(static)
+            for (int64_t r = r0; r < r1; r++) {
+                strata_rng rng;
+                strata_rng_seed(&rng, w->seed, STRATA__STREAM_BOOT + (uint64_t)r);
+                for (int j = 0; j < W; j++) acc[j] = 0.0;
+                for (int64_t i = 0; i < nq; i++) {
+                    const double *y = w->Y + (size_t)strata_rng_below(&rng, (uint64_t)nq) * W;
+                    for (int j = 0; j < W; j++) acc[j] += y[j];
+                }
+                for (int j = 0; j < W; j++) w->boot[(size_t)j * B + r] = acc[j] / (double)nq;
             }
-            for (int j = 0; j < W; j++) w->boot[(size_t)j * B + r] = acc[j] / (double)nq;
         }
         strata_progress_report(prog, "bootstrap", r1, B, "replicates");
     }
 }
 
 /* Counts, per comparison, the sign vectors whose |sum| reaches the
- * observed |sum| (within tol). scratch: [CHUNK][MK] doubles, hit:
- * [CHUNK][MK] bytes. */
+ * observed |sum| (within tol). scratch: [threads][MK] doubles, cnt:
+ * [threads][MK] counts. */
 static void permutations(work *w, const double *T, const double *tol, double *scratch,
-                         unsigned char *hit, const strata_progress *prog) {
-    int64_t P = w->n_perm, nq = w->nq;
+                         int64_t *cnt, int nthreads, const strata_progress *prog) {
+    int64_t P = w->n_perm, nq = w->nq, chunk = chunk_of(P);
     int MK = w->M * w->K, MG = w->M * w->G, W = w->W;
-    for (int j = 0; j < MK; j++) w->hits[j] = 0;
-    for (int64_t r0 = 0; r0 < P; r0 += CHUNK) {
-        int64_t r1 = r0 + CHUNK < P ? r0 + CHUNK : P;
-#pragma omp parallel for schedule(static)
-        for (int64_t r = r0; r < r1; r++) {
-            strata_rng rng;
-            strata_rng_seed(&rng, w->seed, STRATA__STREAM_PERM + (uint64_t)r);
-            double *acc = scratch + (size_t)(r - r0) * MK;
-            for (int j = 0; j < MK; j++) acc[j] = 0.0;
-            uint64_t bits = 0;
-            for (int64_t q = 0; q < nq; q++) {
-                if (w->exact) bits = (uint64_t)r >> q;
-                else if ((q & 63) == 0) bits = strata_rng_next(&rng);
-                else bits >>= 1;
-                const double *d = w->Y + (size_t)q * W + MG;
-                if (bits & 1u)
-                    for (int j = 0; j < MK; j++) acc[j] += d[j];
-                else
-                    for (int j = 0; j < MK; j++) acc[j] -= d[j];
+    for (size_t j = 0; j < (size_t)nthreads * MK; j++) cnt[j] = 0;
+    for (int64_t r0 = 0; r0 < P; r0 += chunk) {
+        int64_t r1 = r0 + chunk < P ? r0 + chunk : P;
+#pragma omp parallel
+        {
+            double *acc = scratch + (size_t)omp_get_thread_num() * MK;
+            int64_t *c = cnt + (size_t)omp_get_thread_num() * MK;
+#pragma omp for schedule(static)
+            for (int64_t r = r0; r < r1; r++) {
+                strata_rng rng;
+                strata_rng_seed(&rng, w->seed, STRATA__STREAM_PERM + (uint64_t)r);
+                for (int j = 0; j < MK; j++) acc[j] = 0.0;
+                uint64_t bits = 0;
+                for (int64_t q = 0; q < nq; q++) {
+                    if (w->exact) bits = (uint64_t)r >> q;
+                    else if ((q & 63) == 0) bits = strata_rng_next(&rng);
+                    else bits >>= 1;
+                    const double *d = w->Y + (size_t)q * W + MG;
+                    if (bits & 1u)
+                        for (int j = 0; j < MK; j++) acc[j] += d[j];
+                    else
+                        for (int j = 0; j < MK; j++) acc[j] -= d[j];
+                }
+                for (int j = 0; j < MK; j++) c[j] += fabs(acc[j]) >= fabs(T[j]) - tol[j];
             }
-            unsigned char *h = hit + (size_t)(r - r0) * MK;
-            for (int j = 0; j < MK; j++) h[j] = fabs(acc[j]) >= fabs(T[j]) - tol[j];
         }
-        for (int64_t r = r0; r < r1; r++)
-            for (int j = 0; j < MK; j++) w->hits[j] += hit[(size_t)(r - r0) * MK + j];
         strata_progress_report(prog, "permutations", r1, P, "permutations");
+    }
+    for (int j = 0; j < MK; j++) {
+        w->hits[j] = 0;
+        for (int t = 0; t < nthreads; t++) w->hits[j] += cnt[(size_t)t * MK + j];
     }
 }
 
@@ -643,11 +657,12 @@ static void run_stats(work *w, strata_compare_result *out, const int *soff, int 
         }
 }
 
-/* The permutation test: observed sums, their rounding tolerance, counts. */
-static void randomization(work *w, double *scratch, unsigned char *hit,
+/* The permutation test: observed sums, their rounding tolerance, counts.
+ * scratch: [threads][MK] + [2][MK] doubles; cnt: [threads][MK]. */
+static void randomization(work *w, double *scratch, int64_t *cnt, int nthreads,
                           const strata_progress *prog) {
     int MK = w->M * w->K, MG = w->M * w->G;
-    double *T = scratch + (size_t)CHUNK * MK, *tol = T + MK;
+    double *T = scratch + (size_t)nthreads * MK, *tol = T + MK;
     for (int j = 0; j < MK; j++) {
         double s = 0, a = 0;
         for (int64_t q = 0; q < w->nq; q++) {
@@ -660,7 +675,7 @@ static void randomization(work *w, double *scratch, unsigned char *hit,
     }
     w->exact = w->nq <= 40 && (1ull << w->nq) <= (uint64_t)w->P;
     w->n_perm = w->exact ? (int64_t)(1ull << w->nq) : w->P;
-    permutations(w, T, tol, scratch, hit, prog);
+    permutations(w, T, tol, scratch, cnt, nthreads, prog);
 }
 
 strata_status strata_compare(const strata_compare_group *groups, int n_groups,
@@ -682,11 +697,12 @@ strata_status strata_compare(const strata_compare_group *groups, int n_groups,
     if (!st) st = make_pairs(&p, n_groups, &w, err);
     int *soff = NULL, stot = 0;
     if (!st) st = alloc_all(groups, &w, out, &soff, &stot, err);
-    /* scratch: bootstrap [CHUNK][W]; permutations [CHUNK][MK] + T, tol [MK] */
-    size_t ntmp = (size_t)CHUNK * w.W + 2 * (size_t)w.W;
+    /* scratch: a row of W per thread, then T and tol; counts per thread */
+    int nthreads = omp_get_max_threads();
+    size_t ntmp = ((size_t)nthreads + 2) * (size_t)w.W;
     double *tmp = st ? NULL : strata_malloc_array(ntmp, sizeof *tmp);
-    unsigned char *hit = st ? NULL : strata_malloc_array((size_t)CHUNK * w.M * w.K, 1);
-    if (!st && (!tmp || !hit)) st = strata_error_set(err, STRATA_ENOMEM, "compare: out of memory");
+    int64_t *cnt = st ? NULL : strata_malloc_array((size_t)nthreads * w.W + 1, sizeof *cnt);
+    if (!st && (!tmp || !cnt)) st = strata_error_set(err, STRATA_ENOMEM, "compare: out of memory");
     if (!st) {
         out->n_groups = w.G;
         out->n_metrics = w.M;
@@ -702,7 +718,7 @@ strata_status strata_compare(const strata_compare_group *groups, int n_groups,
         }
         pool(groups, nq, &w, out->seed_means_, soff, stot);
         bootstrap(&w, tmp, &p.progress);
-        randomization(&w, tmp, hit, &p.progress);
+        randomization(&w, tmp, cnt, nthreads, &p.progress);
         for (int m = 0; m < w.M; m++)
             for (int k = 0; k < w.K; k++)
                 pair_stats(&w, m, k, p.confidence, &out->pairs[(size_t)m * w.K + k]);
@@ -710,7 +726,7 @@ strata_status strata_compare(const strata_compare_group *groups, int n_groups,
         if (!st) run_stats(&w, out, soff, stot, p.confidence);
     }
     strata_free(tmp);
-    strata_free(hit);
+    strata_free(cnt);
     strata_free(soff);
     work_free(&w);
     if (st) strata_compare_result_free(out);

@@ -9,7 +9,9 @@
  * 2 P(T_df >= |t|) = I_{df/(df+t^2)}(df/2, 1/2), the regularized incomplete
  * beta function by its continued fraction (Lentz), with log B(df/2, 1/2)
  * from a Stirling difference for df/2 >= 20 (lgamma(a + 1/2) - lgamma(a)
- * would cancel). Relative error about 1e-13 against scipy.stats.t.sf.
+ * would cancel). Relative difference from scipy.stats.t.sf below 1e-12
+ * for df <= 20000 and 2e-11 at df = 1e6 (the continued fraction needs
+ * ~sqrt(df) terms; tests/test_compare.c checks a grid to 1e-10). 
  * t = +-INF gives 0, t = 0 gives 1, NaN gives NaN. */
 double strata__t_p_two_sided(double t, double df);
 
