@@ -68,11 +68,8 @@ int cmp_parse_spec(const char *spec, cmp_group *g, char *msg, size_t n) {
             snprintf(msg, n, "'%s': a run of several seeds needs a name: NAME=%s", spec, spec);
             return -1;
         }
-        static char names[64][256]; /* lives as long as the command */
-        static int ni;
-        char *b = names[ni++ & 63];
-        default_name(g->f[0].path, b, 256);
-        g->name = b;
+        default_name(g->f[0].path, g->name_buf, sizeof g->name_buf);
+        g->name = g->name_buf;
     }
     return 0;
 }

@@ -41,7 +41,8 @@ typedef struct cmp_file {
 
 typedef struct cmp_group {
     char *spec;                /* owned copy of the spec (paths point in) */
-    const char *name;
+    const char *name;          /* into spec, name_buf, or the caller's   */
+    char name_buf[256];        /* the default name                       */
     int n;                     /* files (seeds)                          */
     cmp_file f[16];
 } cmp_group;
