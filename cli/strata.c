@@ -10,7 +10,7 @@
 /* Pipeline order, as `strata --help` lists them. */
 static const cli_command *const commands[] = {
     &cmd_synth, &cmd_inspect, &cmd_tokenize, &cmd_embed, &cmd_cluster,
-    &cmd_plan,  &cmd_hardness, &cmd_train,   &cmd_eval,  &cmd_demo,
+    &cmd_plan,  &cmd_hardness, &cmd_train,   &cmd_eval,  &cmd_compare, &cmd_demo,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
