@@ -19,7 +19,6 @@
  * The parts are in demo.h; this file holds the options, the settings and
  * the order of the stages.
  */
-#define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -530,8 +529,8 @@ static int run(const cli_env *env, int npos, char **pos) {
     demo_setup s;
     demo_runner d = {0};
     cJSON *settings = NULL, *results = NULL;
-    int eval_len;
-    int64_t warmup;
+    int eval_len = 0;
+    int64_t warmup = 0;
     int rc = setup(&s, &eval_len, &warmup);
     if (rc) goto done;
     rc = CLI_FAIL;

@@ -5,7 +5,6 @@
  * by how much, with its interval and corrected p-value, and where the
  * trained models stand against the untrained hash embedder.
  */
-#define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,9 +94,11 @@ static const char *result_paragraph(const demo_setup *s, const cJSON *res, int b
         const cJSON *p = find_pair(cmp, "hash embedder", s->strat[k].name, "ndcg@10");
         above += significant(p) && num(p, "diff") > 0;
     }
-    t = dfmt("%s The untrained hash embedder scores %.4f: the best trained model is %s it by %s; %d of %d "
-             "strategies are significantly above it.",
-             t, hm, num(ph, "diff") >= 0 ? "above" : "below", diff_text(ph), above, s->ns);
+    if (ph)
+        t = dfmt("%s The untrained hash embedder scores %.4f: the best trained model is %.4f %s it (95%% CI "
+                 "[%+.4f, %+.4f], p = %s); %d of %d strategies are significantly above it.",
+                 t, hm, fabs(num(ph, "diff")), num(ph, "diff") >= 0 ? "above" : "below", num(ph, "ci_lo"),
+                 num(ph, "ci_hi"), pval(num(ph, "p_adj")), above, s->ns);
     if (s->init) {
         const cJSON *pi = find_pair(cmp, "initial model", bn, "ndcg@10");
         t = dfmt("%s The model training started from scores %.4f; the best trained model differs by %s.", t,
@@ -305,7 +306,7 @@ int demo_report(const demo_setup *s, const cJSON *res, double seconds, strata_er
     }
     for (int b = 0; b < s->nbeir; b++) strata_report_paragraph(rep, result_paragraph(s, res, b));
     const char *model = s->init ? s->init
-                                : dfmt("a fresh BERT (%.0f layers, hidden %.0f, %.0f heads, FFN %.0f)",
+                                : dfmt("a fresh BERT (layers %.0f, hidden %.0f, heads %.0f, FFN %.0f)",
                                        num(set, "layers"), num(set, "hidden"), num(set, "heads"), num(set, "ffn"));
     strata_report_paragraph(
         rep, dfmt("Training pairs: %s. Model: %s. %.0f steps, batch %.0f, lr %g, tau %g, %.0f training tokens, "

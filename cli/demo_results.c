@@ -10,7 +10,6 @@
  * random (or the first strategy), and every strategy against the hash
  * embedder (and the initial model when training continued one).
  */
-#define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

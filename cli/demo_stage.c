@@ -6,7 +6,6 @@
  * whose output exists already is skipped: every stage writes its outputs
  * atomically, so a killed demo continues where it stopped.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -191,7 +190,15 @@ int demo_stage(demo_runner *d, const char *done_path, const char *what, int argc
     fflush(stdout);
     double t0 = demo_now();
     pid_t pid;
-    int rc = posix_spawn(&pid, d->self, NULL, NULL, (char *const *)argv, environ);
+    /* a stage's own summary lines go to stderr with its progress: the demo's
+     * stdout holds only the demo's result */
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, 2, 1);
+    /* /proc/self/exe, not the path: the running binary even if it was rebuilt
+     * (replaced) while the demo ran */
+    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
         fprintf(stderr, "strata demo: cannot run %s: %s\n", d->self, strerror(rc));
         return -1;

@@ -14,18 +14,25 @@
  *                  templates with style words ("how does _ affect _ in _ _ ?",
  *                  "in this paper we study _ and _ ."); every source covers
  *                  every topic with the same number of pairs. A positive uses
- *                  each of its source's sentence templates once (random
- *                  order), and a source's query templates are permutations
+ *                  the same 4 sentence templates of its source once each
+ *                  (random order), and a source's query templates are permutations
  *                  of one another, so style words mark the source without
  *                  adding variance inside it
- *   positive       6-7 sentences (the source's templates) whose slots hold
- *                  all the fact's words plus fillers (topic 60%, subtopic
- *                  35%, generic 5%); a subtopic favours 8 of its topic's
- *                  words (70% of its topic-word draws)
+ *   positive       4 sentences (the source's first 4 templates) whose slots
+ *                  hold all the fact's words plus fillers (topic 60%,
+ *                  subtopic 35%, generic 5%); a subtopic favours 8 of its
+ *                  topic's words (70% of its topic-word draws)
  *   query          one query template holding the entity (80%), two of the
- *                  five key words and one topic word that may not occur in
+ *                  five key words and two topic words that may not occur in
  *                  the positive: queries share some, not all, words with
  *                  their positive
+ *   synonyms       every entity and subtopic word has a synonym (another
+ *                  pseudo-word) that queries use in its place with
+ *                  probability `paraphrase` (default 0.5) and passages never
+ *                  use: the vocabulary mismatch between how people ask and
+ *                  how passages are written, which exact word matching
+ *                  (the hash embedder) cannot bridge and a trained encoder
+ *                  can learn from the training pairs
  *
  * Same-topic passages share topic vocabulary and same-subtopic passages share
  * subtopic words and entities, so in-batch negatives drawn from one cluster
@@ -35,7 +42,11 @@
  * Test set: per query a fresh fact, one fully relevant passage (score 2), for
  * half the queries a partially relevant one (same entity and subtopic, two
  * shared key words; score 1), two same-subtopic distractors, and random
- * distractors from all topics up to n_corpus passages.
+ * distractors from all topics up to n_corpus passages. Every text about
+ * topic t is written in style t mod 5 (test_style below), so style cannot
+ * stand in for relevance. BEIR lines carry metadata (source, topic,
+ * subtopic; for queries the number of synonyms) for analyses; training
+ * pairs carry source, topic, subtopic and entity.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -52,6 +63,9 @@
 #define FILL_TOPIC 0.6   /* filler slots: topic words ...          */
 #define FILL_SUB 0.35    /* ... subtopic words, the rest generic  */
 #define N_PREF 8        /* topic words a subtopic favours      */
+#define N_SENTENCES 4   /* sentences per passage: the first 4 templates of
+                           its source, each once, in a random order (about 45
+                           tokens, so 64-token models read all of it)      */
 #define P_PREF 0.7      /* share of its topic words drawn from them */
 #define NFUNC ((int)(sizeof synth_function_words / sizeof *synth_function_words))
 #define NGENERIC ((int)(sizeof synth_generic_words / sizeof *synth_generic_words))
@@ -387,6 +401,7 @@ static int gen_passage(strata__buf *b, const world *w, strata_rng *r, int s, con
      * mark the source without adding variance that would compete with the
      * topics when clustering within a source */
     int next = 0, nt = n_templates(st->sentence);
+    if (nt > N_SENTENCES) nt = N_SENTENCES;
     int order[8];
     for (int k = 0; k < nt; k++) order[k] = k;
     for (int k = nt - 1; k > 0; k--) {
@@ -405,7 +420,8 @@ static int gen_passage(strata__buf *b, const world *w, strata_rng *r, int s, con
 /* A query in style s: entity (80%), two key words, two topic words (the
  * first never a key word; either may be absent from the positive), and a
  * filler when the entity is left out. */
-static int gen_query(strata__buf *b, const world *w, strata_rng *r, int s, const fact *f) {
+/* ... and *n_alias (may be NULL) receives how many of its words are synonyms. */
+static int gen_query(strata__buf *b, const world *w, strata_rng *r, int s, const fact *f, int *n_alias) {
     const style *st = &styles[s];
     const char *words[5];
     int n = 0, k2[2];
@@ -415,8 +431,10 @@ static int gen_query(strata__buf *b, const world *w, strata_rng *r, int s, const
     double pe = strata_rng_uniform(r), p0 = strata_rng_uniform(r), p1 = strata_rng_uniform(r);
     const char *kw0 = f->key_alias[k2[0]] && p0 < w->paraphrase ? f->key_alias[k2[0]] : f->key[k2[0]];
     const char *kw1 = f->key_alias[k2[1]] && p1 < w->paraphrase ? f->key_alias[k2[1]] : f->key[k2[1]];
-    if (strata_rng_uniform(r) < 0.8) words[n++] = pe < w->paraphrase ? f->ent_alias : f->ent;
+    int with_ent = strata_rng_uniform(r) < 0.8;
+    if (with_ent) words[n++] = pe < w->paraphrase ? f->ent_alias : f->ent;
     words[n++] = kw0;
+    if (n_alias) *n_alias = (with_ent && pe < w->paraphrase) + (kw0 != f->key[k2[0]]) + (kw1 != f->key[k2[1]]);
     const char *tw;
     do { /* a topic word other than the chosen key words */
         tw = topic_word(w, r, f->t, f->u);
@@ -449,12 +467,14 @@ static int put_json_str(strata__buf *b, const char *s, size_t n) {
 }
 
 /* Closes a BEIR line with BEIR's metadata object: the text's source (style),
- * topic and subtopic, for analyses of what a model ranks (docs/data.md). */
-static int put_metadata(strata__buf *b, const world *w, int s, int t, int u) {
-    return strata__buf_printf(b,
-                              ", \"metadata\": {\"source\": \"%s\", \"topic\": \"%s\", "
-                              "\"subtopic\": %d}}\n",
-                              styles[s].name, w->topic_name[t], u);
+ * topic and subtopic, and for a query how many of its words are synonyms
+ * (n_alias >= 0), for analyses of what a model ranks (docs/data.md). */
+static int put_metadata(strata__buf *b, const world *w, int s, int t, int u, int n_alias) {
+    if (strata__buf_printf(b, ", \"metadata\": {\"source\": \"%s\", \"topic\": \"%s\", \"subtopic\": %d",
+                           styles[s].name, w->topic_name[t], u))
+        return -1;
+    if (n_alias >= 0 && strata__buf_printf(b, ", \"synonyms\": %d", n_alias)) return -1;
+    return strata__buf_append(b, "}}\n", 3);
 }
 
 typedef struct outputs {
@@ -497,11 +517,11 @@ static strata_status write_pairs(const world *w, const strata_synth_params *p, s
         int u = (int)strata_rng_below(&r, (uint64_t)w->S);
         fact f = make_fact(w, &r, t, u);
         b.len = q.len = d.len = 0;
-        int bad = gen_query(&q, w, &r, s, &f) || gen_passage(&d, w, &r, s, &f);
+        int bad = gen_query(&q, w, &r, s, &f, NULL) || gen_passage(&d, w, &r, s, &f);
         bad = bad || strata__buf_append(&b, "{\"query\": ", 10) || put_json_str(&b, q.data, q.len) ||
               strata__buf_append(&b, ", \"positive\": ", 14) || put_json_str(&b, d.data, d.len) ||
-              strata__buf_printf(&b, ", \"source\": \"%s\", \"topic\": \"%s\", \"subtopic\": %d}\n",
-                                 styles[s].name, w->topic_name[t], u);
+              strata__buf_printf(&b, ", \"source\": \"%s\", \"topic\": \"%s\", \"subtopic\": %d, \"entity\": \"%s\"}\n",
+                                 styles[s].name, w->topic_name[t], u, f.ent);
         if (bad) st = strata_error_set(err, STRATA_ENOMEM, "synth: out of memory");
         else st = write_buf(a, &b, err);
     }
@@ -569,10 +589,11 @@ static strata_status write_beir(const world *w, const strata_synth_params *p, ou
         int s = test_style(t);
         fact f = make_fact(w, &r, t, u);
         b.len = 0;
-        if (gen_query(&b, w, &r, s, &f)) goto oom;
+        int n_alias;
+        if (gen_query(&b, w, &r, s, &f, &n_alias)) goto oom;
         line.len = 0;
         if (strata__buf_printf(&line, "{\"_id\": \"q%04d\", \"text\": ", qi) ||
-            put_json_str(&line, b.data, b.len) || put_metadata(&line, w, s, t, u))
+            put_json_str(&line, b.data, b.len) || put_metadata(&line, w, s, t, u, n_alias))
             goto oom;
         if ((st = write_buf(&o->queries, &line, err))) goto done;
         ADD_DOC(s, &f, qi, 2);
@@ -610,7 +631,7 @@ static strata_status write_beir(const world *w, const strata_synth_params *p, ou
         if (strata__buf_printf(&line, "{\"_id\": \"doc%05lld\", \"title\": \"\", \"text\": ",
                                (long long)i) ||
             put_json_str(&line, dd->text, strlen(dd->text)) ||
-            put_metadata(&line, w, dd->s, dd->t, dd->u))
+            put_metadata(&line, w, dd->s, dd->t, dd->u, -1))
             goto oom;
         if ((st = write_buf(&o->corpus, &line, err))) goto done;
     }

@@ -549,6 +549,12 @@ static strata_status check_params(const strata_train_params *p, strata_error *er
         return strata_error_set(err, STRATA_EINVAL,
                                 "--weight-decay must be >= 0 and --clip finite (got %g, %g)",
                                 p->weight_decay, p->clip);
+    if (p->steps > 0 && p->warmup > 0 && p->warmup >= p->steps)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "--warmup %" PRId64 " is not shorter than the run (%" PRId64
+                                " steps): the learning rate would never reach its peak; leave "
+                                "--warmup out (a tenth of the steps) or shorten it",
+                                p->warmup, p->steps);
     if (p->pool > STRATA_POOL_MEAN)
         return strata_error_set(err, STRATA_EINVAL, "bad pooling %d", p->pool);
     if (p->eval_every > 0 && !p->eval_beir)
