@@ -31,7 +31,8 @@ import os
 import sys
 from collections import defaultdict
 
-# words that occur in one source's templates only (src/data/synth.c styles[]):
+# words that occur in one source's templates only (src/data/synth_styles.h, and
+# the longer passage templates of test sets written before 2026-11-29):
 # passage sentences, then query templates
 STYLE_WORDS = {
     "forum_qa": {"hope", "helps", "experience", "basically", "question", "answer", "how", "affect"},

@@ -18,7 +18,7 @@
  *                  (random order), and a source's query templates are permutations
  *                  of one another, so style words mark the source without
  *                  adding variance inside it
- *   positive       4 sentences (the source's first 4 templates) whose slots
+ *   positive       4 sentences (the source's 4 templates) whose slots
  *                  hold all the fact's words plus fillers (topic 60%,
  *                  subtopic 35%, generic 5%); a subtopic favours 8 of its
  *                  topic's words (70% of its topic-word draws)
@@ -55,6 +55,7 @@
 #include "core/internal.h"
 #include "strata/data.h"
 #include "strata/io.h"
+#include "synth_styles.h"
 #include "synth_words.h"
 
 #define N_SUBWORDS 12   /* pseudo-words per subtopic          */
@@ -63,9 +64,6 @@
 #define FILL_TOPIC 0.6   /* filler slots: topic words ...          */
 #define FILL_SUB 0.35    /* ... subtopic words, the rest generic  */
 #define N_PREF 8        /* topic words a subtopic favours      */
-#define N_SENTENCES 4   /* sentences per passage: the first 4 templates of
-                           its source, each once, in a random order (about 45
-                           tokens, so 64-token models read all of it)      */
 #define P_PREF 0.7      /* share of its topic words drawn from them */
 #define NFUNC ((int)(sizeof synth_function_words / sizeof *synth_function_words))
 #define NGENERIC ((int)(sizeof synth_generic_words / sizeof *synth_generic_words))
@@ -73,50 +71,6 @@
 /* ------------------------------------------------------------------------ */
 /* Sources: styles                                                           */
 /* ------------------------------------------------------------------------ */
-
-typedef struct style {
-    const char *name;
-    int title_case;              /* queries in Title Case (titles, headlines) */
-    const char *query[6];        /* templates, '_' = a slot, NULL-terminated;
-                                    one source's query templates hold the same
-                                    words in different orders, so bag-of-words
-                                    embedders see no template variance inside
-                                    a source (it would swamp the topics)     */
-    const char *sentence[8];
-} style;
-
-static const style styles[STRATA_SYNTH_SOURCES] = {
-    {"forum_qa", 0,
-     {"how does _ affect _ in _ _ _ ?", "in _ _ _ how does _ affect _ ?",
-      "how does _ _ affect _ in _ _ ?", NULL},
-     {"good question , _ usually changes the _ .", "in my experience _ works with _ because of _ .",
-      "the answer is that _ depends on _ and _ .", "you should check _ before _ .",
-      "hope this helps with _ and _ .", "basically _ is a kind of _ .",
-      "i would say _ matters more than _ here .", NULL}},
-    {"paper_titles", 1,
-     {"_ _ : a study of _ in _ _", "a study of _ _ in _ _ : _", "_ in _ _ : a study of _ _",
-      NULL},
-     {"we propose a novel _ for _ .", "in this paper we study _ and _ .",
-      "our results show that _ improves _ .", "experiments on _ demonstrate _ .",
-      "we further analyze _ under _ .", "the proposed _ outperforms _ baselines .",
-      "we discuss implications for _ and _ .", NULL}},
-    {"search_logs", 0,
-     {"_ _ _ _ _ guide", "guide _ _ _ _ _", "_ _ guide _ _ _", NULL},
-     {"learn more about _ and _ on this page .", "our guide to _ covers _ , _ and more .",
-      "click here to compare _ with _ .", "top tips for _ : _ .", "find _ and _ reviews .",
-      "updated : everything about _ and _ .", NULL}},
-    {"claims", 0,
-     {"_ increases _ in _ _ _ .", "in _ _ _ _ increases _ .", "_ _ increases _ in _ _ .", NULL},
-     {"evidence from _ supports the link between _ and _ .", "a trial of _ found _ .",
-      "data on _ indicate _ .", "however _ was not observed in _ .",
-      "analysis of _ suggests _ .", "the association between _ and _ was significant .",
-      NULL}},
-    {"news_headlines", 1,
-     {"_ says _ _ rises in _ _", "in _ _ _ says _ rises _", "_ _ rises in _ _ says _", NULL},
-     {"officials said on tuesday that _ will expand _ .", "the _ announcement follows _ .",
-      "reporters in _ confirmed _ .", "according to a statement , _ expects _ .",
-      "analysts say _ could affect _ .", "the move comes as _ faces _ .", NULL}},
-};
 
 const char *strata_synth_source_name(int s) {
     return s >= 0 && s < STRATA_SYNTH_SOURCES ? styles[s].name : NULL;
@@ -401,8 +355,7 @@ static int gen_passage(strata__buf *b, const world *w, strata_rng *r, int s, con
      * mark the source without adding variance that would compete with the
      * topics when clustering within a source */
     int next = 0, nt = n_templates(st->sentence);
-    if (nt > N_SENTENCES) nt = N_SENTENCES;
-    int order[8];
+    int order[4];
     for (int k = 0; k < nt; k++) order[k] = k;
     for (int k = nt - 1; k > 0; k--) {
         int j = (int)strata_rng_below(r, (uint64_t)k + 1);
