@@ -252,6 +252,107 @@ done:
     return ret;
 }
 
+PyDoc_STRVAR(kmeans_lloyd_doc,
+"kmeans_lloyd(x, x2, centroids, niter, bounds=True, threads=0)\n"
+"    -> (centroids, assign, iterations)\n\n"
+"strata_kmeans_lloyd from given centroids float32 [K, Dt] (copied; empty\n"
+"clusters repaired): every row, one run, no sources.");
+
+static PyObject *py_kmeans_lloyd(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"x", "x2", "centroids", "niter", "bounds", "threads", NULL};
+    PyObject *ox, *ox2, *oc;
+    int niter, bounds = 1, threads = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOi|pi", kwlist, &ox, &ox2, &oc, &niter, &bounds,
+                                     &threads))
+        return NULL;
+    if (niter < 0 || niter > 1000000) return PyErr_Format(PyExc_ValueError, "niter must be >= 0");
+    arr x, x2, c;
+    memset(&x2, 0, sizeof x2);
+    memset(&c, 0, sizeof c);
+    PyObject *ret = NULL, *oown = NULL, *aown = NULL;
+    strata_kmeans_iter *iters = NULL;
+    if (arr_get(ox, "x", K_FLOAT, 4, 2, 0, 0, &x)) return NULL;
+    if (arr_get(ox2, "x2", K_FLOAT, 4, 2, 1, 0, &x2) ||
+        arr_get(oc, "init_centroids", K_FLOAT, 4, 2, 0, 0, &c))
+        goto done;
+    const int64_t N = x.shape[0], K = c.shape[0];
+    const int64_t Dt = x.shape[1] + (x2.data ? x2.shape[1] : 0);
+    if (c.shape[1] != Dt || (x2.data && x2.shape[0] != N) || N < 1 || N > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "init_centroids: expected [K, %lld] for x of shape "
+                     "[%lld, %lld]", (long long)Dt, (long long)N, (long long)x.shape[1]);
+        goto done;
+    }
+    if (K < 1 || K > N) {
+        PyErr_Format(PyExc_ValueError, "init_centroids: K = %lld must lie in [1, %lld rows]",
+                     (long long)K, (long long)N);
+        goto done;
+    }
+    void *cp, *ap;
+    if (!(oown = owned_block((size_t)K * (size_t)Dt * sizeof(float), &cp)) ||
+        !(aown = owned_block((size_t)N * sizeof(int32_t), &ap)))
+        goto done;
+    iters = strata_calloc((size_t)niter + 1, sizeof *iters);
+    if (!iters) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(cp, c.data, (size_t)K * (size_t)Dt * sizeof(float));
+    strata_kmeans_input in;
+    memset(&in, 0, sizeof in);
+    in.n_global = in.n_local = N;
+    in.nparts = x2.data ? 2 : 1;
+    in.x[0] = x.data;
+    in.dim[0] = x.shape[1];
+    if (x2.data) {
+        in.x[1] = x2.data;
+        in.dim[1] = x2.shape[1];
+    }
+    strata_error err;
+    strata_error_clear(&err);
+    strata_status st;
+    int n_iter = 0;
+    thread_scope ts;
+    thread_enter(&ts, threads);
+    Py_BEGIN_ALLOW_THREADS
+    st = strata_kmeans_lloyd(cp, ap, &in, (int)K, niter, bounds, 1, iters, &n_iter, &err);
+    Py_END_ALLOW_THREADS
+    thread_leave(&ts);
+    if (st) {
+        raise_strata(&err);
+        goto done;
+    }
+    PyObject *list = PyList_New(n_iter);
+    if (!list) goto done;
+    for (int j = 0; j < n_iter; j++) {
+        PyObject *d = Py_BuildValue("{s:d,s:d,s:L,s:L}", "objective", iters[j].objective,
+                                    "seconds", iters[j].seconds, "changed",
+                                    (long long)iters[j].changed, "scored",
+                                    (long long)iters[j].scored);
+        if (!d) {
+            Py_DECREF(list);
+            goto done;
+        }
+        PyList_SET_ITEM(list, j, d);
+    }
+    int64_t sc[2] = {K, Dt};
+    PyObject *vc = view_new(oown, cp, "f", 2, sc), *va = view_new(aown, ap, "i", 1, &N);
+    if (vc && va) ret = Py_BuildValue("(NNN)", vc, va, list);
+    else {
+        Py_XDECREF(vc);
+        Py_XDECREF(va);
+        Py_DECREF(list);
+    }
+done:
+    strata_free(iters);
+    Py_XDECREF(oown);
+    Py_XDECREF(aown);
+    arr_release(&x);
+    arr_release(&x2);
+    arr_release(&c);
+    return ret;
+}
+
 PyDoc_STRVAR(topk_ip_doc,
 "topk_ip(Q, C, k, q_scale=None, c_scale=None, threads=0) -> (idx, score)\n\n"
 "strata_topk_ip: for each row of Q [nq, D] the k rows of C [nc, D] with the\n"
@@ -366,6 +467,8 @@ static PyObject *py_inv_norms(PyObject *self, PyObject *args, PyObject *kw) {
 PyMethodDef strata_py_kmeans_methods[] = {
     {"kmeans_fit", (PyCFunction)(void (*)(void))py_kmeans_fit, METH_VARARGS | METH_KEYWORDS,
      kmeans_fit_doc},
+    {"kmeans_lloyd", (PyCFunction)(void (*)(void))py_kmeans_lloyd, METH_VARARGS | METH_KEYWORDS,
+     kmeans_lloyd_doc},
     {"kmeans_write_stats", py_kmeans_write_stats, METH_VARARGS, kmeans_write_stats_doc},
     {"topk_ip", (PyCFunction)(void (*)(void))py_topk_ip, METH_VARARGS | METH_KEYWORDS, topk_ip_doc},
     {"inv_norms", (PyCFunction)(void (*)(void))py_inv_norms, METH_VARARGS | METH_KEYWORDS,

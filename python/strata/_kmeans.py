@@ -3,6 +3,7 @@ interface of ``faiss.Kmeans``."""
 import json
 import os
 import tempfile
+import time
 
 import numpy as np
 
@@ -111,11 +112,13 @@ class Kmeans:
         self._source_names = None
 
     # ------------------------------------------------------------------ train
-    def train(self, x, x2=None, sources=None):
+    def train(self, x, x2=None, sources=None, init_centroids=None):
         """Clusters the rows of x (float32 [N, d], C order; read in place,
         never modified). Asymmetric mode: x holds the queries and x2 the
         documents [N, d]. sources: per-source fitting (an int id array or a
-        sequence of names; K is then per source). Returns the final
+        sequence of names; K is then per source). init_centroids (float32
+        [K, D], as FAISS's): start Lloyd from these centroids instead (one
+        run over every row, no sources, no splitting). Returns the final
         objective (sum over rows of the score to the assigned centroid)."""
         asym = self.mode == "asymmetric"
         x = array(x, "x", np.float32, 2)
@@ -134,6 +137,11 @@ class Kmeans:
         n = x.shape[0]
         if n < 1:
             raise ValueError("x has no rows")
+        if init_centroids is not None:
+            if sources is not None:
+                raise ValueError("init_centroids starts one run over every row; it does not "
+                                 "combine with sources")
+            return self._train_from(x, x2, init_centroids)
         src, n_sources, names = source_ids(sources, n)
         if src is None and self.k > n:
             raise ValueError("K (%d) exceeds the number of rows (%d)" % (self.k, n))
@@ -165,7 +173,11 @@ class Kmeans:
         self.seconds = seconds
         self.runs = runs
         self._source_names = names
-        self._sources_given = src is not None
+        self._finish(n)
+        return objective
+
+    def _finish(self, n):
+        runs = self.runs
         self.obj = self._iteration_objectives(runs)
         self.iteration_stats = [
             {"obj": float(o), "time": sum(u["iterations"][i]["seconds"] for u in runs
@@ -175,9 +187,58 @@ class Kmeans:
         self._stats = None
         if self.verbose:
             print("strata.Kmeans: K=%d (%d split), objective %.6f (mean cos %.4f), "
-                  "%d points used, %.2fs" % (self.centroids.shape[0], n_split, objective,
-                                             objective / n / (2 if asym else 1), n_used, seconds))
-        return objective
+                  "%d points used, %.2fs"
+                  % (self.centroids.shape[0], self.n_split, self.objective,
+                     self.objective / n / (2 if self.mode == "asymmetric" else 1), self.n_used,
+                     self.seconds))
+
+    def _train_from(self, x, x2, init_centroids):
+        """Lloyd from given centroids (strata_kmeans_lloyd)."""
+        dt = self.d * (2 if self.mode == "asymmetric" else 1)
+        c0 = array(init_centroids, "init_centroids", np.float32, 2, finite=True)
+        if c0.shape[1] != dt:
+            raise ValueError("init_centroids: expected %d columns, got shape %s" % (dt, c0.shape))
+        if c0.shape[0] > x.shape[0]:
+            raise ValueError("init_centroids: K (%d) exceeds the number of rows (%d)"
+                             % (c0.shape[0], x.shape[0]))
+        t0 = time.time()
+        try:
+            c, a, iters = _core.kmeans_lloyd(x, x2, c0, self.niter, bounds=self.bounds,
+                                             threads=threads_arg(self.threads))
+        except _core.StrataError as e:
+            msg = str(e)
+            if msg.startswith("row "):
+                raise _core.StrataError(("x2: " if "(input2)" in msg else "x: ") + msg) from None
+            raise
+        K = c0.shape[0]
+        self._owner = None
+        self.centroids = np.asarray(c)
+        self.assignments = np.asarray(a)
+        self.cluster_sizes = np.bincount(self.assignments, minlength=K).astype(np.int64)
+        self.cluster_source = np.zeros(K, dtype=np.int32)
+        self.split_from = np.full(K, -1, dtype=np.int32)
+        self.cos_centroid = self.pairwise = None
+        self.objective = self._score_sum(x, x2)
+        self.n_used, self.n_split = x.shape[0], 0
+        self.seconds = time.time() - t0
+        self.runs = [{"source": 0, "n": x.shape[0], "n_used": x.shape[0], "k": K,
+                      "first_cluster": 0, "best_redo": 0, "redo_objective": [self.objective],
+                      "iterations": iters, "init_seconds": 0.0}]
+        self._source_names = None
+        self._finish(x.shape[0])
+        return self.objective
+
+    def _score_sum(self, x, x2):
+        """Sum over rows of the score to the assigned centroid, in double."""
+        total = 0.0
+        parts = [(x, 0)] if x2 is None else [(x, 0), (x2, self.d)]
+        for a, off in parts:
+            c = self.centroids[:, off:off + a.shape[1]].astype(np.float64)
+            for i in range(0, a.shape[0], 65536):
+                r = a[i:i + 65536].astype(np.float64)
+                r /= np.linalg.norm(r, axis=1, keepdims=True)
+                total += float(np.einsum("ij,ij->", r, c[self.assignments[i:i + 65536]]))
+        return total
 
     @staticmethod
     def _iteration_objectives(runs):
@@ -209,6 +270,9 @@ class Kmeans:
     def write_stats(self, path):
         """Writes stats.json (the CLI's format) atomically to path."""
         self._require_trained()
+        if self._owner is None:
+            raise RuntimeError("stats come from the full fit; this model was trained from "
+                               "init_centroids")
         _core.kmeans_write_stats(self._owner, os.fspath(path), self._source_names)
 
     # ------------------------------------------------------------------ assign
