@@ -11,6 +11,17 @@ from . import _core
 from ._checks import array, seed_arg, source_ids, threads_arg
 
 
+def _name_rows(e):
+    """Re-raises a library error about a row with the argument named, as the
+    CLI names the file ("x: row 5: NaN in column 3")."""
+    msg = str(e)
+    if not msg.startswith("row "):
+        raise e
+    err = _core.StrataError(("x2: " if "(input2)" in msg else "x: ") + msg)
+    err.status = getattr(e, "status", None)
+    raise err from None
+
+
 class _Index:
     """The ``km.index`` of a trained :class:`Kmeans`: ``search(x, k)`` like a
     FAISS inner-product index over the centroids."""
@@ -110,6 +121,7 @@ class Kmeans:
         self.index = None
         self._owner = None
         self._source_names = None
+        self.source_names = None  # names given to train(sources=...), in id order
 
     # ------------------------------------------------------------------ train
     def train(self, x, x2=None, sources=None, init_centroids=None):
@@ -154,10 +166,7 @@ class Kmeans:
                 max_cluster_size=self.max_cluster_size, bounds=self.bounds, seed=self.seed,
                 threads=threads_arg(self.threads))
         except _core.StrataError as e:
-            msg = str(e)
-            if msg.startswith("row "):
-                raise _core.StrataError(("x2: " if "(input2)" in msg else "x: ") + msg) from None
-            raise
+            _name_rows(e)
         (self._owner, c, a, cs, sf, sz, cc, pw, objective, n_used, n_split, seconds,
          runs) = r
         self.centroids = np.asarray(c)
@@ -173,6 +182,7 @@ class Kmeans:
         self.seconds = seconds
         self.runs = runs
         self._source_names = names
+        self.source_names = names
         self._finish(n)
         return objective
 
@@ -206,10 +216,7 @@ class Kmeans:
             c, a, iters = _core.kmeans_lloyd(x, x2, c0, self.niter, bounds=self.bounds,
                                              threads=threads_arg(self.threads))
         except _core.StrataError as e:
-            msg = str(e)
-            if msg.startswith("row "):
-                raise _core.StrataError(("x2: " if "(input2)" in msg else "x: ") + msg) from None
-            raise
+            _name_rows(e)
         K = c0.shape[0]
         self._owner = None
         self.centroids = np.asarray(c)
@@ -224,7 +231,7 @@ class Kmeans:
         self.runs = [{"source": 0, "n": x.shape[0], "n_used": x.shape[0], "k": K,
                       "first_cluster": 0, "best_redo": 0, "redo_objective": [self.objective],
                       "iterations": iters, "init_seconds": 0.0}]
-        self._source_names = None
+        self._source_names = self.source_names = None
         self._finish(x.shape[0])
         return self.objective
 

@@ -36,7 +36,8 @@ class MaskedMultipleNegativesRankingLoss(MultipleNegativesRankingLoss):
     plan`). scale is 1/tau (Strata's default tau 0.02 is scale 50; MNRL's
     default is 20). symmetric adds the positive -> anchor direction (mask
     transposed). After each call ``last_batch``/``last_mask`` hold the plan
-    batch and mask that were applied."""
+    batch and mask that were applied, ``last_lookup`` how the batch was
+    found ("pair_ids" from the labels StrataTrainer adds, else "order")."""
 
     def __init__(self, model, sampler, scale=20.0, similarity_fct=util.cos_sim, symmetric=False):
         super().__init__(model, scale=scale, similarity_fct=similarity_fct)
@@ -46,6 +47,7 @@ class MaskedMultipleNegativesRankingLoss(MultipleNegativesRankingLoss):
         self.symmetric = bool(symmetric)
         self.last_batch = None
         self.last_mask = None
+        self.last_lookup = None  # "pair_ids" (labels) or "order" (no labels)
         sampler.attach()
 
     def forward(self, sentence_features, labels=None):
@@ -54,8 +56,10 @@ class MaskedMultipleNegativesRankingLoss(MultipleNegativesRankingLoss):
         n = anchors.shape[0]
         if labels is not None:
             b, mask = self.sampler.mask_for_pairs(labels, anchors.device)
+            self.last_lookup = "pair_ids"
         else:
             b, mask = self.sampler.next_mask(n, anchors.device)
+            self.last_lookup = "order"
         self.last_batch, self.last_mask = b, mask
         scores = self.similarity_fct(anchors, candidates) * self.scale
         mask = mask & ~torch.eye(n, dtype=torch.bool, device=anchors.device)
