@@ -9,6 +9,7 @@ OpenBLAS and OpenMP, exactly as the Makefile links them; MPI is off.
 Environment:
   STRATA_SANITIZE=1   compile with -fsanitize=address,undefined (make asan)
   STRATA_JOBS=N       parallel compile jobs (default: the cores)
+  WERROR=1            add -Werror (as the Makefile does in CI)
 """
 import glob
 import os
@@ -83,6 +84,8 @@ def extension():
     cflags = ["-std=c11", "-O1" if san else "-O2", "-fopenmp", "-D_GNU_SOURCE",
               "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     ldflags = ["-fopenmp"]
+    if os.environ.get("WERROR") == "1":  # CI builds everything with -Werror
+        cflags.append("-Werror")
     if san:
         sanflags = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                     "-fno-sanitize-recover=undefined"]

@@ -1,6 +1,6 @@
 /*
  * module.c — the strata._core extension module: C bindings of libstrata for
- * the `strata` Python package (python/strata/*.py build the user-facing API
+ * the `strata` Python package (the modules in python/strata build the user-facing API
  * on top). The library is compiled into this module (see python/setup.py).
  */
 #include "common.h"

@@ -65,11 +65,15 @@ def array(a, name, dtype, ndim, finite=False, allow_none=False):
         raise ValueError("%s: the array is %s; Strata reads rows in place and needs C order "
                          "(use numpy.ascontiguousarray)" % (name, what))
     if finite and a.dtype.kind == "f":
-        bad = ~np.isfinite(a)
-        if bad.any():
-            idx = np.argwhere(bad)[0]
-            raise ValueError("%s: row %d has a non-finite value (%s at column %d)"
-                             % (name, idx[0], a[tuple(idx)], idx[-1] if a.ndim > 1 else 0))
+        step = max(1, (1 << 20) // max(1, a[0].size if a.ndim > 1 and len(a) else 1))
+        for i in range(0, a.shape[0], step):  # in slices: a few MB of scratch at most
+            ok = np.isfinite(a[i:i + step])
+            if not ok.all():
+                idx = np.argwhere(~ok)[0]
+                row = i + idx[0]
+                col = idx[-1] if a.ndim > 1 else 0
+                raise ValueError("%s: row %d has a non-finite value (%s at column %d)"
+                                 % (name, row, a[row][col] if a.ndim > 1 else a[row], col))
     return a
 
 

@@ -47,3 +47,8 @@ def clustered(n, d, centers, noise, seed):
 @pytest.fixture(scope="session")
 def data_small():
     return clustered(6000, 32, 24, 0.3, 7)[0]
+
+
+def pytest_report_header(config):
+    import strata
+    return "strata %s from %s" % (strata.__version__, os.path.dirname(strata.__file__))

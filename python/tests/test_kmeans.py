@@ -212,7 +212,8 @@ def test_inputs_are_read_in_place():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     # numpy allocations are traced: no copy of x was made on the Python side
-    # (assign allocates only its [N] outputs: 12 bytes a row)
-    assert peak < 0.5 * x.nbytes, peak
+    # (assign allocates its [N] outputs, 12 bytes a row, and checks x for
+    # NaN in 1 MB slices)
+    assert peak < 0.25 * x.nbytes, peak
     assert np.array_equal(x, before)  # never modified
     assert not km.centroids.flags.owndata  # library memory, not a copy
