@@ -138,3 +138,27 @@ def test_same_as_mnrl_without_a_mask(tiny_model_dir, pairs):
     a = ours(feats, torch.tensor(ids)).item()
     b = ref(feats, None).item()
     assert a == pytest.approx(b, abs=1e-6)
+
+
+def test_worked_example_runs(tiny_model_dir, tmp_path, pairs):
+    """docs/python.md's example (python/examples/st_pipeline.py) end to end."""
+    import importlib.util
+    import json
+    q, p, topic = pairs
+    with open(tmp_path / "pairs.jsonl", "w") as f:
+        for i in range(len(q)):
+            f.write(json.dumps({"query": q[i], "positive": p[i], "source": "s%d" % (i % 2)}) + "\n")
+    model = make_model(tiny_model_dir)
+    model.save(str(tmp_path / "st-model"))
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "examples", "st_pipeline.py")
+    spec = importlib.util.spec_from_file_location("st_pipeline", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    trainer = mod.main(["--pairs", str(tmp_path / "pairs.jsonl"), "--model",
+                        str(tmp_path / "st-model"), "--out", str(tmp_path / "run"),
+                        "--batch-size", "8", "--k", "3", "--steps", "3"])
+    assert trainer.state.global_step == 3
+    plan = strata.load_plan(tmp_path / "run" / "plan")
+    assert plan.batch_size == 8 and os.path.isdir(tmp_path / "run" / "model")
+    assert len(set(plan.batch_source.tolist())) == 2
