@@ -113,10 +113,10 @@ class StrataTrainer(SentenceTransformerTrainer):
         self.plan_sampler = batch_sampler
         super().__init__(*args, train_dataset=with_pair_ids(train_dataset), **kwargs)
 
-    def get_batch_sampler(self, dataset, batch_size, drop_last, valid_label_columns=None,
-                          generator=None):
+    def get_batch_sampler(self, dataset, *args, **kwargs):
+        """The plan's sampler for the training set; the default for any other
+        dataset (evaluation). Other arguments (batch size, drop_last, ...)
+        are the plan's business and are ignored for the training set."""
         if dataset is self.train_dataset:
             return self.plan_sampler
-        return super().get_batch_sampler(dataset, batch_size, drop_last,
-                                         valid_label_columns=valid_label_columns,
-                                         generator=generator)
+        return super().get_batch_sampler(dataset, *args, **kwargs)
