@@ -162,3 +162,35 @@ def test_worked_example_runs(tiny_model_dir, tmp_path, pairs):
     plan = strata.load_plan(tmp_path / "run" / "plan")
     assert plan.batch_size == 8 and os.path.isdir(tmp_path / "run" / "model")
     assert len(set(plan.batch_source.tolist())) == 2
+
+
+def test_trainer_resume_continues_with_the_next_plan_batch(tiny_model_dir, tmp_path, pairs):
+    """A Trainer resumed from a checkpoint skips the batches it trained on
+    (accelerate draws and drops them); the loss still finds each batch it
+    computes on by its pair ids, so steps 3, 4, ... use plan batches 2, 3, ...
+    with their masks."""
+    q, p, topic = pairs
+    f = np.ascontiguousarray(np.eye(4, dtype=np.float32)[topic]
+                             + 0.3 * np.random.default_rng(1).standard_normal((len(q), 4)).astype(np.float32))
+    pl = strata.plan(8, queries=q, positives=p, filter_q=f, filter_d=f, margin=0.2, seed=5)
+
+    def run(max_steps, resume):
+        model = make_model(tiny_model_dir)
+        sampler = PlanBatchSampler(pl)
+        loss = MaskedMultipleNegativesRankingLoss(model, sampler, scale=50.0)
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(tmp_path / "ckpt"), max_steps=max_steps, per_device_train_batch_size=8,
+            learning_rate=1e-3, save_strategy="steps", save_steps=2, report_to=[], seed=1,
+            use_cpu=True, logging_steps=1)
+        rec = Recorder(loss)
+        StrataTrainer(model=model, args=args, loss=loss, batch_sampler=sampler, callbacks=[rec],
+                      train_dataset=Dataset.from_dict({"anchor": q, "positive": p})).train(
+                          resume_from_checkpoint=resume)
+        return rec.steps
+
+    first = run(2, None)
+    assert [b for b, _ in first] == [0, 1]
+    resumed = run(4, str(tmp_path / "ckpt" / "checkpoint-2"))
+    assert [b for b, _ in resumed] == [2, 3]
+    for b, m in resumed:
+        assert np.array_equal(m, pl.dense_mask(b))
