@@ -31,11 +31,14 @@ if [ "${1:-}" = --asan ]; then
   cp python/strata/*.py "$out/strata/"
   asan=$(gcc -print-file-name=libasan.so)
   # CPython frees little at exit by design: leak reports would be its own.
-  # UBSan stops at the first error (-fno-sanitize-recover), failing the run.
-  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+  # alloc_dealloc_mismatch=0: pytrec_eval (C++, the reference of test_eval)
+  # frees memory from operator new with free(); Strata is C and has no
+  # new/delete to mismatch. UBSan stops at the first error, failing the run.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:alloc_dealloc_mismatch=0:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  # --capture=sys: a sanitizer report (written to fd 2) reaches the log
   exec env LD_PRELOAD="$asan" PYTHONPATH="$out" STRATA_CLI="${STRATA_CLI:-$(dirname "$out")/strata}" \
-    "$PY" -m pytest "${args[@]}" python/tests
+    "$PY" -m pytest "${args[@]}" --capture=sys python/tests
 fi
 echo "pytest: pip install ./python into $(dirname "$(dirname "$PY")")"
 # --no-build-isolation: setuptools, wheel and numpy come from Debian (setup.sh);
