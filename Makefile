@@ -1,8 +1,10 @@
 # Strata — one build entry point.
 #
 #   make            library (static + shared) and the `strata` CLI in build/
-#   make test       build and run the test suite (tests/run.sh)
+#   make test       build and run the test suite (tests/run.sh), then make pytest
+#   make pytest     pip install ./python into .venv and run python/tests
 #   make asan       build in build-asan/ with ASan+UBSan and run the tests
+#                   (the Python extension too, with libasan preloaded)
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
 #   make bench      build benchmark helpers (see bench/README.md)
 #   make demo       run the main job on the embedded default corpus
@@ -58,7 +60,7 @@ LIB_A  := $(BUILD)/libstrata.a
 LIB_SO := $(BUILD)/libstrata.so
 CLI    := $(BUILD)/strata
 
-.PHONY: all config test asan fuzz bench demo clean setup tests
+.PHONY: all config test asan fuzz bench demo clean setup tests pytest
 .SECONDARY:
 all: config $(LIB_A) $(LIB_SO) $(CLI)
 
@@ -100,6 +102,13 @@ tests: all $(TEST_BIN)
 
 test: tests
 	STRATA_BUILD=$(BUILD) tests/run.sh
+	@$(MAKE) --no-print-directory pytest
+
+# The Python package (python/): built by pip into .venv, then its pytest
+# suite; with SAN=1 the extension is built with the sanitizers in
+# $(BUILD)/python and tested there (python/tests/run.sh).
+pytest: all
+	STRATA_CLI=$(BUILD)/strata python/tests/run.sh $(if $(filter 1,$(SAN)),--asan $(BUILD))
 
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 test
@@ -138,6 +147,6 @@ demo: all
 	$(CLI) demo --out demo-out
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz python/build python/strata.egg-info
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)

