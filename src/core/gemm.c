@@ -236,6 +236,10 @@ static dnnl_status_t make_prim(dnnl_primitive_t *prim, dnnl_primitive_desc_t *pd
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t s = dnnl_matmul_desc_init(&md, src, wei, bias, dst);
     if (s == dnnl_success) s = dnnl_primitive_attr_create(&attr);
+    /* our own per-thread scratchpad (exec): oneDNN's default one is shared
+     * between primitives and not safe for one primitive run from threads
+     * other than the one that created it */
+    if (s == dnnl_success) s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (s == dnnl_success && accumulate) {
         s = dnnl_post_ops_create(&po);
         if (s == dnnl_success) s = dnnl_post_ops_append_sum(po, 1.0f);
@@ -253,21 +257,50 @@ static dnnl_status_t make_prim(dnnl_primitive_t *prim, dnnl_primitive_desc_t *pd
     return s;
 }
 
-/* Executes prim on the given (md, handle) pairs; one stream per call. */
+/* The calling thread's scratchpad for oneDNN, grown on demand (kept for the
+ * thread's life: OpenMP workers live as long as the process). */
+static _Thread_local void *tl_pad;
+static _Thread_local size_t tl_pad_cap;
+
+static void *thread_pad(size_t need) {
+    if (need <= tl_pad_cap) return tl_pad;
+    void *p = strata_malloc(need);
+    if (!p) return NULL;
+    strata_free(tl_pad);
+    tl_pad = p;
+    tl_pad_cap = need;
+    return p;
+}
+
+/* Executes prim on the given (md, handle) pairs with the thread's
+ * scratchpad; one stream per call. */
 static int exec(dnnl_primitive_t prim, int n, const int *args,
                 const dnnl_memory_desc_t *const *mds, void *const *ptrs) {
-    dnnl_memory_t mem[4] = {0};
-    dnnl_exec_arg_t ea[4];
+    dnnl_memory_t mem[5] = {0};
+    dnnl_exec_arg_t ea[5];
     dnnl_stream_t stream = NULL;
-    int bad = dnnl_stream_create(&stream, g_engine, dnnl_stream_default_flags) != dnnl_success;
+    const_dnnl_primitive_desc_t pd = NULL;
+    int bad = dnnl_primitive_get_primitive_desc(prim, &pd) != dnnl_success;
+    const dnnl_memory_desc_t *pad_md = bad ? NULL
+                                           : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t pad = pad_md ? dnnl_memory_desc_get_size(pad_md) : 0;
+    if (!bad) bad = dnnl_stream_create(&stream, g_engine, dnnl_stream_default_flags) != dnnl_success;
     for (int i = 0; i < n && !bad; i++) {
         bad = dnnl_memory_create(&mem[i], mds[i], g_engine, ptrs[i]) != dnnl_success;
         ea[i].arg = args[i];
         ea[i].memory = mem[i];
     }
-    if (!bad) bad = dnnl_primitive_execute(prim, stream, n, ea) != dnnl_success;
+    int na = n;
+    if (!bad && pad > 0) {
+        void *buf = thread_pad(pad);
+        bad = !buf || dnnl_memory_create(&mem[n], pad_md, g_engine, buf) != dnnl_success;
+        ea[n].arg = DNNL_ARG_SCRATCHPAD;
+        ea[n].memory = mem[n];
+        na = n + 1;
+    }
+    if (!bad) bad = dnnl_primitive_execute(prim, stream, na, ea) != dnnl_success;
     if (!bad) bad = dnnl_stream_wait(stream) != dnnl_success;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < 5; i++)
         if (mem[i]) dnnl_memory_destroy(mem[i]);
     if (stream) dnnl_stream_destroy(stream);
     return bad ? -1 : 0;

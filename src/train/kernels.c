@@ -207,16 +207,16 @@ int strata__tr_linear_bwd_bf16(float *dinp, float *dW, float *db,
     }
     /* dW [OC, IC] += dout^T inp in blocks of DW_BLK output features */
     int64_t nb = nblocks(OC, DW_BLK);
-    int tail = (int)(OC - (nb - 1) * DW_BLK);
+    int head = OC < DW_BLK ? OC : DW_BLK, tail = (int)(OC - (nb - 1) * DW_BLK);
     strata_gemm_plan *full = NULL, *last = NULL;
-    if (strata_gemm_plan_bf16(&full, DW_BLK, IC, (int)N, 1, OC, IC, 1, IC, 1, NULL) ||
+    if (strata_gemm_plan_bf16(&full, head, IC, (int)N, 1, OC, IC, 1, IC, 1, NULL) ||
         strata_gemm_plan_bf16(&last, tail, IC, (int)N, 1, OC, IC, 1, IC, 1, NULL))
         bad = 1;
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
     for (int64_t blk = 0; blk < nb; blk++) {
         if (!full || !last) continue;
         int o0 = (int)(blk * DW_BLK), m = OC - o0 < DW_BLK ? OC - o0 : DW_BLK;
-        bad |= strata_gemm_plan_run(m == DW_BLK ? full : last, dW + (size_t)o0 * IC,
+        bad |= strata_gemm_plan_run(m == head ? full : last, dW + (size_t)o0 * IC,
                                     dout16 + o0, inp16) != 0;
         if (db) bias_grad(db, dout, N, OC, o0, m);
     }
