@@ -3,11 +3,12 @@
  *
  *   encoder_bench sgemm N THREADS          peak sgemm GFLOP/s (N x N x N)
  *   encoder_bench linear THREADS           linear-layer variants on MiniLM shapes
- *   encoder_bench embed MODEL TEXTS.jsonl MAX_LEN BATCH THREADS OUT.npy
+ *   encoder_bench embed MODEL TEXTS.jsonl MAX_LEN BATCH THREADS OUT.npy [PRECISION]
  *        embeds the texts (one JSON string per line) with strata_bert_embed_texts,
  *        prints texts/s, seconds, forward GFLOP and GFLOP/s (FLOPs counted on
  *        the padded batches actually run: linear layers 2*N*(4C^2 + 2CF) per
- *        layer, attention 4*B*T*T*C per layer).
+ *        layer, attention 4*B*T*T*C per layer). PRECISION: fp32 (default),
+ *        bf16 or int8 (strata_precision).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
@@ -86,7 +87,7 @@ static int bench_linear(int threads) {
 }
 
 static int bench_embed(const char *model_dir, const char *texts_path, int max_len, int bs,
-                       int threads, const char *out_path) {
+                       int threads, const char *out_path, const char *prec) {
     strata_error err;
     strata_bert *m;
     if (strata_bert_load(&m, model_dir, &err)) {
@@ -148,6 +149,11 @@ static int bench_embed(const char *model_dir, const char *texts_path, int max_le
     strata_embed_params p = strata_embed_default_params();
     p.max_len = max_len;
     p.batch_size = bs;
+    p.precision = STRATA_PRECISION_FP32;
+    if (prec && strata_precision_parse(prec, &p.precision, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
     double t0 = now();
     if (strata_bert_embed_texts(m, (const char *const *)t, l, n, &p, out, &err)) {
         fprintf(stderr, "%s\n", err.msg);
@@ -172,7 +178,7 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "linear") == 0) return bench_linear(atoi(argv[2]));
     if (argc >= 7 && strcmp(argv[1], "embed") == 0)
         return bench_embed(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
-                           argc > 7 ? argv[7] : NULL);
+                           argc > 7 ? argv[7] : NULL, argc > 8 ? argv[8] : NULL);
     fprintf(stderr, "usage: see the comment at the top of bench/encoder_bench.c\n");
     return 2;
 }

@@ -7,6 +7,7 @@
  *                                      vpdpbusd, AMX tdpbf16ps / tdpbusd
  *   precision_peak gemm M N K THREADS  one product C[M,N] = A[M,K] B[N,K]^T,
  *                                      every engine this build has
+ *   precision_peak describe            the engine behind each precision
  *
  * Peaks: independent accumulators (no dependency chains), a loop long
  * enough that start-up is noise; one line "peak <isa> <threads> GFLOP/s".
@@ -243,6 +244,11 @@ static void run_gemm(int M, int N, int K, int threads) {
 }
 
 int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "describe") == 0) {
+        strata_gemm_init();
+        printf("%s\n", strata_precision_describe());
+        return 0;
+    }
     if (argc >= 3 && strcmp(argv[1], "peak") == 0) {
         run_peaks(atoi(argv[2]));
         return 0;

@@ -4,8 +4,8 @@
  * of this machine with the same thread count. Built and run by
  * bench/bench_train.sh.
  *
- * usage: train_step L C H F N T THREADS STEPS
- * prints one JSON line.
+ * usage: train_step L C H F N T THREADS STEPS [PRECISION]
+ * (PRECISION fp32, the default, or bf16) prints one JSON line.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
@@ -45,8 +45,8 @@ static double sgemm_peak(int n, int threads) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 9) {
-        fprintf(stderr, "usage: train_step L C H F N T THREADS STEPS\n");
+    if (argc != 9 && argc != 10) {
+        fprintf(stderr, "usage: train_step L C H F N T THREADS STEPS [fp32|bf16]\n");
         return 2;
     }
     int L = atoi(argv[1]), C = atoi(argv[2]), H = atoi(argv[3]), F = atoi(argv[4]);
@@ -77,6 +77,12 @@ int main(int argc, char **argv) {
     strata_train_ws *ws;
     strata_error err;
     if (strata_train_ws_create(&ws, &cfg, &err)) return 1;
+    strata_precision prec = STRATA_PRECISION_FP32;
+    if (argc == 10 && (strata_precision_parse(argv[9], &prec, &err) ||
+                       strata_train_ws_set_precision(ws, prec, &err))) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
     double total = 0;
     for (int s = 0; s < steps + 2; s++) {
         double t0 = now();
@@ -97,10 +103,10 @@ int main(int argc, char **argv) {
     double fwd = tok * L * (2.0 * (4.0 * C * C + 2.0 * C * F) + 4.0 * T * C);
     double flops = 3.0 * fwd;
     double peak = sgemm_peak(1024, threads);
-    printf("{\"impl\": \"strata\", \"L\": %d, \"C\": %d, \"H\": %d, \"F\": %d, \"pairs\": %d, "
+    printf("{\"impl\": \"strata-%s\", \"L\": %d, \"C\": %d, \"H\": %d, \"F\": %d, \"pairs\": %d, "
            "\"T\": %d, \"threads\": %d, \"step_ms\": %.2f, \"gflops\": %.2f, "
            "\"sgemm_peak_gflops\": %.2f}\n",
-           L, C, H, F, N, T, threads, 1e3 * step_s, flops / step_s / 1e9, peak);
+           strata_precision_name(prec), L, C, H, F, N, T, threads, 1e3 * step_s, flops / step_s / 1e9, peak);
     strata_train_ws_free(ws);
     free(p); free(g); free(m); free(v); free(ids); free(len);
     return 0;

@@ -272,8 +272,18 @@ static void *thread_pad(size_t need) {
     return p;
 }
 
+/* The calling thread's stream (CPU streams are cheap but not free; one per
+ * thread, kept like the scratchpad). */
+static _Thread_local dnnl_stream_t tl_stream;
+
+static dnnl_stream_t thread_stream(void) {
+    if (!tl_stream && dnnl_stream_create(&tl_stream, g_engine, dnnl_stream_default_flags) != dnnl_success)
+        tl_stream = NULL;
+    return tl_stream;
+}
+
 /* Executes prim on the given (md, handle) pairs with the thread's
- * scratchpad; one stream per call. */
+ * scratchpad and stream. */
 static int exec(dnnl_primitive_t prim, int n, const int *args,
                 const dnnl_memory_desc_t *const *mds, void *const *ptrs) {
     dnnl_memory_t mem[5] = {0};
@@ -284,7 +294,7 @@ static int exec(dnnl_primitive_t prim, int n, const int *args,
     const dnnl_memory_desc_t *pad_md = bad ? NULL
                                            : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     size_t pad = pad_md ? dnnl_memory_desc_get_size(pad_md) : 0;
-    if (!bad) bad = dnnl_stream_create(&stream, g_engine, dnnl_stream_default_flags) != dnnl_success;
+    if (!bad) bad = !(stream = thread_stream());
     for (int i = 0; i < n && !bad; i++) {
         bad = dnnl_memory_create(&mem[i], mds[i], g_engine, ptrs[i]) != dnnl_success;
         ea[i].arg = args[i];
@@ -302,7 +312,6 @@ static int exec(dnnl_primitive_t prim, int n, const int *args,
     if (!bad) bad = dnnl_stream_wait(stream) != dnnl_success;
     for (int i = 0; i < 5; i++)
         if (mem[i]) dnnl_memory_destroy(mem[i]);
-    if (stream) dnnl_stream_destroy(stream);
     return bad ? -1 : 0;
 }
 
@@ -335,21 +344,16 @@ static void io_mds(const strata_gemm_w *w, int m, dnnl_memory_desc_t *src,
     md_plain(bias, 1, w->N, w->N, 1, dnnl_f32);
 }
 
+static float quantize_row(int8_t *q, const float *x, int K);
+
 /* Converts W (fp32, the caller's layout) into the packed buffer. */
 static int pack(strata_gemm_w *w, const float *W) {
     dnnl_memory_desc_t umd;
     const void *user = W;
     if (w->prec == STRATA_PRECISION_INT8) {
         /* per output column n: scale = max |W[n, :]| / 127, W [N, K] */
-        for (int n = 0; n < w->N; n++) {
-            const float *row = W + (size_t)n * w->K;
-            float mx = 0.0f;
-            for (int k = 0; k < w->K; k++) mx = fmaxf(mx, fabsf(row[k]));
-            float sc = mx > 0.0f ? mx / 127.0f : 1.0f;
-            w->wscale[n] = sc;
-            for (int k = 0; k < w->K; k++)
-                w->wq[(size_t)n * w->K + k] = (int8_t)lrintf(row[k] / sc);
-        }
+        for (int n = 0; n < w->N; n++)
+            w->wscale[n] = quantize_row(w->wq + (size_t)n * w->K, W + (size_t)n * w->K, w->K);
         md_plain(&umd, w->K, w->N, 1, w->K, dnnl_s8);
         user = w->wq;
     } else if (w->trans) {
@@ -437,7 +441,13 @@ void strata_gemm_w_free(strata_gemm_w *w) {
     strata_free(w);
 }
 
+/* INT8 runs at least this many rows (zero rows pad a smaller block): on
+ * AMX, oneDNN's kernel for fewer rows wants another weight layout and falls
+ * back to its slow reference code. */
+#define INT8_MIN_M 16
+
 size_t strata_gemm_w_scratch(const strata_gemm_w *w, int m) {
+    if (w->prec == STRATA_PRECISION_INT8 && m < INT8_MIN_M) m = INT8_MIN_M;
     size_t a = ((size_t)m * w->K * 2 + 63) & ~(size_t)63; /* bf16 or s8 rows */
     if (w->prec == STRATA_PRECISION_INT8)
         a += (size_t)m * w->N * sizeof(int32_t) + (size_t)m * sizeof(float);
@@ -467,6 +477,40 @@ static dnnl_primitive_t get_prim(const strata_gemm_w *cw, int m, int flags) {
     return p;
 }
 
+/* q[k] = round_even(x[k] / s) with s = max|x| / 127 (1 for a zero row); returns
+ * s. The AVX-512 path computes the same values (IEEE division, the default
+ * round-to-nearest-even conversion). */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static float quantize_row_avx512(
+    int8_t *q, const float *x, int K) {
+    __m512 mx = _mm512_setzero_ps();
+    for (int k = 0; k < K; k += 16) {
+        __mmask16 msk = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(msk, x + k)));
+    }
+    float m = _mm512_reduce_max_ps(mx);
+    float sc = m > 0.0f ? m / 127.0f : 1.0f;
+    __m512 vs = _mm512_set1_ps(sc);
+    for (int k = 0; k < K; k += 16) {
+        __mmask16 msk = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512i v = _mm512_cvtps_epi32(_mm512_div_ps(_mm512_maskz_loadu_ps(msk, x + k), vs));
+        _mm_mask_storeu_epi8(q + k, msk, _mm512_cvtsepi32_epi8(v));
+    }
+    return sc;
+}
+#endif
+
+static float quantize_row(int8_t *q, const float *x, int K) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (cpu_bits() & F_AVX512) return quantize_row_avx512(q, x, K);
+#endif
+    float mx = 0.0f;
+    for (int k = 0; k < K; k++) mx = fmaxf(mx, fabsf(x[k]));
+    float sc = mx > 0.0f ? mx / 127.0f : 1.0f;
+    for (int k = 0; k < K; k++) q[k] = (int8_t)lrintf(x[k] / sc);
+    return sc;
+}
+
 int strata_gemm_w_apply(const strata_gemm_w *w, float *C, const float *A, int64_t lda, int m,
                         const float *bias, int accumulate, void *scratch) {
     if (m < 1 || m > STRATA_GEMM_MAX_M) return -1;
@@ -485,19 +529,15 @@ int strata_gemm_w_apply(const strata_gemm_w *w, float *C, const float *A, int64_
         return exec(p, bias ? 4 : 3, args, mds, ptrs);
     }
     /* INT8: symmetric per-row quantization of A, int32 sums, rescale */
-    dnnl_primitive_t p = get_prim(w, m, 0);
+    int me = m < INT8_MIN_M ? INT8_MIN_M : m;
+    dnnl_primitive_t p = get_prim(w, me, 0);
     if (!p) return -1;
+    io_mds(w, me, &src, &dst, &bmd);
     int8_t *a = scratch;
-    int32_t *acc = (int32_t *)((char *)scratch + (((size_t)m * K * 2 + 63) & ~(size_t)63));
-    float *rs = (float *)(acc + (size_t)m * N);
-    for (int i = 0; i < m; i++) {
-        const float *x = A + (size_t)i * lda;
-        float mx = 0.0f;
-        for (int k = 0; k < K; k++) mx = fmaxf(mx, fabsf(x[k]));
-        float sc = mx > 0.0f ? mx / 127.0f : 1.0f;
-        rs[i] = sc;
-        for (int k = 0; k < K; k++) a[(size_t)i * K + k] = (int8_t)lrintf(x[k] / sc);
-    }
+    int32_t *acc = (int32_t *)((char *)scratch + (((size_t)me * K * 2 + 63) & ~(size_t)63));
+    float *rs = (float *)(acc + (size_t)me * N);
+    for (int i = 0; i < m; i++) rs[i] = quantize_row(a + (size_t)i * K, A + (size_t)i * lda, K);
+    memset(a + (size_t)m * K, 0, (size_t)(me - m) * K);
     const dnnl_memory_desc_t *mds[3] = {&src, &w->wmd, &dst};
     void *ptrs[3] = {a, w->packed, acc};
     int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
