@@ -688,46 +688,6 @@ static strata_status state_reserve(strata_bert_state *s, const strata_bert_confi
     return STRATA_OK;
 }
 
-/* The layers and pooling of strata_bert_forward with the linear layers in
- * the state's reduced precision (s->x holds the embedding LayerNorm output). */
-static strata_status forward_layers_lowp(const strata_bert *m, strata_bert_state *s,
-                                         const int *lengths, int B, int T, float *out,
-                                         strata_error *err) {
-    const strata_bert_config *c = &m->cfg;
-    const strata_bert_weights *w = &m->w;
-    int C = c->hidden_size, F = c->intermediate_size, H = c->num_heads;
-    int64_t N = (int64_t)B * T;
-    int bad = 0;
-    for (int l = 0; l < c->num_layers; l++) {
-        strata_gemm_w *const *g = s->lp->w + (size_t)l * STRATA_LOWP_PER_LAYER;
-        size_t lc = (size_t)l * C;
-        bad |= strata_k_linear_lowp_forward(s->q, NULL, s->x, g[STRATA_LOWP_Q], w->q_b + lc,
-                                            N, C, C, 0, s->gscr);
-        bad |= strata_k_linear_lowp_forward(s->k, NULL, s->x, g[STRATA_LOWP_K], w->k_b + lc,
-                                            N, C, C, 0, s->gscr);
-        bad |= strata_k_linear_lowp_forward(s->v, NULL, s->x, g[STRATA_LOWP_V], w->v_b + lc,
-                                            N, C, C, 0, s->gscr);
-        strata_k_attention_forward(s->ctx, NULL, s->scr, s->q, s->k, s->v, C, lengths, B, T,
-                                   C, H);
-        bad |= strata_k_linear_lowp_forward(s->proj, NULL, s->ctx, g[STRATA_LOWP_AO],
-                                            w->ao_b + lc, N, C, C, 0, s->gscr);
-        strata_k_add_layernorm_forward(s->x, NULL, NULL, NULL, s->x, s->proj, w->ln1_w + lc,
-                                       w->ln1_b + lc, N, C, c->layer_norm_eps);
-        bad |= strata_k_linear_lowp_forward(s->ff, NULL, s->x, g[STRATA_LOWP_FF1],
-                                            w->ff1_b + (size_t)l * F, N, C, F, 1, s->gscr);
-        bad |= strata_k_linear_lowp_forward(s->proj, NULL, s->ff, g[STRATA_LOWP_FF2],
-                                            w->ff2_b + lc, N, F, C, 0, s->gscr);
-        strata_k_add_layernorm_forward(s->x, NULL, NULL, NULL, s->x, s->proj, w->ln2_w + lc,
-                                       w->ln2_b + lc, N, C, c->layer_norm_eps);
-        if (bad)
-            return strata_error_set(err, STRATA_ENOMEM, "oneDNN: %s matrix product failed",
-                                    strata_precision_name(s->lp->prec));
-    }
-    strata_k_pool_forward(out, s->x, lengths, B, T, C, c->pool == STRATA_POOL_MEAN);
-    if (c->normalize) strata_k_l2norm_forward(out, NULL, out, B, C);
-    return STRATA_OK;
-}
-
 strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
                                   const int32_t *ids, const int *lengths,
                                   int B, int T, float *out,
@@ -761,8 +721,11 @@ strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
     strata_k_embed_forward(s->x, ids, w->word_emb, w->pos_emb, w->type_emb, B, T, C);
     strata_k_layernorm_forward(s->x, NULL, NULL, s->x, w->emb_ln_w, w->emb_ln_b, N,
                                C, c->layer_norm_eps);
-    if (s->lp) return forward_layers_lowp(m, s, lengths, B, T, out, err);
-    for (int l = 0; l < c->num_layers; l++) {
+    if (s->lp && strata__bert_lowp_layers(s->lp, c, w, s->x, s->q, s->k, s->v, s->ctx, s->proj,
+                                           s->ff, s->scr, s->gscr, lengths, B, T))
+        return strata_error_set(err, STRATA_ENOMEM, "oneDNN: %s matrix product failed",
+                                strata_precision_name(s->lp->prec));
+    for (int l = 0; !s->lp && l < c->num_layers; l++) {
         strata_k_linear_forward(s->q, s->x, w->q_w + l * CC, w->q_b + (size_t)l * C, N, C, C);
         strata_k_linear_forward(s->k, s->x, w->k_w + l * CC, w->k_b + (size_t)l * C, N, C, C);
         strata_k_linear_forward(s->v, s->x, w->v_w + l * CC, w->v_b + (size_t)l * C, N, C, C);

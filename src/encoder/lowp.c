@@ -68,3 +68,31 @@ void strata__bert_lowp_free(strata__bert_lowp *lp) {
     strata_free(lp->w);
     strata_free(lp);
 }
+
+int strata__bert_lowp_layers(const strata__bert_lowp *lp, const strata_bert_config *c,
+                             const strata_bert_weights *w, float *x, float *q, float *k,
+                             float *v, float *ctx, float *proj, float *ff, float *scr,
+                             void *gscr, const int *lengths, int B, int T) {
+    int C = c->hidden_size, F = c->intermediate_size, H = c->num_heads;
+    int64_t N = (int64_t)B * T;
+    int bad = 0;
+    for (int l = 0; l < c->num_layers && !bad; l++) {
+        strata_gemm_w *const *g = lp->w + (size_t)l * STRATA_LOWP_PER_LAYER;
+        size_t lc = (size_t)l * C;
+        bad |= strata_k_linear_lowp_forward(q, NULL, x, g[STRATA_LOWP_Q], w->q_b + lc, N, C, C, 0, gscr);
+        bad |= strata_k_linear_lowp_forward(k, NULL, x, g[STRATA_LOWP_K], w->k_b + lc, N, C, C, 0, gscr);
+        bad |= strata_k_linear_lowp_forward(v, NULL, x, g[STRATA_LOWP_V], w->v_b + lc, N, C, C, 0, gscr);
+        strata_k_attention_forward(ctx, NULL, scr, q, k, v, C, lengths, B, T, C, H);
+        bad |= strata_k_linear_lowp_forward(proj, NULL, ctx, g[STRATA_LOWP_AO], w->ao_b + lc, N, C,
+                                            C, 0, gscr);
+        strata_k_add_layernorm_forward(x, NULL, NULL, NULL, x, proj, w->ln1_w + lc, w->ln1_b + lc,
+                                       N, C, c->layer_norm_eps);
+        bad |= strata_k_linear_lowp_forward(ff, NULL, x, g[STRATA_LOWP_FF1], w->ff1_b + (size_t)l * F,
+                                            N, C, F, 1, gscr);
+        bad |= strata_k_linear_lowp_forward(proj, NULL, ff, g[STRATA_LOWP_FF2], w->ff2_b + lc, N, F,
+                                            C, 0, gscr);
+        strata_k_add_layernorm_forward(x, NULL, NULL, NULL, x, proj, w->ln2_w + lc, w->ln2_b + lc,
+                                       N, C, c->layer_norm_eps);
+    }
+    return bad ? -1 : 0;
+}

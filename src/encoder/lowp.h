@@ -36,4 +36,14 @@ void strata__bert_lowp_update(strata__bert_lowp *lp, const strata_bert_config *c
                               const strata_bert_weights *w);
 void strata__bert_lowp_free(strata__bert_lowp *lp);
 
+/* The encoder layers of strata_bert_forward with lp's linear layers: x [N, C]
+ * (N = B*T) holds the embedding LayerNorm output and receives the last
+ * layer's output; q, k, v, ctx, proj [N, C], ff [N, F] are scratch; scr the
+ * attention scratch (strata_k_attention_scratch(T) floats per thread); gscr
+ * lp->scratch bytes per thread. Returns 0, or -1 when oneDNN failed. */
+int strata__bert_lowp_layers(const strata__bert_lowp *lp, const strata_bert_config *c,
+                             const strata_bert_weights *w, float *x, float *q, float *k,
+                             float *v, float *ctx, float *proj, float *ff, float *scr,
+                             void *gscr, const int *lengths, int B, int T);
+
 #endif

@@ -353,13 +353,11 @@ static strata_status load_checkpoint(run *r, int64_t step, strata_error *err) {
     /* a run resumes in the precision it ran in (fp32 before the key existed) */
     const cJSON *pj = cJSON_GetObjectItemCaseSensitive(j, "precision");
     strata_precision was = STRATA_PRECISION_FP32;
-    if (pj && (!cJSON_IsString(pj) || strata_precision_parse(pj->valuestring, &was, NULL) ||
-               was == STRATA_PRECISION_AUTO)) {
-        cJSON_Delete(j);
-        return strata_error_set(err, STRATA_EFORMAT, "%s: key \"precision\" must be fp32 or bf16",
-                                path);
-    }
+    int bad = pj && (!cJSON_IsString(pj) || strata_precision_parse(pj->valuestring, &was, NULL) ||
+                     was == STRATA_PRECISION_AUTO);
     cJSON_Delete(j);
+    if (bad)
+        return strata_error_set(err, STRATA_EFORMAT, "%s: key \"precision\" must be fp32 or bf16", path);
     if (was != r->prec)
         return strata_error_set(err, STRATA_EINVAL,
                                 "%s ran in %s; resume it with --precision %s (this run asks %s)",
