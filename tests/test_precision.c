@@ -315,12 +315,14 @@ static void test_linear_bwd_bf16(void **state) {
 }
 
 /* One whole training batch (forward, InfoNCE, backward) of a small random
- * BERT in bf16 against fp32: the loss within 2% and the gradient direction
- * within cosine 0.99 (per-layer products carry ~2^-8 relative noise, which
- * six stacked products and the tau = 0.05 softmax amplify to ~1e-3 in the
- * loss; 2% and 0.99 leave room while still failing for a wrong transpose or
- * a dropped accumulation, which scramble the gradient); identical bytes for
- * 1 and 2 threads within bf16; gradient caching in bf16 runs too. */
+ * BERT in bf16 against fp32: the loss within 1e-3 relative and the gradient
+ * direction within cosine 0.999. Each product carries at most 2^-8 relative
+ * error per term, which averages down over the sums (measured here: loss
+ * 3e-6 relative, gradient cosine 1 - 1e-7 on an AMX machine), so the bounds
+ * leave two orders of magnitude for other CPUs while a wrong transpose, a
+ * dropped accumulation or an unscaled operand (each moves the loss by 1e-2
+ * or more and scrambles the gradient) still fails. Identical bytes for 1 and
+ * 2 threads within bf16; gradient caching in bf16 agrees too. */
 static void test_train_batch_bf16(void **state) {
     (void)state;
     REQUIRE_PREC(STRATA_PRECISION_BF16);
@@ -378,9 +380,9 @@ static void test_train_batch_bf16(void **state) {
     print_message("train batch bf16 vs fp32: loss %.6f vs %.6f, gradient cosine %.6f; "
                   "GradCache bf16 loss %.6f\n", loss[1], loss[0], cs, loss[3]);
     assert_true(differs);
-    assert_true(fabs(loss[1] - loss[0]) <= 0.02 * loss[0]);
-    assert_true(cs >= 0.99);
-    assert_true(fabs(loss[3] - loss[0]) <= 0.02 * loss[0]);
+    assert_true(fabs(loss[1] - loss[0]) <= 1e-3 * loss[0]);
+    assert_true(cs >= 0.999);
+    assert_true(fabs(loss[3] - loss[0]) <= 1e-3 * loss[0]);
     strata_train_ws *ws;
     strata_error err;
     assert_int_equal(strata_train_ws_create(&ws, &cfg, &err), STRATA_OK);
