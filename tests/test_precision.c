@@ -318,7 +318,7 @@ static void test_linear_bwd_bf16(void **state) {
  * BERT in bf16 against fp32: the loss within 1e-3 relative and the gradient
  * direction within cosine 0.999. Each product carries at most 2^-8 relative
  * error per term, which averages down over the sums (measured here: loss
- * 3e-6 relative, gradient cosine 1 - 1e-7 on an AMX machine), so the bounds
+ * 3e-6 relative, gradient cosine 1.000000 to six digits, on AMX), so the bounds
  * leave two orders of magnitude for other CPUs while a wrong transpose, a
  * dropped accumulation or an unscaled operand (each moves the loss by 1e-2
  * or more and scrambles the gradient) still fails. Identical bytes for 1 and
