@@ -10,6 +10,7 @@
 #   make demo       run the main job on the embedded default corpus
 #
 # Variables: BUILD=dir  WERROR=1 (-Werror)  SAN=1 (sanitizers)  MPI=0 (no MPI)
+#            DNNL=0 (no oneDNN: fp32 only)
 #            OPT=-O2    FUZZ_SECONDS=20   V=1 (show commands)
 
 BUILD   ?= build
@@ -25,6 +26,15 @@ endif
 PKGS    := libcjson libutf8proc libzstd zlib
 DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lopenblas -lm
+
+# oneDNN (bf16 / int8 matrix products, --precision): on when its header is
+# installed (Debian: libdnnl-dev; it ships no pkg-config file); DNNL=0 turns
+# it off. Without it the build is fp32 only.
+DNNL ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)
+ifeq ($(DNNL),1)
+DNNL_CFLAGS := -DSTRATA_HAVE_DNNL=1
+DNNL_LIBS   := -ldnnl
+endif
 
 # Open MPI: on when mpicc is present (MPI=0 turns it off).
 MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
@@ -43,8 +53,8 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 endif
 
 CFLAGS_ALL := -std=c11 $(OPT) -g -fPIC -fopenmp -D_GNU_SOURCE $(WARN) $(SANFLAGS) \
-              -Iinclude -Isrc $(DEP_CFLAGS) $(MPI_CFLAGS) $(CFLAGS)
-LDLIBS_ALL := -fopenmp $(SANFLAGS) $(DEP_LIBS) $(MPI_LIBS) $(LDLIBS)
+              -Iinclude -Isrc $(DEP_CFLAGS) $(DNNL_CFLAGS) $(MPI_CFLAGS) $(CFLAGS)
+LDLIBS_ALL := -fopenmp $(SANFLAGS) $(DEP_LIBS) $(DNNL_LIBS) $(MPI_LIBS) $(LDLIBS)
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
@@ -73,6 +83,7 @@ config:
 	@echo "  JSON      : cJSON $(shell pkg-config --modversion libcjson 2>/dev/null)"
 	@echo "  Unicode   : utf8proc $(shell pkg-config --modversion libutf8proc 2>/dev/null)"
 	@echo "  compress  : zlib $(shell pkg-config --modversion zlib 2>/dev/null), zstd $(shell pkg-config --modversion libzstd 2>/dev/null)"
+	@echo "  oneDNN    : $(if $(filter 1,$(DNNL)),$(shell dpkg-query -W -f='$${Version}' libdnnl-dev 2>/dev/null || echo yes) (--precision bf16/int8),off: fp32 only (install libdnnl-dev for bf16/int8))"
 	@echo "  MPI       : $(if $(filter 1,$(MPI)),Open MPI $(shell mpirun --version 2>/dev/null | head -1 | awk '{print $$NF}'),off)"
 	@echo "  tests     : cmocka $(shell pkg-config --modversion cmocka 2>/dev/null)"
 
@@ -117,7 +128,7 @@ asan:
 # built once with -fsanitize=fuzzer-no-link,address,undefined.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-FUZZ_CFLAGS := -std=c11 -g -O1 -fopenmp -D_GNU_SOURCE -Iinclude -Isrc $(DEP_CFLAGS) $(MPI_CFLAGS)
+FUZZ_CFLAGS := -std=c11 -g -O1 -fopenmp -D_GNU_SOURCE -Iinclude -Isrc $(DEP_CFLAGS) $(DNNL_CFLAGS) $(MPI_CFLAGS)
 FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -128,7 +139,7 @@ build-fuzz/libstrata-fuzz.a: $(FUZZ_OBJ)
 build-fuzz/%: fuzz/%.c build-fuzz/libstrata-fuzz.a
 	@$(if $(Q),echo "  FUZZLD  $@",true)
 	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
-	  build-fuzz/libstrata-fuzz.a $(DEP_LIBS) $(MPI_LIBS)
+	  build-fuzz/libstrata-fuzz.a $(DEP_LIBS) $(DNNL_LIBS) $(MPI_LIBS)
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
 	  name=$$(basename $$f); mkdir -p build-fuzz/corpus-$$name; \

@@ -32,6 +32,7 @@ OUT=bench/out
 mkdir -p "$OUT"
 make -s build/libstrata.a >/dev/null
 DEPS="$(pkg-config --cflags --libs libcjson libutf8proc libzstd zlib) -lopenblas -lm"
+[ -f /usr/include/oneapi/dnnl/dnnl.h ] && DEPS="$DEPS -ldnnl"
 MPIL=$(mpicc --showme:link 2>/dev/null || true)
 gcc -std=c11 -O2 -g -fopenmp -D_GNU_SOURCE -Iinclude -Isrc -o "$OUT/encoder_bench" \
   bench/encoder_bench.c build/libstrata.a $DEPS $MPIL

@@ -16,6 +16,7 @@ mkdir -p bench/out
 make -s build/libstrata.a >/dev/null
 flags="-std=c11 -O2 -g -fopenmp -D_GNU_SOURCE -Iinclude -Isrc $(pkg-config --cflags libcjson libutf8proc libzstd zlib)"
 libs="build/libstrata.a $(pkg-config --libs libcjson libutf8proc libzstd zlib) -lopenblas -lm -fopenmp"
+[ -f /usr/include/oneapi/dnnl/dnnl.h ] && libs="$libs -ldnnl"
 if command -v mpicc >/dev/null 2>&1; then libs="$libs $(mpicc --showme:link)"; fi
 gcc $flags bench/train_step.c -o bench/out/train_step $libs
 py=${STRATA_PYTHON:-.venv/bin/python}

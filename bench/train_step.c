@@ -4,8 +4,8 @@
  * of this machine with the same thread count. Built and run by
  * bench/bench_train.sh.
  *
- * usage: train_step L C H F N T THREADS STEPS
- * prints one JSON line.
+ * usage: train_step L C H F N T THREADS STEPS [PRECISION]
+ * (PRECISION fp32, the default, or bf16) prints one JSON line.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
@@ -20,6 +20,12 @@
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static double cpu_now(void) { /* CPU seconds, all threads of the process */
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
@@ -45,8 +51,8 @@ static double sgemm_peak(int n, int threads) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 9) {
-        fprintf(stderr, "usage: train_step L C H F N T THREADS STEPS\n");
+    if (argc != 9 && argc != 10) {
+        fprintf(stderr, "usage: train_step L C H F N T THREADS STEPS [fp32|bf16]\n");
         return 2;
     }
     int L = atoi(argv[1]), C = atoi(argv[2]), H = atoi(argv[3]), F = atoi(argv[4]);
@@ -77,9 +83,15 @@ int main(int argc, char **argv) {
     strata_train_ws *ws;
     strata_error err;
     if (strata_train_ws_create(&ws, &cfg, &err)) return 1;
-    double total = 0;
+    strata_precision prec = STRATA_PRECISION_FP32;
+    if (argc == 10 && (strata_precision_parse(argv[9], &prec, &err) ||
+                       strata_train_ws_set_precision(ws, prec, &err))) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
+    double total = 0, ctotal = 0;
     for (int s = 0; s < steps + 2; s++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         memset(g, 0, n * sizeof(float));
         strata_infonce_stats st;
         if (strata_train_batch(ws, &cfg, &w, ids, len, N, T, NULL, 0.02, 0, STRATA_POOL_MEAN, 0,
@@ -88,19 +100,22 @@ int main(int argc, char **argv) {
             return 1;
         }
         strata_train_optimizer_step(&cfg, p, g, m, v, 1e-5, 0.01, 1.0, 0.9, 0.999, 1e-8, s + 1);
-        double dt = now() - t0;
-        if (s >= 2) total += dt; /* two warm-up steps */
+        double dt = now() - t0, dc = cpu_now() - c0;
+        if (s >= 2) { /* two warm-up steps */
+            total += dt;
+            ctotal += dc;
+        }
     }
     double step_s = total / steps;
     /* training FLOPs: 3x the forward matmuls (forward, dinput, dweight) */
     double tok = 2.0 * N * T;
     double fwd = tok * L * (2.0 * (4.0 * C * C + 2.0 * C * F) + 4.0 * T * C);
     double flops = 3.0 * fwd;
-    double peak = sgemm_peak(1024, threads);
-    printf("{\"impl\": \"strata\", \"L\": %d, \"C\": %d, \"H\": %d, \"F\": %d, \"pairs\": %d, "
-           "\"T\": %d, \"threads\": %d, \"step_ms\": %.2f, \"gflops\": %.2f, "
+    double peak = getenv("TRAIN_STEP_NO_PEAK") ? 0.0 : sgemm_peak(1024, threads);
+    printf("{\"impl\": \"strata-%s\", \"L\": %d, \"C\": %d, \"H\": %d, \"F\": %d, \"pairs\": %d, "
+           "\"T\": %d, \"threads\": %d, \"step_ms\": %.2f, \"step_cpu_ms\": %.2f, \"gflops\": %.2f, "
            "\"sgemm_peak_gflops\": %.2f}\n",
-           L, C, H, F, N, T, threads, 1e3 * step_s, flops / step_s / 1e9, peak);
+           strata_precision_name(prec), L, C, H, F, N, T, threads, 1e3 * step_s, 1e3 * ctotal / steps, flops / step_s / 1e9, peak);
     strata_train_ws_free(ws);
     free(p); free(g); free(m); free(v); free(ids); free(len);
     return 0;

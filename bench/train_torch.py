@@ -2,7 +2,10 @@
 """PyTorch CPU training step equivalent to bench/train_step.c: the same BERT
 (tests/ref/train_ref.py, Hugging Face BertModel semantics), the same batch
 (N pairs -> 2N sequences of T tokens), InfoNCE tau 0.02, backward, clipping,
-AdamW with decoupled decay. usage: train_torch.py L C H F N T THREADS STEPS"""
+AdamW with decoupled decay. usage: train_torch.py L C H F N T THREADS STEPS [MODE]
+MODE: fp32 (default) or bf16 (torch.autocast("cpu", torch.bfloat16) around the
+forward and the loss: bf16 matrix products, fp32 weights and AdamW, the
+mixed-precision recipe PyTorch documents for CPUs)."""
 import json
 import os
 import sys
@@ -16,6 +19,7 @@ from train_ref import Bert, infonce  # noqa: E402
 
 def main():
     L, C, H, F, N, T, threads, steps = map(int, sys.argv[1:9])
+    mode = sys.argv[9] if len(sys.argv) > 9 else "fp32"
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     V, P = 30522, 512
@@ -46,23 +50,30 @@ def main():
     ids = torch.randint(1000, 21000, (2 * N, T))
     lens = torch.full((2 * N,), T, dtype=torch.long)
     mask = torch.zeros(N, N, dtype=torch.bool)
-    total = 0.0
+    total = ctotal = 0.0
     for s in range(steps + 2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad()
-        e, _ = model(ids, lens, "mean")
-        loss = infonce(e, N, mask, 0.02, False)
+        if mode == "bf16":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                e, _ = model(ids, lens, "mean")
+                loss = infonce(e.float(), N, mask, 0.02, False)
+        else:
+            e, _ = model(ids, lens, "mean")
+            loss = infonce(e, N, mask, 0.02, False)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if s >= 2:
             total += dt
+            ctotal += dc
     step_s = total / steps
     tok = 2.0 * N * T
     flops = 3.0 * tok * L * (2.0 * (4.0 * C * C + 2.0 * C * F) + 4.0 * T * C)
-    print(json.dumps({"impl": "torch %s" % torch.__version__, "L": L, "C": C, "H": H, "F": F,
+    print(json.dumps({"impl": "torch %s %s" % (torch.__version__, mode), "L": L, "C": C, "H": H, "F": F,
                       "pairs": N, "T": T, "threads": threads, "step_ms": round(1e3 * step_s, 2),
+                      "step_cpu_ms": round(1e3 * ctotal / steps, 2),
                       "gflops": round(flops / step_s / 1e9, 2)}))
 
 

@@ -305,3 +305,13 @@ int cli_dispatch(const cli_command *cmd, int argc, char **argv) {
     cli_progress_done(&g_env);
     return rc;
 }
+
+int cli_precision(const cli_command *cmd, const char *value, strata_precision *out) {
+    strata_error err;
+    strata_error_clear(&err);
+    strata_precision p = STRATA_PRECISION_AUTO;
+    if (value && strata_precision_parse(value, &p, &err) != STRATA_OK)
+        return cli_usage_error(cmd, "--precision: %s", err.msg);
+    if (strata_precision_resolve(p, out, &err) != STRATA_OK) return cli_fail(&err);
+    return CLI_OK;
+}

@@ -66,6 +66,14 @@ int cli_fail(const strata_error *err);
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* --precision VALUE (NULL: auto) to *out, resolved for this CPU and build:
+ * CLI_OK; an unknown name is a usage error (2), a mode this machine cannot
+ * run a failure (1) naming what is missing. */
+#define CLI_PRECISION_HELP \
+    "matrix products: auto|fp32|bf16|int8 (default auto: bf16 where the CPU " \
+    "and build have it, else fp32; see docs/precision.md)"
+int cli_precision(const cli_command *cmd, const char *value, strata_precision *out);
+
 /* Informational message to stderr unless --quiet. */
 void cli_info(const cli_env *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

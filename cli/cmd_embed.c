@@ -25,6 +25,7 @@ static int o_normalize = 0;
 static int o_no_normalize = 0;
 static int o_batch = 64;
 static int o_fp16 = 0;
+static const char *o_precision = NULL;
 
 static const cli_opt opts[] = {
     {"model", CLI_STRING, &o_model, "hash|DIR",
@@ -49,6 +50,7 @@ static const cli_opt opts[] = {
     {"no-normalize", CLI_FLAG, &o_no_normalize, NULL, "BERT: do not L2-normalize", 0},
     {"batch-size", CLI_INT, &o_batch, "N", "BERT: texts per forward batch (default 64)", 0},
     {"fp16", CLI_FLAG, &o_fp16, NULL, "write float16 instead of float32", 0},
+    {"precision", CLI_STRING, &o_precision, "MODE", "BERT: " CLI_PRECISION_HELP, 0},
     {0},
 };
 
@@ -136,6 +138,13 @@ static int run(const cli_env *env, int npos, char **pos) {
         return cli_usage_error(&cmd_embed, "--idf and --idf-out exclude each other");
     if (!is_hash && (o_idf || o_idf_out || o_bigrams))
         return cli_usage_error(&cmd_embed, "--idf, --idf-out and --bigrams apply to --model hash");
+    if (is_hash && o_precision)
+        return cli_usage_error(&cmd_embed, "--precision applies to a BERT model");
+    strata_precision prec = STRATA_PRECISION_FP32;
+    if (!is_hash) {
+        int prc = cli_precision(&cmd_embed, o_precision, &prec);
+        if (prc != CLI_OK) return prc;
+    }
 
     struct stat sb;
     int is_beir = stat(o_input, &sb) == 0 && S_ISDIR(sb.st_mode);
@@ -247,6 +256,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     strata_embed_params ep = strata_embed_default_params();
     ep.max_len = o_max_len;
     ep.batch_size = o_batch;
+    ep.precision = prec;
     ep.progress = prog;
     hp.progress = prog;
     for (int64_t c0 = 0; c0 < ts.n; c0 += chunk) {

@@ -32,6 +32,8 @@ static int o_k = 100, o_normalize, o_ignore_ids, o_skip_unknown;
 static int o_max_len = 0, o_batch = 0;
 static cli_strings o_compare_to;
 static const char *o_compare_out;
+static const char *o_precision;
+static strata_precision g_prec = STRATA_PRECISION_FP32; /* resolved --precision */
 
 static const cli_opt opts[] = {
     {"beir", CLI_STRING, &o_beir, "DIR",
@@ -46,6 +48,7 @@ static const cli_opt opts[] = {
     {"k", CLI_INT, &o_k, "N", "documents retrieved per query (default 100)", 0},
     {"max-len", CLI_INT, &o_max_len, "N", "--model DIR: tokens per text (default 128)", 0},
     {"batch-size", CLI_INT, &o_batch, "N", "--model DIR: texts per forward batch (default 64)", 0},
+    {"precision", CLI_STRING, &o_precision, "MODE", "--model DIR: " CLI_PRECISION_HELP, 0},
     {"normalize", CLI_FLAG, &o_normalize, NULL,
      "score by cosine (divide by both norms) instead of raw inner product", 0},
     {"ignore-identical-ids", CLI_FLAG, &o_ignore_ids, NULL,
@@ -183,6 +186,7 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
             ep.progress = env->progress;
             if (o_max_len > 0) ep.max_len = o_max_len;
             if (o_batch > 0) ep.batch_size = o_batch;
+            ep.precision = g_prec;
             *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * *D * sizeof **C);
             *Q = malloc((size_t)(b->queries.n ? b->queries.n : 1) * *D * sizeof **Q);
             if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
@@ -394,6 +398,7 @@ static int run(const cli_env *env, int npos, char **pos) {
         if (!o_qrels && !o_beir)
             return cli_usage_error(&cmd_eval, "--run needs --qrels FILE or --beir DIR");
         if (o_run_out) return cli_usage_error(&cmd_eval, "--run-out needs a search (not --run)");
+        if (o_precision) return cli_usage_error(&cmd_eval, "--precision applies to --model DIR");
         return eval_run_file(env);
     }
     if (!o_beir) return cli_usage_error(&cmd_eval, "give --beir DIR (or --run with --qrels)");
@@ -405,6 +410,12 @@ static int run(const cli_env *env, int npos, char **pos) {
     if (!o_model && (!o_cemb || !o_qemb))
         return cli_usage_error(&cmd_eval,
                                "give --corpus-emb and --query-emb (or --model hash|DIR)");
+    if (o_precision && (!o_model || strcmp(o_model, "hash") == 0))
+        return cli_usage_error(&cmd_eval, "--precision applies to --model DIR (a BERT model)");
+    if (o_model && strcmp(o_model, "hash") != 0) {
+        int prc = cli_precision(&cmd_eval, o_precision, &g_prec);
+        if (prc != CLI_OK) return prc;
+    }
     return eval_embeddings(env);
 }
 

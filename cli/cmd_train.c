@@ -7,7 +7,7 @@
 #include "strata/train.h"
 
 static const char *o_pairs, *o_plan, *o_init, *o_config, *o_vocab, *o_out;
-static const char *o_pool, *o_eval_beir;
+static const char *o_pool, *o_eval_beir, *o_precision;
 static double o_tau = 0.02, o_lr = 2e-5, o_wd = 0.01, o_clip = 1.0;
 static int o_symmetric, o_max_len = 64, o_chunk, o_resume;
 static int64_t o_warmup = -1, o_steps, o_save_every, o_eval_every;
@@ -33,6 +33,9 @@ static const cli_opt opts[] = {
     {"eval-beir", CLI_STRING, &o_eval_beir, "DIR", "BEIR folder for NDCG@10 (test split)", 0},
     {"eval-every", CLI_INT64, &o_eval_every, "N", "evaluate every N steps (with --eval-beir)", 0},
     {"resume", CLI_FLAG, &o_resume, NULL, "continue from the latest checkpoint in RUN_DIR", 0},
+    {"precision", CLI_STRING, &o_precision, "MODE",
+     "matrix products: auto|fp32|bf16 (default auto: bf16 where the CPU and build "
+     "have it, else fp32; weights, optimizer, LayerNorm, softmax and loss stay fp32)", 0},
     {0}};
 
 static int run(const cli_env *env, int npos, char **pos) {
@@ -71,6 +74,10 @@ static int run(const cli_env *env, int npos, char **pos) {
         return cli_usage_error(&cmd_train, "--init and --config exclude each other");
     if (o_eval_every > 0 && !o_eval_beir)
         return cli_usage_error(&cmd_train, "--eval-every needs --eval-beir");
+    if (o_precision && strcmp(o_precision, "int8") == 0)
+        return cli_usage_error(&cmd_train, "--precision int8 is for inference; train takes auto, fp32 or bf16");
+    int prc = cli_precision(&cmd_train, o_precision, &p.precision);
+    if (prc != CLI_OK) return prc;
     strata_error err;
     strata_error_clear(&err);
     if (strata_train_run(&p, &err) != STRATA_OK) return cli_fail(&err);
@@ -90,5 +97,7 @@ const cli_command cmd_train = {
     "caching. Writes RUN_DIR/log.jsonl (one line per step), checkpoint-STEP/ folders "
     "(Hugging Face model + optimizer.safetensors + trainer_state.json, written to a "
     "temporary folder and renamed) and final/. --resume continues bit-exactly from the "
-    "latest checkpoint; --steps is then the new total.",
+    "latest checkpoint (in the precision it ran in); --steps is then the new total. "
+    "--precision bf16 runs every linear layer's products in bf16 with fp32 sums "
+    "(oneDNN: AMX or AVX512-BF16), fp32 master weights and AdamW state.",
     opts, run};

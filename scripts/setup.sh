@@ -2,7 +2,7 @@
 # Installs what Strata needs on Debian 12, only what is missing (idempotent).
 #
 #   scripts/setup.sh          build and run: compiler, OpenBLAS, cJSON, utf8proc,
-#                             zlib, zstd, Open MPI
+#                             zlib, zstd, Open MPI, oneDNN (bf16/int8 products)
 #   scripts/setup.sh --test   also the test and reference tools: cmocka, clang
 #                             (libFuzzer), numpy, PyTorch, FAISS, scipy,
 #                             statsmodels, pytest and the Python build tools
@@ -24,7 +24,7 @@ for a in "$@"; do
 done
 
 pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev libutf8proc-dev
-      zlib1g-dev libzstd-dev libopenmpi-dev openmpi-bin libcmocka-dev)
+      zlib1g-dev libzstd-dev libopenmpi-dev openmpi-bin libcmocka-dev libdnnl-dev)
 if [ "$want_test" = 1 ]; then
   pkgs+=(clang libclang-rt-14-dev python3 python3-venv python3-numpy python3-torch python3-faiss
          python3-scipy python3-statsmodels

@@ -268,6 +268,7 @@ static float *embed(const strata_bert *m, const texts *x, int max_len) {
     float *out = malloc(sizeof(float) * (size_t)x->n * (size_t)m->cfg.hidden_size);
     strata_embed_params p = strata_embed_default_params();
     p.max_len = max_len;
+    p.precision = STRATA_PRECISION_FP32; /* the reference mode (test_precision.c: bf16, int8) */
     strata_error err;
     strata_status st = strata_bert_embed_texts(m, (const char *const *)x->t, x->len, x->n, &p,
                                                out, &err);
@@ -661,7 +662,8 @@ static void test_cli_embed_bert(void **state) {
                  "{\"_id\": \"q2\", \"text\": \"does tea contain caffeine\"}\n");
     tu_write_str(tu_join(beir, "qrels/test.tsv"), "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n");
     const char *out = tu_join(dir, "cq.npy");
-    int rc = tu_sh("%s embed --model '%s' --input '%s' --field queries --out '%s' --threads 2 --quiet",
+    int rc = tu_sh("%s embed --model '%s' --input '%s' --field queries --out '%s' --threads 2 --quiet"
+                   " --precision fp32",
                    tu_strata(), model, beir, out);
     if (rc) print_error("%s", tu_last_err());
     assert_int_equal(rc, 0);
@@ -684,7 +686,8 @@ static void test_cli_embed_bert(void **state) {
     strata_mat_free(&mat);
     /* --fp16 writes float16 within half precision */
     const char *o16 = tu_join(dir, "cq16.npy");
-    rc = tu_sh("%s embed --model '%s' --input '%s' --field queries --fp16 --out '%s' --quiet",
+    rc = tu_sh("%s embed --model '%s' --input '%s' --field queries --fp16 --out '%s' --quiet"
+               " --precision fp32",
                tu_strata(), model, beir, o16);
     assert_int_equal(rc, 0);
     strata_npy npy;

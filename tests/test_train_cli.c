@@ -82,14 +82,18 @@ static const char *fixture(void) {
     return g_fx;
 }
 
+/* Precision of the runs (fp32: the PyTorch-checked reference; the bf16
+ * variants of the resume and thread tests switch it). */
+static const char *g_prec = "fp32";
+
 /* The common part of a training command line (tiny model from --config). */
 static const char *base_args(void) {
     static char b[4096];
     const char *fx = fixture();
     snprintf(b, sizeof b,
              "%s train --pairs %s/pairs.jsonl --plan %s/plan --config %s/config.json"
-             " --vocab %s/vocab.txt --lr 1e-3 --warmup 3 --quiet",
-             tu_strata(), fx, fx, fx, fx);
+             " --vocab %s/vocab.txt --lr 1e-3 --warmup 3 --quiet --precision %s",
+             tu_strata(), fx, fx, fx, fx, g_prec);
     return b;
 }
 
@@ -183,12 +187,14 @@ static int stale_tmp(const char *dir) {
 static void test_sigkill_resume_bitwise(void **state) {
     (void)state;
     const int steps = 120;
-    const char *ref = tmp_path("run_ref");
+    char refn[64];
+    snprintf(refn, sizeof refn, "run_ref_%s", g_prec);
+    const char *ref = tmp_path(refn);
     assert_int_equal(tu_sh("%s --out %s --steps %d --save-every 6 --threads 1", base_args(),
                            ref, steps), 0);
     /* the same run, killed with SIGKILL once a checkpoint exists */
     char run[512];
-    snprintf(run, sizeof run, "%s/run_kill", tu_tmpdir());
+    snprintf(run, sizeof run, "%s/run_kill_%s", tu_tmpdir(), g_prec);
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "exec %s --out %s --steps %d --save-every 6 --threads 1",
              base_args(), run, steps);
@@ -241,14 +247,46 @@ static void test_sigkill_resume_bitwise(void **state) {
                steps + 10);
     assert_int_equal(rc, 0);
     assert_int_equal(log_lines(run), steps + 10);
+    /* a run resumes only in the precision it ran in */
+    const char *other = strcmp(g_prec, "fp32") == 0 ? "bf16" : "fp32";
+    if (strata_precision_available(STRATA_PRECISION_BF16)) {
+        rc = tu_sh("%s --out %s --steps %d --threads 1 --resume --precision %s", base_args(),
+                   run, steps + 20, other);
+        assert_int_equal(rc, 2); /* an option at odds with the run folder: usage */
+        assert_non_null(strstr(tu_last_err(), g_prec));
+        assert_int_equal(log_lines(run), steps + 10);
+    }
+}
+
+/* The bf16 variants: the same guarantees (byte-identical resume, any thread
+ * count) within bf16. Skipped where the CPU or build has no bf16. */
+static int use_bf16(void **state) {
+    (void)state;
+    g_prec = "bf16";
+    return 0;
+}
+static int use_fp32(void **state) {
+    (void)state;
+    g_prec = "fp32";
+    return 0;
+}
+static void test_sigkill_resume_bitwise_bf16(void **state) {
+    if (!strata_precision_available(STRATA_PRECISION_BF16)) {
+        print_message("skipped: no bf16 on this CPU or build (%s)\n", strata_precision_describe());
+        skip();
+    }
+    test_sigkill_resume_bitwise(state);
 }
 
 /* Same bytes with 1 and 2 threads (fixed block partitions, ordered sums). */
 static void test_threads_same_bytes(void **state) {
     (void)state;
-    const char *r1 = tmp_path("run_t1");
+    char n1[64], n2[64];
+    snprintf(n1, sizeof n1, "run_t1_%s", g_prec);
+    snprintf(n2, sizeof n2, "run_t2_%s", g_prec);
+    const char *r1 = tmp_path(n1);
     assert_int_equal(tu_sh("%s --out %s --steps 12 --threads 1", base_args(), r1), 0);
-    const char *r2 = tmp_path("run_t2");
+    const char *r2 = tmp_path(n2);
     assert_int_equal(tu_sh("%s --out %s --steps 12 --threads 2", base_args(), r2), 0);
     char a[600], b[600];
     snprintf(a, sizeof a, "%s/final/model.safetensors", r1);
@@ -259,6 +297,19 @@ static void test_threads_same_bytes(void **state) {
 /* GradCache through the command: chunks of 5 sequences follow the same loss
  * curve as whole batches (1e-4 relative after 12 steps: per-step gradients
  * agree to ~1e-6 and AdamW compounds the rounding). */
+static void test_threads_same_bytes_bf16(void **state) {
+    if (!strata_precision_available(STRATA_PRECISION_BF16)) {
+        print_message("skipped: no bf16 on this CPU or build\n");
+        skip();
+    }
+    test_threads_same_bytes(state);
+    /* and bf16 really differs from fp32 (the flag reached the products) */
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/run_t1_bf16/final/model.safetensors", tu_tmpdir());
+    snprintf(b, sizeof b, "%s/run_t1_fp32/final/model.safetensors", tu_tmpdir());
+    if (tu_exists(b)) assert_false(same_file(a, b));
+}
+
 static void test_gradcache_run(void **state) {
     (void)state;
     const char *r0 = tmp_path("run_c0");
@@ -478,6 +529,8 @@ int main(void) {
         cmocka_unit_test(test_train_log_and_checkpoints),
         cmocka_unit_test(test_sigkill_resume_bitwise),
         cmocka_unit_test(test_threads_same_bytes),
+        cmocka_unit_test_setup_teardown(test_sigkill_resume_bitwise_bf16, use_bf16, use_fp32),
+        cmocka_unit_test_setup_teardown(test_threads_same_bytes_bf16, use_bf16, use_fp32),
         cmocka_unit_test(test_gradcache_run),
         cmocka_unit_test(test_saved_model_roundtrip),
         cmocka_unit_test(test_eval_during_training),

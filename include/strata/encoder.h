@@ -226,6 +226,20 @@ strata_status strata_bert_state_create(strata_bert_state **out,
                                        strata_error *err);
 void strata_bert_state_free(strata_bert_state *s);
 
+/* Sets the precision of the state's matrix products for model m (see
+ * strata_precision in strata.h): FP32 (a new state's), BF16 or INT8; AUTO
+ * resolves to BF16 where available, else FP32. BF16 and INT8 keep a
+ * converted copy of m's linear weights in s (2 or 1 bytes per weight); the
+ * state is then tied to m (a forward with another model is EINVAL) and must
+ * be set again if m's weights change. Errors: EUNSUPPORTED when this CPU or
+ * build cannot run p (the message says what is missing), ENOMEM. */
+strata_status strata_bert_state_set_precision(strata_bert_state *s,
+                                              const strata_bert *m,
+                                              strata_precision p,
+                                              strata_error *err);
+/* The precision the state computes in (FP32, BF16 or INT8). */
+strata_precision strata_bert_state_precision(const strata_bert_state *s);
+
 /* Forward pass for B sequences of ids (row-major [B, T]; lengths[b] in
  * [1, T] tokens are real, the rest padding with any valid id). Writes pooled
  * (and, if cfg.normalize, L2-normalized) embeddings out[B, C] (overwritten).
@@ -244,6 +258,8 @@ strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
 typedef struct strata_embed_params {
     int max_len;        /* default 128 */
     int batch_size;     /* default 64 */
+    strata_precision precision; /* matrix products; default AUTO (BF16 where
+                                   available, else FP32): see strata.h */
     strata_progress progress;
 } strata_embed_params;
 

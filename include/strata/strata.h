@@ -157,6 +157,43 @@ int strata_get_threads(void);
 void strata_blas_threads(int n);
 
 /* ------------------------------------------------------------------------ */
+/* Precision of the matrix products                                          */
+/* ------------------------------------------------------------------------ */
+
+/* What the encoder's and the trainer's matrix products compute in. FP32 is
+ * the reference and always available. BF16 rounds both operands to bfloat16
+ * (8-bit mantissa) and accumulates in fp32 (AVX512-BF16 or AMX through
+ * oneDNN); INT8 (inference only) quantizes activations per row and weights
+ * per output channel to int8 and accumulates in int32 (VNNI / AMX).
+ * LayerNorm, softmax, GELU, pooling, the loss and the optimizer stay fp32
+ * in every mode. AUTO resolves to the fastest mode whose accuracy the test
+ * suite guarantees on this CPU and build: BF16 where available, else FP32
+ * (strata_precision_resolve). Within one mode results do not depend on the
+ * thread count. */
+typedef enum strata_precision {
+    STRATA_PRECISION_AUTO = -1,
+    STRATA_PRECISION_FP32 = 0,
+    STRATA_PRECISION_BF16 = 1,
+    STRATA_PRECISION_INT8 = 2
+} strata_precision;
+
+/* "auto", "fp32", "bf16", "int8" (never NULL). */
+const char *strata_precision_name(strata_precision p);
+/* Parses one of the names above; EINVAL naming the value otherwise. */
+strata_status strata_precision_parse(const char *s, strata_precision *out,
+                                     strata_error *err);
+/* 1 when this build (oneDNN) and this CPU can run p (FP32 and AUTO: always). */
+int strata_precision_available(strata_precision p);
+/* AUTO -> BF16 when available, else FP32; an explicit mode that is not
+ * available is EUNSUPPORTED with a message naming what is missing. */
+strata_status strata_precision_resolve(strata_precision p,
+                                       strata_precision *out,
+                                       strata_error *err);
+/* One line naming the engine behind each mode on this machine, e.g.
+ * "bf16: oneDNN 2.6.3 avx512_core_amx; int8: ...". Static storage. */
+const char *strata_precision_describe(void);
+
+/* ------------------------------------------------------------------------ */
 /* Random numbers                                                            */
 /* ------------------------------------------------------------------------ */
 

@@ -142,6 +142,17 @@ strata_status strata_train_ws_create(strata_train_ws **out,
                                      const strata_bert_config *cfg,
                                      strata_error *err);
 void strata_train_ws_free(strata_train_ws *ws);
+/* Precision of the batch's matrix products (strata_precision, strata.h):
+ * FP32 (a new workspace's) or BF16 (AUTO resolves to BF16 where available):
+ * bf16 operands with fp32 sums for every linear layer, forward and
+ * backward; the weights stay fp32 (the master copy the optimizer updates)
+ * and are rounded to bf16 afresh in every strata_train_batch; LayerNorm,
+ * attention softmax, GELU, pooling, the loss and AdamW stay fp32. INT8 is
+ * EUNSUPPORTED (inference only), as is BF16 where unavailable. */
+strata_status strata_train_ws_set_precision(strata_train_ws *ws,
+                                            strata_precision p,
+                                            strata_error *err);
+strata_precision strata_train_ws_precision(const strata_train_ws *ws);
 
 /* Loss and parameter gradients for N pairs. Sequences 0..N-1 are queries,
  * N..2N-1 their documents: ids [2N, T] (row-major; padding past lengths),
@@ -191,6 +202,9 @@ typedef struct strata_train_params {
     int64_t eval_every;       /* evaluation period                           */
     int resume;               /* continue from the latest checkpoint         */
     uint64_t seed;            /* init seed for a fresh model                 */
+    strata_precision precision; /* matrix products: AUTO (default: BF16 where
+                                   available, else FP32), FP32 or BF16; a
+                                   resumed run must use its checkpoint's  */
     strata_progress progress;
 } strata_train_params;
 

@@ -17,6 +17,7 @@
 
 #include "core/internal.h"
 #include "encoder/kernels.h"
+#include "encoder/lowp.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
 
@@ -602,6 +603,10 @@ struct strata_bert_state {
     float *proj;        /* [N, C] dense outputs */
     float *ff;          /* [N, F] GELU(intermediate) */
     float *scr;         /* attention score scratch, one T*T per thread */
+    strata__bert_lowp *lp;      /* BF16/INT8 weights, or NULL (fp32) */
+    const strata_bert *lp_model; /* the model lp was made from */
+    void *gscr;         /* reduced-precision scratch, lp->scratch per thread */
+    size_t cap_gscr;    /* its size in bytes */
 };
 
 strata_status strata_bert_state_create(strata_bert_state **out,
@@ -616,7 +621,26 @@ void strata_bert_state_free(strata_bert_state *s) {
     float **bufs[7] = {&s->x, &s->q, &s->k, &s->v, &s->ctx, &s->proj, &s->ff};
     for (int i = 0; i < 7; i++) strata_free(*bufs[i]);
     strata_free(s->scr);
+    strata__bert_lowp_free(s->lp);
+    strata_free(s->gscr);
     strata_free(s);
+}
+
+strata_status strata_bert_state_set_precision(strata_bert_state *s, const strata_bert *m,
+                                              strata_precision p, strata_error *err) {
+    strata_status st = strata_precision_resolve(p, &p, err);
+    if (st != STRATA_OK) return st;
+    strata__bert_lowp_free(s->lp);
+    s->lp = NULL;
+    s->lp_model = NULL;
+    if (p == STRATA_PRECISION_FP32) return STRATA_OK;
+    if ((st = strata__bert_lowp_create(&s->lp, &m->cfg, &m->w, p, 0, err)) != STRATA_OK) return st;
+    s->lp_model = m;
+    return STRATA_OK;
+}
+
+strata_precision strata_bert_state_precision(const strata_bert_state *s) {
+    return s->lp ? s->lp->prec : STRATA_PRECISION_FP32;
 }
 
 static int grow(float **p, size_t *cap, size_t need) {
@@ -653,6 +677,14 @@ static strata_status state_reserve(strata_bert_state *s, const strata_bert_confi
     }
     if (grow(&s->ff, &s->cap_nf, nf) || grow(&s->scr, &s->cap_scr, scr))
         return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    if (s->lp && s->lp->scratch * (size_t)nt > s->cap_gscr) {
+        size_t need = s->lp->scratch * (size_t)nt;
+        strata_free(s->gscr);
+        s->cap_gscr = 0;
+        if (!(s->gscr = strata_malloc(need)))
+            return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        s->cap_gscr = need;
+    }
     return STRATA_OK;
 }
 
@@ -677,6 +709,10 @@ strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
             return strata_error_set(err, STRATA_EINVAL,
                                     "token id %d at position %zu outside the vocabulary",
                                     ids[i], i);
+    if (s->lp && s->lp_model != m)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "forward: the state's %s weights belong to another model",
+                                strata_precision_name(s->lp->prec));
     strata_status st = state_reserve(s, c, B, T, err);
     if (st != STRATA_OK) return st;
     int64_t N = (int64_t)B * T;
@@ -685,7 +721,11 @@ strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
     strata_k_embed_forward(s->x, ids, w->word_emb, w->pos_emb, w->type_emb, B, T, C);
     strata_k_layernorm_forward(s->x, NULL, NULL, s->x, w->emb_ln_w, w->emb_ln_b, N,
                                C, c->layer_norm_eps);
-    for (int l = 0; l < c->num_layers; l++) {
+    if (s->lp && strata__bert_lowp_layers(s->lp, c, w, s->x, s->q, s->k, s->v, s->ctx, s->proj,
+                                           s->ff, s->scr, s->gscr, lengths, B, T))
+        return strata_error_set(err, STRATA_ENOMEM, "oneDNN: %s matrix product failed",
+                                strata_precision_name(s->lp->prec));
+    for (int l = 0; !s->lp && l < c->num_layers; l++) {
         strata_k_linear_forward(s->q, s->x, w->q_w + l * CC, w->q_b + (size_t)l * C, N, C, C);
         strata_k_linear_forward(s->k, s->x, w->k_w + l * CC, w->k_b + (size_t)l * C, N, C, C);
         strata_k_linear_forward(s->v, s->x, w->v_w + l * CC, w->v_b + (size_t)l * C, N, C, C);
@@ -718,6 +758,7 @@ strata_embed_params strata_embed_default_params(void) {
     memset(&p, 0, sizeof p);
     p.max_len = 128;
     p.batch_size = 64;
+    p.precision = STRATA_PRECISION_AUTO;
     return p;
 }
 
@@ -766,6 +807,7 @@ strata_status strata_bert_embed_texts(const strata_bert *m,
         goto done;
     }
     if ((st = strata_bert_state_create(&s, err)) != STRATA_OK) goto done;
+    if ((st = strata_bert_state_set_precision(s, m, p->precision, err)) != STRATA_OK) goto done;
     int pad = strata_tokenizer_special(m->tok, "[PAD]");
     if (pad < 0) pad = 0;
     int64_t done_n = 0;

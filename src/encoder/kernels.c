@@ -4,6 +4,8 @@
  * reference beside each fast kernel).
  */
 #include "encoder/kernels.h"
+#include "core/gemm.h"
+#include "strata/io.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -250,6 +252,70 @@ void strata_k_linear_gelu_forward(float *out, float *pre, const float *inp,
         float *y = pre ? pre + (size_t)n0 * OC : o;
         linear_block(y, inp + (size_t)n0 * IC, weight, bias, m, IC, OC);
         gelu_span(o, y, (int64_t)m * OC);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reduced-precision linear layers                                           */
+/* ------------------------------------------------------------------------ */
+
+size_t strata_k_linear_lowp_scratch(const struct strata_gemm_w *w) {
+    return (strata_gemm_w_scratch(w, STRATA_K_ROW_BLOCK) + 63) & ~(size_t)63;
+}
+
+int strata_k_linear_lowp_forward(float *out, float *pre, const float *inp,
+                                 const struct strata_gemm_w *w,
+                                 const float *bias, int64_t N, int IC, int OC,
+                                 int gelu, void *scratch) {
+    int64_t nblk = (N + STRATA_K_ROW_BLOCK - 1) / STRATA_K_ROW_BLOCK;
+    size_t per = strata_k_linear_lowp_scratch(w);
+    int bad = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t n0 = blk * STRATA_K_ROW_BLOCK;
+        int m = (int)(N - n0 < STRATA_K_ROW_BLOCK ? N - n0 : STRATA_K_ROW_BLOCK);
+        float *o = out + (size_t)n0 * OC;
+        float *y = gelu && pre ? pre + (size_t)n0 * OC : o;
+        bad |= strata_gemm_w_apply(w, y, inp + (size_t)n0 * IC, IC, m, bias, 0,
+                                   (char *)scratch + (size_t)thread_id() * per) != 0;
+        if (gelu) gelu_span(o, y, (int64_t)m * OC);
+    }
+    return bad ? -1 : 0;
+}
+
+static float bf16_round(float x) {
+    return strata_bf16_to_f32(strata_f32_to_bf16(x));
+}
+
+void strata_k_linear_lowp_forward_naive(float *out, const float *inp,
+                                        const float *weight, const float *bias,
+                                        int64_t N, int IC, int OC, int prec) {
+    if (prec != 2) {
+        for (int64_t n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++) {
+                double s = 0.0;
+                for (int i = 0; i < IC; i++)
+                    s += (double)bf16_round(inp[(size_t)n * IC + i]) *
+                         bf16_round(weight[(size_t)o * IC + i]);
+                out[(size_t)n * OC + o] = (float)s + (bias ? bias[o] : 0.0f);
+            }
+        return;
+    }
+    for (int64_t n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * IC;
+        float mx = 0.0f;
+        for (int i = 0; i < IC; i++) mx = fmaxf(mx, fabsf(x[i]));
+        float sx = mx > 0.0f ? mx / 127.0f : 1.0f;
+        for (int o = 0; o < OC; o++) {
+            const float *w = weight + (size_t)o * IC;
+            float mw = 0.0f;
+            for (int i = 0; i < IC; i++) mw = fmaxf(mw, fabsf(w[i]));
+            float sw = mw > 0.0f ? mw / 127.0f : 1.0f;
+            int64_t s = 0;
+            for (int i = 0; i < IC; i++)
+                s += (int64_t)lrintf(x[i] / sx) * (int64_t)lrintf(w[i] / sw);
+            out[(size_t)n * OC + o] = (float)((double)s * sx * sw) + (bias ? bias[o] : 0.0f);
+        }
     }
 }
 

@@ -26,6 +26,8 @@
  *   strata_k_add_layernorm_forward  fused residual add + LayerNorm (post-LN)
  *   strata_k_linear_forward       y = x W^T + b   (W [OC, IC] as in PyTorch)
  *   strata_k_linear_gelu_forward  fused linear + bias + exact GELU
+ *   strata_k_linear_lowp_forward  the same two in bf16 or int8 (oneDNN), with
+ *                                 an exact-semantics naive twin
  *   strata_k_gelu_forward         exact (erf) GELU
  *   strata_k_attention_forward    per (b, h): softmax(Q K^T / sqrt(hs) + mask) V,
  *                                 fused masked softmax, optional stored probs
@@ -102,6 +104,32 @@ void strata_k_linear_forward_naive(float *out, const float *inp,
 void strata_k_linear_gelu_forward(float *out, float *pre, const float *inp,
                                   const float *weight, const float *bias,
                                   int64_t N, int IC, int OC);
+
+/* Reduced precision (BF16 / INT8, see strata_precision in strata.h): the
+ * linear layer, optionally fused with GELU, with W prepared by
+ * strata_gemm_w_create (src/core/gemm.h) from a [OC, IC] weight.
+ *   BF16: inp and W rounded to bf16 (round to nearest even), products
+ *         summed in fp32, bias added in fp32;
+ *   INT8: each row of inp quantized with scale max|row| / 127, each row of
+ *         W (output feature) with scale max|W[o, :]| / 127, int32 sums,
+ *         out = sum * s_row * s_o + bias.
+ * Same row blocks as strata_k_linear_forward (thread-count free).
+ * out, pre (NULL, or the pre-activation when gelu): [N, OC]; inp: [N, IC];
+ * bias: [OC] or NULL; scratch: strata_k_linear_lowp_scratch(w) bytes for
+ * each of omp_get_max_threads() threads, 64-byte aligned.
+ * Returns 0, or -1 when oneDNN failed (out of memory inside it). */
+struct strata_gemm_w;
+size_t strata_k_linear_lowp_scratch(const struct strata_gemm_w *w);
+int strata_k_linear_lowp_forward(float *out, float *pre, const float *inp,
+                                 const struct strata_gemm_w *w,
+                                 const float *bias, int64_t N, int IC, int OC,
+                                 int gelu, void *scratch);
+/* The naive twin: the semantics above with plain loops, sums in double
+ * (int64 for INT8), from the fp32 weight [OC, IC]. prec is
+ * STRATA_PRECISION_BF16 (1) or STRATA_PRECISION_INT8 (2). */
+void strata_k_linear_lowp_forward_naive(float *out, const float *inp,
+                                        const float *weight, const float *bias,
+                                        int64_t N, int IC, int OC, int prec);
 
 /* ------------------------------------------------------------------------ */
 /* Activations                                                               */

@@ -8,10 +8,15 @@
  * Naive reference kernels sit beside the sgemm ones for the tests.
  */
 #include "train/train_kernels.h"
+#include "core/gemm.h"
+#include "strata/io.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define ROW_BLK 256  /* rows per block in row-partitioned sgemm kernels
                         (bigger blocks pack the weight matrix fewer times) */
@@ -153,6 +158,93 @@ void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
             double s = 0;
             for (int64_t r = 0; r < N; r++)
                 s += (double)dout[(size_t)r * OC + o] * inp[(size_t)r * IC + i];
+            dW[(size_t)o * IC + i] += (float)s;
+        }
+        if (db) {
+            double s = 0;
+            for (int64_t r = 0; r < N; r++) s += dout[(size_t)r * OC + o];
+            db[o] += (float)s;
+        }
+    }
+}
+
+/* Bias gradient of output features [o0, o0 + m): sums over rows in double. */
+static void bias_grad(float *db, const float *dout, int64_t N, int OC, int o0, int m) {
+    double acc[DW_BLK] = {0};
+    for (int64_t r = 0; r < N; r++) {
+        const float *g = dout + (size_t)r * OC + o0;
+        for (int j = 0; j < m; j++) acc[j] += g[j];
+    }
+    for (int j = 0; j < m; j++) db[o0 + j] += (float)acc[j];
+}
+
+int strata__tr_linear_bwd_bf16(float *dinp, float *dW, float *db,
+                               const float *dout, const float *inp,
+                               const struct strata_gemm_w *wt, int64_t N,
+                               int IC, int OC, int accum, uint16_t *dout16,
+                               uint16_t *inp16, void *scratch) {
+    int bad = 0;
+    size_t per = strata_k_linear_lowp_scratch(wt);
+    int64_t nr = nblocks(N, ROW_BLK / 2); /* gemm_w blocks: <= STRATA_GEMM_MAX_M rows */
+    /* operands of dW in bf16, row blocks in parallel */
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nr; blk++) {
+        int64_t r0 = blk * (ROW_BLK / 2), m = N - r0 < ROW_BLK / 2 ? N - r0 : ROW_BLK / 2;
+        strata_bf16_pack(dout16 + (size_t)r0 * OC, dout + (size_t)r0 * OC, m * OC);
+        strata_bf16_pack(inp16 + (size_t)r0 * IC, inp + (size_t)r0 * IC, m * IC);
+    }
+    if (dinp) {
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
+        for (int64_t blk = 0; blk < nr; blk++) {
+            int64_t r0 = blk * (ROW_BLK / 2), m = N - r0 < ROW_BLK / 2 ? N - r0 : ROW_BLK / 2;
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            bad |= strata_gemm_w_apply(wt, dinp + (size_t)r0 * IC, dout + (size_t)r0 * OC, OC,
+                                       (int)m, NULL, accum, (char *)scratch + (size_t)tid * per);
+        }
+    }
+    /* dW [OC, IC] += dout^T inp in blocks of DW_BLK output features */
+    int64_t nb = nblocks(OC, DW_BLK);
+    int head = OC < DW_BLK ? OC : DW_BLK, tail = (int)(OC - (nb - 1) * DW_BLK);
+    strata_gemm_plan *full = NULL, *last = NULL;
+    if (strata_gemm_plan_bf16(&full, head, IC, (int)N, 1, OC, IC, 1, IC, 1, NULL) ||
+        strata_gemm_plan_bf16(&last, tail, IC, (int)N, 1, OC, IC, 1, IC, 1, NULL))
+        bad = 1;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        if (!full || !last) continue;
+        int o0 = (int)(blk * DW_BLK), m = OC - o0 < DW_BLK ? OC - o0 : DW_BLK;
+        bad |= strata_gemm_plan_run(m == head ? full : last, dW + (size_t)o0 * IC,
+                                    dout16 + o0, inp16) != 0;
+        if (db) bias_grad(db, dout, N, OC, o0, m);
+    }
+    strata_gemm_plan_free(full);
+    strata_gemm_plan_free(last);
+    return bad ? -1 : 0;
+}
+
+static float bf16r(float x) { return strata_bf16_to_f32(strata_f32_to_bf16(x)); }
+
+void strata__tr_linear_bwd_bf16_naive(float *dinp, float *dW, float *db,
+                                      const float *dout, const float *inp,
+                                      const float *W, int64_t N, int IC, int OC,
+                                      int accum) {
+    if (dinp)
+        for (int64_t r = 0; r < N; r++)
+            for (int i = 0; i < IC; i++) {
+                double s = 0;
+                for (int o = 0; o < OC; o++)
+                    s += (double)bf16r(dout[(size_t)r * OC + o]) * bf16r(W[(size_t)o * IC + i]);
+                float *d = dinp + (size_t)r * IC + i;
+                *d = accum ? *d + (float)s : (float)s;
+            }
+    for (int o = 0; o < OC; o++) {
+        for (int i = 0; i < IC; i++) {
+            double s = 0;
+            for (int64_t r = 0; r < N; r++)
+                s += (double)bf16r(dout[(size_t)r * OC + o]) * bf16r(inp[(size_t)r * IC + i]);
             dW[(size_t)o * IC + i] += (float)s;
         }
         if (db) {

@@ -6,9 +6,13 @@
 #include "strata/train.h"
 #include "strata/io.h"
 #include "train/train_kernels.h"
+#include "encoder/lowp.h"
 
 #include <stdio.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Parameter layout (same order as strata_bert_weights)                      */
@@ -86,6 +90,13 @@ struct strata_train_acts {
     float *dF;            /* [N, F] */
     float *datt;          /* [B, H, T, T] */
     float *dpool;         /* [B, C] */
+    /* reduced precision (strata_train_ws_set_precision); NULL: fp32 */
+    const strata__bert_lowp *lpf; /* forward weights (y = x W^T), borrowed */
+    const strata__bert_lowp *lpb; /* backward weights (dx = dy W), borrowed */
+    void *gscr;           /* per-thread product scratch */
+    size_t cap_gscr;      /* bytes */
+    uint16_t *h16a, *h16b; /* [max_N * max(C, F)] bf16 operands of dW */
+    int failed;           /* a oneDNN product failed since the last check */
 };
 
 strata_status strata_train_acts_create(strata_train_acts **out,
@@ -140,6 +151,9 @@ strata_status strata_train_acts_create(strata_train_acts **out,
 
 void strata_train_acts_free(strata_train_acts *a) {
     if (!a) return;
+    strata_free(a->gscr);
+    strata_free(a->h16a);
+    strata_free(a->h16b);
     strata_free(a->block);
     strata_free(a->ids);
     strata_free(a->lengths);
@@ -155,6 +169,34 @@ const float *strata__tr_acts_pooled(const strata_train_acts *a) { return a->pool
 /* ------------------------------------------------------------------------ */
 /* Forward                                                                   */
 /* ------------------------------------------------------------------------ */
+
+/* Linear layer j (STRATA_LOWP_*) of layer l, optionally fused with GELU
+ * (pre keeps the pre-activation): fp32 sgemm, or the prepared bf16 weights. */
+static void linear(strata_train_acts *a, float *out, float *pre, const float *inp,
+                   const float *W, const float *b, int l, int j, int64_t N, int IC,
+                   int OC, int gelu) {
+    if (a->lpf) {
+        a->failed |= strata_k_linear_lowp_forward(out, pre, inp,
+                                                  a->lpf->w[l * STRATA_LOWP_PER_LAYER + j], b,
+                                                  N, IC, OC, gelu, a->gscr) != 0;
+    } else if (gelu) {
+        strata_k_linear_gelu_forward(out, pre, inp, W, b, N, IC, OC);
+    } else {
+        strata_k_linear_forward(out, inp, W, b, N, IC, OC);
+    }
+}
+
+/* Backward of linear(): fp32 or bf16 as the forward. */
+static void linear_bwd(strata_train_acts *a, float *dinp, float *dW, float *db,
+                       const float *dout, const float *inp, const float *W, int l, int j,
+                       int64_t N, int IC, int OC, int accum) {
+    if (a->lpb)
+        a->failed |= strata__tr_linear_bwd_bf16(dinp, dW, db, dout, inp,
+                                                a->lpb->w[l * STRATA_LOWP_PER_LAYER + j], N, IC,
+                                                OC, accum, a->h16a, a->h16b, a->gscr) != 0;
+    else
+        strata__tr_linear_bwd(dinp, dW, db, dout, inp, W, N, IC, OC, accum);
+}
 
 void strata_train_forward(const strata_bert_config *cfg,
                           const strata_bert_weights *w, strata_train_acts *a,
@@ -183,23 +225,23 @@ void strata_train_forward(const strata_bert_config *cfg,
         const float *x = a->res + oc;            /* [N, C] layer input */
         float *q = a->q + oc, *k = a->k + oc, *v = a->v + oc;
         float *h1 = a->h1 + oc, *y = a->res + oc + sN * C; /* layer output */
-        strata_k_linear_forward(q, x, w->q_w + wcc, w->q_b + wc, N, C, C);
-        strata_k_linear_forward(k, x, w->k_w + wcc, w->k_b + wc, N, C, C);
-        strata_k_linear_forward(v, x, w->v_w + wcc, w->v_b + wc, N, C, C);
+        linear(a, q, NULL, x, w->q_w + wcc, w->q_b + wc, l, STRATA_LOWP_Q, N, C, C, 0);
+        linear(a, k, NULL, x, w->k_w + wcc, w->k_b + wc, l, STRATA_LOWP_K, N, C, C, 0);
+        linear(a, v, NULL, x, w->v_w + wcc, w->v_b + wc, l, STRATA_LOWP_V, N, C, C, 0);
         strata_k_attention_forward(a->atty + oc, a->att + (size_t)l * sA, NULL,
                                    q, k, v, C, lengths, B, T, C, H);
         /* the projection goes to h1, which the fused add + LN overwrites
          * in place; r1 = x + projection is kept for the backward */
-        strata_k_linear_forward(h1, a->atty + oc, w->ao_w + wcc, w->ao_b + wc,
-                                N, C, C);
+        linear(a, h1, NULL, a->atty + oc, w->ao_w + wcc, w->ao_b + wc, l, STRATA_LOWP_AO,
+               N, C, C, 0);
         strata_k_add_layernorm_forward(h1, a->r1 + oc, a->ln1_mean + on,
                                        a->ln1_rstd + on, x, h1, w->ln1_w + wc,
                                        w->ln1_b + wc, N, C, eps);
-        strata_k_linear_gelu_forward(a->g + of, a->f1 + of, h1, w->ff1_w + wfc,
-                                     w->ff1_b + wf, N, C, F);
+        linear(a, a->g + of, a->f1 + of, h1, w->ff1_w + wfc, w->ff1_b + wf, l,
+               STRATA_LOWP_FF1, N, C, F, 1);
         /* likewise the FFN output goes to y; r2 = h1 + FFN output is kept */
-        strata_k_linear_forward(y, a->g + of, w->ff2_w + wfc, w->ff2_b + wc,
-                                N, F, C);
+        linear(a, y, NULL, a->g + of, w->ff2_w + wfc, w->ff2_b + wc, l, STRATA_LOWP_FF2,
+               N, F, C, 0);
         strata_k_add_layernorm_forward(y, a->r2 + oc, a->ln2_mean + on,
                                        a->ln2_rstd + on, h1, y, w->ln2_w + wc,
                                        w->ln2_b + wc, N, C, eps);
@@ -235,27 +277,27 @@ void strata_train_backward(const strata_bert_config *cfg,
                           a->r2 + oc, a->ln2_mean + on, a->ln2_rstd + on,
                           w->ln2_w + wc, N, C, 0);
         /* r2 = ff2(gelu(ff1(h1))) + h1 */
-        strata__tr_linear_bwd(a->dF, g->ff2_w + wfc, g->ff2_b + wc, a->dtmp,
-                              a->g + of, w->ff2_w + wfc, N, F, C, 0);
+        linear_bwd(a, a->dF, g->ff2_w + wfc, g->ff2_b + wc, a->dtmp, a->g + of,
+                   w->ff2_w + wfc, l, STRATA_LOWP_FF2, N, F, C, 0);
         strata__tr_gelu_bwd(a->dF, a->f1 + of, a->dF, N * F);
-        strata__tr_linear_bwd(a->dtmp, g->ff1_w + wfc, g->ff1_b + wf, a->dF,
-                              a->h1 + oc, w->ff1_w + wfc, N, C, F, 1);
+        linear_bwd(a, a->dtmp, g->ff1_w + wfc, g->ff1_b + wf, a->dF, a->h1 + oc,
+                   w->ff1_w + wfc, l, STRATA_LOWP_FF1, N, C, F, 1);
         /* dtmp = d h1; LN1 backward -> dres = d r1 */
         strata__tr_ln_bwd(a->dres, g->ln1_w + wc, g->ln1_b + wc, a->dtmp,
                           a->r1 + oc, a->ln1_mean + on, a->ln1_rstd + on,
                           w->ln1_w + wc, N, C, 0);
         /* r1 = ao(attn(q, k, v)) + x: dres already holds the residual part */
-        strata__tr_linear_bwd(a->datty, g->ao_w + wcc, g->ao_b + wc, a->dres,
-                              a->atty + oc, w->ao_w + wcc, N, C, C, 0);
+        linear_bwd(a, a->datty, g->ao_w + wcc, g->ao_b + wc, a->dres, a->atty + oc,
+                   w->ao_w + wcc, l, STRATA_LOWP_AO, N, C, C, 0);
         strata__tr_attn_bwd(a->dq, a->dk, a->dv, a->datt, a->datty, a->q + oc,
                             a->k + oc, a->v + oc, a->att + (size_t)l * sA, B, T,
                             C, H);
-        strata__tr_linear_bwd(a->dres, g->q_w + wcc, g->q_b + wc, a->dq, x,
-                              w->q_w + wcc, N, C, C, 1);
-        strata__tr_linear_bwd(a->dres, g->k_w + wcc, g->k_b + wc, a->dk, x,
-                              w->k_w + wcc, N, C, C, 1);
-        strata__tr_linear_bwd(a->dres, g->v_w + wcc, g->v_b + wc, a->dv, x,
-                              w->v_w + wcc, N, C, C, 1);
+        linear_bwd(a, a->dres, g->q_w + wcc, g->q_b + wc, a->dq, x, w->q_w + wcc, l,
+                   STRATA_LOWP_Q, N, C, C, 1);
+        linear_bwd(a, a->dres, g->k_w + wcc, g->k_b + wc, a->dk, x, w->k_w + wcc, l,
+                   STRATA_LOWP_K, N, C, C, 1);
+        linear_bwd(a, a->dres, g->v_w + wcc, g->v_b + wc, a->dv, x, w->v_w + wcc, l,
+                   STRATA_LOWP_V, N, C, C, 1);
     }
     strata__tr_ln_bwd(a->dtmp, g->emb_ln_w, g->emb_ln_b, a->dres, a->emb,
                       a->emb_mean, a->emb_rstd, w->emb_ln_w, N, C, 0);
@@ -275,7 +317,65 @@ struct strata_train_ws {
     float *demb;              /* [cap_seq, C] loss gradient w.r.t. them   */
     int32_t *cids;            /* [cap_seq * T] ids of one chunk, compacted */
     int cap_seq, cap_T;
+    strata_precision prec;    /* FP32 or BF16 (strata_train_ws_set_precision) */
+    strata__bert_lowp *lpf, *lpb; /* BF16: forward / backward weights */
 };
+
+strata_status strata_train_ws_set_precision(strata_train_ws *ws, strata_precision p,
+                                            strata_error *err) {
+    strata_status st = strata_precision_resolve(p, &p, err);
+    if (st != STRATA_OK) return st;
+    if (p == STRATA_PRECISION_INT8)
+        return strata_error_set(err, STRATA_EUNSUPPORTED,
+                                "precision int8 is for inference (embed, eval), not training");
+    strata__bert_lowp_free(ws->lpf);
+    strata__bert_lowp_free(ws->lpb);
+    ws->lpf = ws->lpb = NULL;
+    ws->prec = p;
+    return STRATA_OK;
+}
+
+strata_precision strata_train_ws_precision(const strata_train_ws *ws) { return ws->prec; }
+
+/* BF16: (re)converts the weights for this batch and sizes the acts' scratch. */
+static strata_status ws_lowp(strata_train_ws *ws, const strata_bert_weights *w,
+                             strata_error *err) {
+    strata_train_acts *a = ws->acts;
+    a->lpf = a->lpb = NULL;
+    if (ws->prec != STRATA_PRECISION_BF16) return STRATA_OK;
+    strata_status st;
+    if (!ws->lpf) {
+        if ((st = strata__bert_lowp_create(&ws->lpf, &ws->cfg, w, ws->prec, 0, err)) ||
+            (st = strata__bert_lowp_create(&ws->lpb, &ws->cfg, w, ws->prec, 1, err)))
+            return st;
+    } else {
+        strata__bert_lowp_update(ws->lpf, &ws->cfg, w);
+        strata__bert_lowp_update(ws->lpb, &ws->cfg, w);
+    }
+    int nt = 1; /* scratch is indexed by omp_get_thread_num() */
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+    size_t per = ws->lpf->scratch > ws->lpb->scratch ? ws->lpf->scratch : ws->lpb->scratch;
+    if (per * (size_t)nt > a->cap_gscr) {
+        strata_free(a->gscr);
+        a->cap_gscr = 0;
+        if (!(a->gscr = strata_malloc(per * (size_t)nt)))
+            return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        a->cap_gscr = per * (size_t)nt;
+    }
+    if (!a->h16a) {
+        size_t C = (size_t)ws->cfg.hidden_size, F = (size_t)ws->cfg.intermediate_size;
+        size_t n = (size_t)a->max_B * a->max_T * (C > F ? C : F);
+        a->h16a = strata_malloc_array(n, sizeof(uint16_t));
+        a->h16b = strata_malloc_array(n, sizeof(uint16_t));
+        if (!a->h16a || !a->h16b) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    }
+    a->lpf = ws->lpf;
+    a->lpb = ws->lpb;
+    a->failed = 0;
+    return STRATA_OK;
+}
 
 strata_status strata_train_ws_create(strata_train_ws **out,
                                      const strata_bert_config *cfg,
@@ -289,6 +389,8 @@ strata_status strata_train_ws_create(strata_train_ws **out,
 void strata_train_ws_free(strata_train_ws *ws) {
     if (!ws) return;
     strata_train_acts_free(ws->acts);
+    strata__bert_lowp_free(ws->lpf);
+    strata__bert_lowp_free(ws->lpb);
     strata_free(ws->emb);
     strata_free(ws->demb);
     strata_free(ws->cids);
@@ -375,6 +477,7 @@ strata_status strata_train_batch(strata_train_ws *ws,
     int ch = (chunk <= 0 || chunk >= n_seq) ? n_seq : chunk;
     strata_status s = ws_reserve(ws, n_seq, ch, T, err);
     if (s) return s;
+    if ((s = ws_lowp(ws, w, err))) return s;
     int C = cfg->hidden_size;
     int64_t tokens = 0;
     if (ch == n_seq) {
@@ -399,6 +502,8 @@ strata_status strata_train_batch(strata_train_ws *ws,
         }
     }
     (void)tokens;
+    if (ws->acts->failed)
+        return strata_error_set(err, STRATA_ENOMEM, "oneDNN: a bf16 matrix product failed");
     return STRATA_OK;
 }
 

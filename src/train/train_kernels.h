@@ -57,6 +57,27 @@ void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
                                  const float *W, int64_t N, int IC, int OC,
                                  int accum);
 
+/* bf16 twin of strata__tr_linear_bwd (see strata_precision in strata.h):
+ * dinp (+)= bf16(dout) bf16(W) through wt, W prepared by strata_gemm_w_create
+ * with trans = 1 (src/core/gemm.h), in the same row blocks; dW +=
+ * bf16(dout)^T bf16(inp) with fp32 sums through one oneDNN plan per call,
+ * in the same DW_BLK output blocks; db in double as the fp32 kernel.
+ * dout16 [N*OC], inp16 [N*IC]: bf16 scratch; scratch:
+ * strata_k_linear_lowp_scratch(wt) bytes per thread (omp_get_max_threads()).
+ * Returns 0, or -1 when oneDNN failed (dW, dinp then undefined). */
+struct strata_gemm_w;
+int strata__tr_linear_bwd_bf16(float *dinp, float *dW, float *db,
+                               const float *dout, const float *inp,
+                               const struct strata_gemm_w *wt, int64_t N,
+                               int IC, int OC, int accum, uint16_t *dout16,
+                               uint16_t *inp16, void *scratch);
+/* Naive twin: operands rounded to bf16 (round to nearest even), sums in
+ * double. */
+void strata__tr_linear_bwd_bf16_naive(float *dinp, float *dW, float *db,
+                                      const float *dout, const float *inp,
+                                      const float *W, int64_t N, int IC,
+                                      int OC, int accum);
+
 /* ---- GELU (exact, erf) ------------------------------------------------ */
 
 /* Backward of strata_k_gelu_forward / strata_k_linear_gelu_forward (inp =

@@ -36,6 +36,7 @@ strata_train_params strata_train_default_params(void) {
     p.beta2 = 0.999;
     p.eps = 1e-8;
     p.seed = 1;
+    p.precision = STRATA_PRECISION_AUTO;
     return p;
 }
 
@@ -188,6 +189,7 @@ typedef struct run {
     float *grads, *adam_m, *adam_v;  /* [n_params] each */
     strata_bert_weights gw;
     strata_train_ws *ws;
+    strata_precision prec;   /* resolved precision of the run (FP32 / BF16) */
     strata_rng rng;                  /* unused by training (no dropout); kept
                                         in the checkpoint for extensions */
     int64_t step;                    /* completed steps */
@@ -243,6 +245,7 @@ static cJSON *args_json(const strata_train_params *p) {
     cJSON_AddNumberToObject(a, "steps", (double)p->steps);
     cJSON_AddNumberToObject(a, "save_every", (double)p->save_every);
     cJSON_AddNumberToObject(a, "seed", (double)p->seed);
+    cJSON_AddStringToObject(a, "precision", strata_precision_name(p->precision));
     return a;
 }
 
@@ -284,6 +287,7 @@ static strata_status save_checkpoint(run *r, const char *name, int with_state,
             cJSON_AddItemToArray(rng, cJSON_CreateString(b));
         }
         cJSON_AddStringToObject(j, "pool", r->pool == STRATA_POOL_CLS ? "cls" : "mean");
+        cJSON_AddStringToObject(j, "precision", strata_precision_name(r->prec));
         cJSON_AddItemToObject(j, "args", args_json(p));
         snprintf(path, sizeof path, "%s/trainer_state.json", tmp);
         st = strata__json_write(path, j, err);
@@ -347,7 +351,19 @@ static strata_status load_checkpoint(run *r, int64_t step, strata_error *err) {
             cJSON *e = cJSON_GetArrayItem(rng, i);
             if (cJSON_IsString(e)) r->rng.s[i] = strtoull(e->valuestring, NULL, 10);
         }
+    /* a run resumes in the precision it ran in (fp32 before the key existed) */
+    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(j, "precision");
+    strata_precision was = STRATA_PRECISION_FP32;
+    int bad = pj && (!cJSON_IsString(pj) || strata_precision_parse(pj->valuestring, &was, NULL) ||
+                     was == STRATA_PRECISION_AUTO);
     cJSON_Delete(j);
+    if (bad)
+        return strata_error_set(err, STRATA_EFORMAT, "%s: key \"precision\" must be fp32 or bf16", path);
+    if (was != r->prec)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "%s ran in %s; resume it with --precision %s (this run asks %s)",
+                                dir, strata_precision_name(was), strata_precision_name(was),
+                                strata_precision_name(r->prec));
     r->step = step;
     return STRATA_OK;
 }
@@ -408,6 +424,7 @@ static strata_status evaluate(run *r, double *ndcg, strata_error *err) {
     }
     strata_embed_params ep = strata_embed_default_params();
     ep.max_len = r->p->max_len; /* the training length, for speed */
+    ep.precision = r->prec;
     const strata_texts *sets[2] = {ct, qt};
     float *outs[2] = {E, Q};
     for (int s = 0; s < 2; s++) {
@@ -569,6 +586,10 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
     memset(&r, 0, sizeof r);
     r.p = p;
     strata_rng_seed(&r.rng, p->seed, 0x747261696eULL);
+    if ((st = strata_precision_resolve(p->precision, &r.prec, err))) return st;
+    if (r.prec == STRATA_PRECISION_INT8)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "precision int8 is for inference (embed, eval), not training");
     if ((st = strata_mkdirs(p->out_dir, err))) return st;
 
     /* where do we start? */
@@ -644,6 +665,7 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
     }
     strata_bert_bind(&r.m->cfg, r.grads, &r.gw);
     if ((st = strata_train_ws_create(&r.ws, &r.m->cfg, err))) goto done;
+    if ((st = strata_train_ws_set_precision(r.ws, r.prec, err))) goto done;
     if (p->eval_beir) {
         if ((st = strata_beir_load(&r.beir, p->eval_beir, "test", p->progress, err))) goto done;
         r.have_beir = 1;
