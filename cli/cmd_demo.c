@@ -60,6 +60,8 @@ static int o_chunk = 0;
 static double o_margin = 0.0;
 static int o_topics = 0, o_per_topic = 0, o_test_queries = 0, o_corpus = 0;
 static double o_paraphrase = -1;
+static const char *o_precision;
+static const char *g_prec = "fp32"; /* --precision resolved for this machine */
 
 static const cli_opt opts[] = {
     {"out", CLI_STRING, &o_out, "DIR", "output folder (default demo-out)", 0},
@@ -95,6 +97,8 @@ static const cli_opt opts[] = {
     {"test-queries", CLI_INT, &o_test_queries, "N", "embedded corpus: test queries (default: synth's)", 0},
     {"corpus", CLI_INT, &o_corpus, "N", "embedded corpus: test passages (default: synth's)", 0},
     {"paraphrase", CLI_DOUBLE, &o_paraphrase, "P", "embedded corpus: synonym rate in queries (default: synth's)", 0},
+    {"precision", CLI_STRING, &o_precision, "MODE",
+     "training and BERT embedding: auto|fp32|bf16 (default auto: bf16 where the CPU and build have it)", 0},
     {0},
 };
 
@@ -245,6 +249,7 @@ static cJSON *settings_json(const cli_env *env, int64_t warmup, int eval_len) {
     cJSON_AddNumberToObject(j, "eval_max_len", eval_len);
     cJSON_AddNumberToObject(j, "margin", o_margin);
     cJSON_AddNumberToObject(j, "chunk", o_chunk);
+    cJSON_AddStringToObject(j, "precision", g_prec);
     if (!o_init) {
         cJSON_AddNumberToObject(j, "layers", o_layers);
         cJSON_AddNumberToObject(j, "hidden", o_hidden);
@@ -315,9 +320,9 @@ static int embed_pairs(demo_runner *d, const demo_setup *s, const char *q, const
         /* the surrogate model sees the texts as the trainer will (--max-len) */
         const char *ml = dfmt("%d", o_max_len);
         DEMO_STAGE(d, q, "embed the queries", "embed", "--model", o_embed_model, "--input", s->pairs,
-                   "--field", "query", "--max-len", ml, "--out", q);
+                   "--field", "query", "--max-len", ml, "--precision", g_prec, "--out", q);
         DEMO_STAGE(d, p, "embed the positives", "embed", "--model", o_embed_model, "--input", s->pairs,
-                   "--field", "positive", "--max-len", ml, "--out", p);
+                   "--field", "positive", "--max-len", ml, "--precision", g_prec, "--out", p);
     }
     return 0;
 fail:
@@ -446,6 +451,7 @@ static int train_seed(demo_runner *d, const demo_setup *s, int k, const char *se
     a[n++] = "--tau", a[n++] = dfmt("%g", o_tau);
     a[n++] = "--max-len", a[n++] = dfmt("%d", o_max_len);
     a[n++] = "--chunk", a[n++] = dfmt("%d", o_chunk);
+    a[n++] = "--precision", a[n++] = g_prec;
     a[n++] = "--seed", a[n++] = seed;
     if (demo_stage(d, dfmt("%s/final/model.safetensors", run), dfmt("train on plan %s, seed %s", st->name, seed),
                    n, a))
@@ -454,7 +460,8 @@ static int train_seed(demo_runner *d, const demo_setup *s, int k, const char *se
         const char *set = s->set_name[b];
         DEMO_STAGE(d, dfmt("%s/metrics-%s.json", run, set), dfmt("evaluate %s seed %s on %s", st->name, seed, set),
                    "eval", "--beir", s->beir[b], "--split", s->split, "--model", dfmt("%s/final", run),
-                   "--max-len", dfmt("%d", eval_len), "--run-out", dfmt("%s/run-%s.trec", run, set),
+                   "--max-len", dfmt("%d", eval_len), "--precision", g_prec,
+                   "--run-out", dfmt("%s/run-%s.trec", run, set),
                    "--run-name", dfmt("%s/seed%s", st->name, seed), "--out", dfmt("%s/metrics-%s.json", run, set));
     }
     return 0;
@@ -473,7 +480,7 @@ static int baselines(demo_runner *d, const demo_setup *s, int eval_len) {
         if (s->init)
             DEMO_STAGE(d, dfmt("%s/baseline/init-%s.json", s->out, set),
                        dfmt("baseline: the initial model on %s", set), "eval", "--beir", s->beir[b], "--split",
-                       s->split, "--model", s->init, "--max-len", dfmt("%d", eval_len), "--run-out",
+                       s->split, "--model", s->init, "--max-len", dfmt("%d", eval_len), "--precision", g_prec, "--run-out",
                        dfmt("%s/baseline/init-%s.trec", s->out, set), "--run-name", "init", "--out",
                        dfmt("%s/baseline/init-%s.json", s->out, set));
     }
@@ -503,6 +510,12 @@ static int setup(demo_setup *s, int *eval_len, int64_t *warmup) {
     if (o_warmup >= o_steps)
         return cli_usage_error(&cmd_demo, "--warmup %lld is not shorter than --steps %lld",
                                (long long)o_warmup, (long long)o_steps);
+    if (o_precision && strcmp(o_precision, "int8") == 0)
+        return cli_usage_error(&cmd_demo, "--precision int8 is for embedding only; the demo trains (auto, fp32, bf16)");
+    strata_precision prec;
+    int prc = cli_precision(&cmd_demo, o_precision, &prec);
+    if (prc) return prc;
+    g_prec = strata_precision_name(prec);
     if (o_pairs && o_beir.n == 0)
         return cli_usage_error(&cmd_demo, "--pairs needs at least one --beir set to evaluate on");
     if (o_beir.n > DEMO_MAX_SETS) return cli_usage_error(&cmd_demo, "at most %d --beir sets", DEMO_MAX_SETS);

@@ -310,10 +310,12 @@ int demo_report(const demo_setup *s, const cJSON *res, double seconds, strata_er
                                        num(set, "layers"), num(set, "hidden"), num(set, "heads"), num(set, "ffn"));
     strata_report_paragraph(
         rep, dfmt("Training pairs: %s. Model: %s. %.0f steps, batch %.0f, lr %g, tau %g, %.0f training tokens, "
-                  "%.0f evaluation tokens; seeds %s, each with its own clustering, plan and initialization.",
+                  "%.0f evaluation tokens, %s matrix products; seeds %s, each with its own clustering, plan and "
+                  "initialization.",
                   s->embedded ? "the embedded corpus (strata synth; docs/data.md)" : s->pairs, model,
                   num(set, "steps"), num(set, "batch_size"), num(set, "lr"), num(set, "tau"), num(set, "max_len"),
-                  num(set, "eval_max_len"), cJSON_GetStringValue(obj(set, "seeds"))));
+                  num(set, "eval_max_len"), cJSON_GetStringValue(obj(set, "precision")),
+                  cJSON_GetStringValue(obj(set, "seeds"))));
     for (int b = 0; b < s->nbeir; b++) {
         strata_report_heading(rep, dfmt("Retrieval quality on %s", s->set_name[b]));
         quality_table(rep, s, res, b);
