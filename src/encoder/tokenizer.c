@@ -703,14 +703,22 @@ strata_status strata_tokenizer_load(strata_tokenizer **out, const char *path,
     if (is_dir(path)) {
         char *tj = strata_path_join(path, "tokenizer.json");
         char *vt = strata_path_join(path, "vocab.txt");
-        if (tj && is_file(tj)) { file = tj; tj = NULL; }
-        else if (vt && is_file(vt)) { file = vt; vt = NULL; }
+        cfg = strata_path_join(path, "tokenizer_config.json");
+        if (!tj || !vt || !cfg) {
+            strata_free(tj);
+            strata_free(vt);
+            strata_free(cfg);
+            return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        }
+        if (is_file(tj)) { file = tj; tj = NULL; }
+        else if (is_file(vt)) { file = vt; vt = NULL; }
         strata_free(tj);
         strata_free(vt);
-        if (!file)
+        if (!file) {
+            strata_free(cfg);
             return strata_error_set(err, STRATA_EIO,
                                     "%s: no tokenizer.json or vocab.txt in this folder", path);
-        cfg = strata_path_join(path, "tokenizer_config.json");
+        }
     } else {
         file = strata_strdup(path);
     }
