@@ -83,7 +83,15 @@ strata_status strata_safetensors_load(strata_safetensors *st, const char *path,
     for (cJSON *e = j->child; e; e = e->next) {
         if (strcmp(e->string, "__metadata__") == 0) {
             if (st->metadata_json) FAIL("%s: \"__metadata__\" appears twice", path);
-            st->metadata_json = cJSON_PrintUnformatted(e);
+            /* owned through the strata allocator, like everything freed by
+             * strata_safetensors_free (cJSON allocates with malloc) */
+            char *mj = cJSON_PrintUnformatted(e);
+            st->metadata_json = mj ? strata_strdup(mj) : NULL;
+            cJSON_free(mj);
+            if (!st->metadata_json) {
+                strata_error_set(err, STRATA_ENOMEM, "out of memory");
+                goto fail;
+            }
             continue;
         }
         const char *name = e->string;
