@@ -214,10 +214,8 @@ static const char *fx(const char *name) {
     return tu_join(FX, name);
 }
 
-static void make_fixture(void) {
-    snprintf(FX, sizeof FX, "%s/fx", tu_tmpdir());
-    mkdir(FX, 0755);
-    strata_error err;
+/* Pairs (JSONL, TSV, gzip, zstd, a short set), a BEIR folder, a run. */
+static void fixture_texts(void) {
     /* pairs: JSONL, and the same as TSV */
     FILE *f = fopen(fx("pairs.jsonl"), "w");
     FILE *g = fopen(fx("pairs.tsv"), "w");
@@ -273,6 +271,11 @@ static void make_fixture(void) {
     free(ptxt);
     tu_write_str(fx("run.trec"), "q0 Q0 d0 1 2.5 r\nq0 Q0 d1 2 1.5 r\nq1 Q0 d4 1 3 r\n"
                                  "q2 Q0 d6 1 0.5 r\nq3 Q0 d2 1 0.25 r\n");
+}
+
+/* tokenizer.json, a vocabulary folder with its config, and a tiny BERT. */
+static void fixture_models(void) {
+    strata_error err;
     /* tokenizer.json and a vocabulary folder with its config */
     mkdir(fx("vocab"), 0755);
     char voc[1024] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
@@ -305,6 +308,11 @@ static void make_fixture(void) {
     assert_int_equal(strata_bert_create(&m, &bc, tok, 3, &err), 0);
     assert_int_equal(strata_bert_save(m, model, &err), 0);
     strata_bert_free(m);
+}
+
+/* Surrogate embeddings of the pairs, a cluster folder, a plan with masks. */
+static void fixture_surrogates(void) {
+    strata_error err;
     /* surrogate embeddings of the pairs (hash embedder), clusters, a plan */
     strata_pairs p;
     assert_int_equal(strata_pairs_load(&p, fx("pairs.jsonl"), NULL, &err), 0);
@@ -351,6 +359,14 @@ static void make_fixture(void) {
     assert_int_equal(strata_plan_save(&plan, fx("plan"), NULL, &err), 0);
     strata_plan_free(&plan);
     strata_pairs_free(&p);
+}
+
+static void make_fixture(void) {
+    snprintf(FX, sizeof FX, "%s/fx", tu_tmpdir());
+    mkdir(FX, 0755);
+    fixture_texts();
+    fixture_models();
+    fixture_surrogates();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -658,45 +674,48 @@ static strata_status path_train(const char *out, strata_error *err) {
     return strata_train_run(&tp, err);
 }
 
-/* eval --model hash on the BEIR set: retrieval, metrics, run.trec and
- * metrics.json. */
+/* eval --model DIR on the BEIR set: the tiny BERT embeds corpus and
+ * queries, retrieval, metrics, run.trec and metrics.json. */
 static strata_status path_eval(const char *out, strata_error *err) {
+    strata_bert *m = NULL;
+    strata_status st = strata_bert_load(&m, fx("model"), err);
+    if (st) return st;
     strata_beir b;
     memset(&b, 0, sizeof b);
     strata_beir_options o = strata_beir_default_options();
     o.split = "test";
-    strata_status st = strata_beir_load_ex(&b, fx("beir"), &o, err);
-    if (st) return st;
+    if ((st = strata_beir_load_ex(&b, fx("beir"), &o, err))) {
+        strata_bert_free(m);
+        return st;
+    }
     const strata_texts *sets[2] = {&b.corpus, &b.queries};
     const char **t = NULL;
     size_t *len = NULL;
     float *E[2] = {NULL, NULL};
-    strata_hash_idf idf;
-    memset(&idf, 0, sizeof idf);
     strata_run run;
     memset(&run, 0, sizeof run);
     strata_metrics *per = NULL;
-    strata_hash_params hp = strata_hash_default_params();
-    hp.dim = DIM;
+    const int C = m->cfg.hidden_size;
     t = strata_malloc_array((size_t)b.corpus.n, sizeof *t);
     len = strata_malloc_array((size_t)b.corpus.n, sizeof *len);
     per = strata_malloc_array((size_t)b.queries.n, sizeof *per);
     if (!t || !len || !per) { st = strata_error_set(err, STRATA_ENOMEM, "out of memory"); goto done; }
+    strata_embed_params ep = strata_embed_default_params();
+    ep.max_len = 8;
     for (int s = 0; s < 2; s++) {
         for (int64_t i = 0; i < sets[s]->n; i++) {
             t[i] = strata_texts_get(sets[s], i);
             len[i] = strlen(t[i]);
         }
-        if (s == 0 && (st = strata_hash_idf_fit(&idf, t, len, sets[s]->n, &hp, err))) goto done;
-        E[s] = strata_malloc_array((size_t)sets[s]->n * DIM, sizeof(float));
+        E[s] = strata_malloc_array((size_t)sets[s]->n * (size_t)C, sizeof(float));
         if (!E[s]) { st = strata_error_set(err, STRATA_ENOMEM, "out of memory"); goto done; }
-        if ((st = strata_hash_embed(&idf, t, len, sets[s]->n, &hp, E[s], err))) goto done;
+        if ((st = strata_bert_embed_texts(m, t, len, sets[s]->n, &ep, E[s], err))) goto done;
     }
     strata_eval_options eo = strata_eval_default_options();
     eo.k = 5;
     eo.normalize = 1;
     strata_metrics mean;
-    if ((st = strata_eval_embeddings(&b, E[0], E[1], DIM, &eo, &mean, per, &run, err))) goto done;
+    if ((st = strata_eval_embeddings(&b, E[0], E[1], C, &eo, &mean, per, &run, err))) goto done;
     if ((st = strata_run_write_trec(&run, &b, tu_join(out, "run.trec"), "allocfail", err)))
         goto done;
     st = strata_metrics_write_json(tu_join(out, "metrics.json"), &b, &mean, per, err);
@@ -707,8 +726,8 @@ done:
     strata_free(E[1]);
     strata_free(t);
     strata_free(len);
-    strata_hash_idf_free(&idf);
     strata_beir_free(&b);
+    strata_bert_free(m);
     return st;
 }
 
