@@ -5,8 +5,10 @@ Run from the repository root: python3 fuzz/make_seeds.py. Binary .npy seeds
 are written by numpy (a writer no one here wrote); multi-file inputs are cut
 into parts by a line "=====" (FUZZ_SEP in fuzz/fuzz_common.h). regress_*
 files are inputs that once failed (tests/test_fuzz_regress.c holds a test
-for each); the older seeds of fuzz_jsonl, fuzz_npy and fuzz_safetensors were
-written by hand and are left alone.
+for each): the smallest form of each is written here; regress_*_found files
+are the fuzzers' own crash files, kept as found. The older seeds of
+fuzz_jsonl, fuzz_npy and fuzz_safetensors were written by hand and are left
+alone.
 """
 import io
 import json
@@ -234,6 +236,9 @@ put("fuzz_tokenizer_json", "regress_bad_id_uaf",
 put("fuzz_tokenizer_json", "regress_type_uaf", '{"model": {"type": "UnigramLM", "vocab": {"a": 0}}}')
 put("fuzz_tokenizer_json", "regress_huge_id",
     '{"model": {"vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 100000000}}}')
+put("fuzz_tokenizer_json", "regress_empty_unk",
+    '{"model": {"unk_token": "\\u0000[UNK]", "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, '
+    '"a": 3}}}')
 put("fuzz_vocab", "regress_empty_text", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n")
 put("fuzz_vocab", "regress_bad_config", "[UNK]\n[CLS]\n[SEP]\nhello\n" + SEP.decode() +
     '{"do_lower_case": fals')

@@ -115,6 +115,29 @@ static void test_tokenizer_json_id_bounds(void **state) {
     strata_tokenizer_free(t);
 }
 
+/* fuzz_tokenizer_json: an empty unk_token (or one cut to "" by a JSON
+ * \u0000) added no text to the list of missing specials, so the loader
+ * accepted it with unk = -1, and every unknown word became id -1 (an
+ * embedding row before the table). */
+static void test_tokenizer_json_empty_unk_token(void **state) {
+    (void)state;
+    const char *p = tu_join(tu_tmpdir(), "tokenizer.json");
+    static const char *const unk[] = {"\"\"", "\"\\u0000[UNK]\""};
+    for (int i = 0; i < 2; i++) {
+        char j[256];
+        snprintf(j, sizeof j,
+                 "{\"model\": {\"unk_token\": %s, \"vocab\": {\"[UNK]\": 0, \"[CLS]\": 1, "
+                 "\"[SEP]\": 2, \"a\": 3}}}",
+                 unk[i]);
+        tu_write_str(p, j);
+        strata_tokenizer *t = NULL;
+        strata_error err;
+        assert_int_equal(strata_tokenizer_load(&t, p, NULL, &err), STRATA_EFORMAT);
+        assert_non_null(strstr(err.msg, "lacks the special token(s) \"\" (an empty unk_token)"));
+        assert_null(t);
+    }
+}
+
 /* fuzz_vocab: a text that normalizes to nothing (empty, or control
  * characters only) with accent stripping on did pointer arithmetic on the
  * still-NULL codepoint buffer (clang's UBSan: zero offset applied to NULL;
@@ -250,6 +273,7 @@ int main(void) {
         cmocka_unit_test(test_npy_misaligned_data_is_copied),
         cmocka_unit_test(test_tokenizer_json_errors_quote_live_text),
         cmocka_unit_test(test_tokenizer_json_id_bounds),
+        cmocka_unit_test(test_tokenizer_json_empty_unk_token),
         cmocka_unit_test(test_tokenizer_empty_normalized_text),
         cmocka_unit_test(test_tokenizer_config_malformed_is_an_error),
         cmocka_unit_test(test_idf_bad_df_message),

@@ -506,16 +506,17 @@ static strata_status finish(strata_tokenizer *t, const char *path,
             vt_put(t, &t->cont, 1, id);
     }
     const char *names[4] = {unk_name ? unk_name : "[UNK]", "[CLS]", "[SEP]", NULL};
-    int ids[3];
+    int ids[3], n_missing = 0;
     char missing[256] = "";
     for (int k = 0; k < 3; k++) {
         ids[k] = vt_find(t, &t->full, 0, names[k], strlen(names[k]));
-        if (ids[k] < 0) {
+        if (ids[k] < 0) { /* counted: an empty unk_token name adds no text */
             size_t l = strlen(missing);
-            snprintf(missing + l, sizeof missing - l, "%s%s", l ? ", " : "", names[k]);
+            snprintf(missing + l, sizeof missing - l, "%s%s", n_missing++ ? ", " : "",
+                     names[k][0] ? names[k] : "\"\" (an empty unk_token)");
         }
     }
-    if (missing[0])
+    if (n_missing)
         return strata_error_set(err, STRATA_EFORMAT,
                                 "%s: vocabulary lacks the special token(s) %s",
                                 path, missing);
