@@ -133,7 +133,7 @@ build-fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) build-fuzz/libstrata-cli-fuzz.a buil
 # target's own stdout/stderr (a command's error lines); libFuzzer and the
 # sanitizers still report on a copy of stderr. An input running past
 # -timeout seconds is a failure.
-FUZZ_FLAGS := -max_len=65536 -timeout=10 -close_fd_mask=3 -print_final_stats=0
+FUZZ_FLAGS := -max_len=65536 -timeout=25 -close_fd_mask=3 -print_final_stats=0
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
 	  name=$$(basename $$f); mkdir -p build-fuzz/corpus-$$name; \
