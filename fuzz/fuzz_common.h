@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "strata/encoder.h"
 #include "strata/strata.h"
 
 #define FUZZ_SEP "\n=====\n"
@@ -164,10 +165,9 @@ static inline void fuzz_check_error(strata_status st, const strata_error *err) {
     if (st != STRATA_OK && (err->msg[0] == '\0' || err->status != st)) __builtin_trap();
 }
 
-/* Writes a tiny BERT model folder (vocab.txt, config.json,
- * model.safetensors, 1_Pooling/config.json) into dir: V = 15 tokens,
- * C = 8, 1 layer, 2 heads, 16 positions. */
-#include "strata/encoder.h"
+/* A tiny BERT model folder (vocab.txt, config.json, model.safetensors,
+ * 1_Pooling/config.json): V = 15 tokens, C = 8, 1 layer, 2 heads, 16
+ * positions. */
 static const char FUZZ_VOCAB[] =
     "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nalpha\nbeta\ngamma\ndelta\nred\ngreen\nblue\n"
     "##s\n##ing\n.\n";
@@ -177,6 +177,7 @@ static const char FUZZ_CONFIG[] =
     " \"max_position_embeddings\": 16, \"type_vocab_size\": 2,"
     " \"model_type\": \"bert\", \"hidden_act\": \"gelu\"}\n";
 
+/* Writes the tiny model into dir (created if missing). */
 static inline void fuzz_tiny_model(const char *dir) {
     mkdir(dir, 0700);
     fuzz_write_str(fuzz_join(dir, "vocab.txt"), FUZZ_VOCAB);
