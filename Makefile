@@ -49,7 +49,8 @@ WARN += -Werror
 endif
 SANFLAGS :=
 ifeq ($(SAN),1)
-SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined,float-cast-overflow
 endif
 
 CFLAGS_ALL := -std=c11 $(OPT) -g -fPIC -fopenmp -D_GNU_SOURCE $(WARN) $(SANFLAGS) \
@@ -125,27 +126,40 @@ asan:
 	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 test
 
 # libFuzzer targets (clang): fuzz/fuzz_<name>.c, each linked with the library
-# built once with -fsanitize=fuzzer-no-link,address,undefined.
+# (and the CLI's command files, for targets that drive a command) built once
+# with -fsanitize=fuzzer-no-link,address,undefined. UBSan reports are fatal
+# (-fno-sanitize-recover), so they fail the run like ASan reports do.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=c11 -g -O1 -fopenmp -D_GNU_SOURCE -Iinclude -Isrc $(DEP_CFLAGS) $(DNNL_CFLAGS) $(MPI_CFLAGS)
 FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+FUZZ_CLI_OBJ := $(filter-out build-fuzz/obj/cli/strata.o,$(CLI_SRC:%.c=build-fuzz/obj/%.o))
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC  $<",true)
-	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -MMD -MP -c $< -o $@
 build-fuzz/libstrata-fuzz.a: $(FUZZ_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
-build-fuzz/%: fuzz/%.c build-fuzz/libstrata-fuzz.a
+build-fuzz/libstrata-cli-fuzz.a: $(FUZZ_CLI_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+build-fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) build-fuzz/libstrata-cli-fuzz.a build-fuzz/libstrata-fuzz.a
 	@$(if $(Q),echo "  FUZZLD  $@",true)
-	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
-	  build-fuzz/libstrata-fuzz.a $(DEP_LIBS) $(DNNL_LIBS) $(MPI_LIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< \
+	  build-fuzz/libstrata-cli-fuzz.a build-fuzz/libstrata-fuzz.a $(DEP_LIBS) $(DNNL_LIBS) $(MPI_LIBS)
+# Each target runs FUZZ_SECONDS on its seeds (fuzz/seeds/<name>/) plus the
+# corpus it grew before (build-fuzz/corpus-<name>/); the last status line
+# (executions, coverage, corpus) is printed. -close_fd_mask=3 silences the
+# target's own stdout/stderr (a command's error lines); libFuzzer and the
+# sanitizers still report on a copy of stderr. An input running past
+# -timeout seconds is a failure.
+FUZZ_FLAGS := -max_len=65536 -timeout=25 -close_fd_mask=3 -print_final_stats=0
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
 	  name=$$(basename $$f); mkdir -p build-fuzz/corpus-$$name; \
 	  seeds=fuzz/seeds/$$name; [ -d $$seeds ] || seeds=; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 -artifact_prefix=build-fuzz/ \
+	  $$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) -artifact_prefix=build-fuzz/$$name- \
 	      build-fuzz/corpus-$$name $$seeds > build-fuzz/$$name.log 2>&1 \
 	    || { tail -40 build-fuzz/$$name.log; exit 1; }; \
 	  grep -E '^#[0-9]+.*DONE' build-fuzz/$$name.log | tail -1; \
@@ -160,4 +174,4 @@ demo: all
 clean:
 	rm -rf build build-asan build-fuzz python/build python/strata.egg-info
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(wildcard build-fuzz/obj/*/*/*.d build-fuzz/obj/cli/*.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)

@@ -40,10 +40,13 @@ strata_tokenizer_options strata_tokenizer_default_options(void);
 /* Loads `vocab.txt` or `tokenizer.json` (path to the file or to a model
  * folder containing one; a folder prefers tokenizer.json). tokenizer.json's
  * BertNormalizer flags are honoured; for vocab.txt, a tokenizer_config.json
- * beside it (do_lower_case, strip_accents, tokenize_chinese_chars) is read,
+ * beside it (do_lower_case, strip_accents, tokenize_chinese_chars; a
+ * malformed one is an error) is read,
  * else the vocabulary counts as uncased when no token outside [brackets]
  * has an ASCII capital. opt (may be NULL) overrides. Errors name missing
- * [UNK], [CLS] or [SEP] tokens ([PAD] is optional: id 0 pads then). */
+ * [UNK], [CLS] or [SEP] tokens ([PAD] is optional: id 0 pads then), and a
+ * tokenizer.json id that is negative, not an integer, or leaves more than
+ * 65536 ids without a token. */
 strata_status strata_tokenizer_load(strata_tokenizer **out, const char *path,
                                     const strata_tokenizer_options *opt,
                                     strata_error *err);

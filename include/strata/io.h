@@ -132,7 +132,9 @@ typedef struct strata_npy {
 } strata_npy;
 
 /* Maps and validates an .npy file (versions 1.0-3.0; '<f4' '<f2' '<i4' '<i8'
- * '<f8' '|u1' '|b1'; fortran_order False; data size equal to the shape). */
+ * '<f8' '|u1' '|b1'; fortran_order False; data size equal to the shape).
+ * `data` is aligned to the element size: a file whose header leaves the
+ * data at a misaligned offset (numpy never writes one) is copied once. */
 strata_status strata_npy_load(strata_npy *out, const char *path,
                               strata_error *err);
 void strata_npy_free(strata_npy *a);

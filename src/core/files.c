@@ -251,8 +251,10 @@ strata_status strata_lines_open(strata_lines **out, const char *path,
         r->zin_cap = ZSTD_DStreamInSize();
         r->zin = strata_malloc(r->zin_cap);
         if (!r->fp || !r->zd || !r->zin) {
+            strata_status st = r->fp ? STRATA_ENOMEM : STRATA_EIO; /* zd, zin: memory */
             strata_lines_close(r);
-            return strata_error_set(err, STRATA_EIO, "%s: cannot open zstd stream", path);
+            return strata_error_set(err, st, "%s: cannot open zstd stream%s", path,
+                                    st == STRATA_ENOMEM ? ": out of memory" : "");
         }
     } else {
         r->kind = SRC_GZ;

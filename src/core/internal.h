@@ -21,6 +21,12 @@ strata_status strata__json_write(const char *path, const cJSON *json,
 strata_status strata__json_read(const char *path, cJSON **out,
                                 strata_error *err);
 
+/* 1 when j is a JSON number holding an integer in [lo, hi] (clamped to
+ * +-2^53, where doubles stop being exact), stored in *out; else 0. Use it
+ * instead of casting valuedouble: casting an out-of-range double to an
+ * integer type is undefined behaviour. */
+int strata__json_int(const cJSON *j, int64_t lo, int64_t hi, int64_t *out);
+
 /* Growable byte buffer. */
 typedef struct strata__buf {
     char *data;

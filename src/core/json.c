@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +50,17 @@ strata_status strata__json_read(const char *path, cJSON **out, strata_error *err
     strata_free(text);
     *out = j;
     return STRATA_OK;
+}
+
+int strata__json_int(const cJSON *j, int64_t lo, int64_t hi, int64_t *out) {
+    const int64_t lim = INT64_C(1) << 53;
+    if (lo < -lim) lo = -lim;
+    if (hi > lim) hi = lim;
+    if (!cJSON_IsNumber(j)) return 0;
+    double d = j->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d)) return 0;
+    *out = (int64_t)d;
+    return 1;
 }
 
 int strata__buf_reserve(strata__buf *b, size_t extra) {

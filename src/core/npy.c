@@ -171,6 +171,27 @@ strata_status strata_npy_load(strata_npy *out, const char *path,
     out->data = b + data_off;
     out->map = map;
     out->map_len = len;
+    /* numpy pads version 1.0 headers so the data starts 64-byte aligned, but
+     * the format allows any header length, and other writers use that: data
+     * at an offset that is not a multiple of the element size would make
+     * every typed read by a caller a misaligned load (undefined behaviour).
+     * Such data is copied once into an anonymous mapping (page-aligned),
+     * which strata_npy_free releases like the file's map. */
+    if (data_off % es != 0 && need > 0) {
+        void *copy = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (copy == MAP_FAILED) {
+            munmap(map, len);
+            memset(out, 0, sizeof *out);
+            return strata_error_set(err, STRATA_ENOMEM,
+                                    "%s: cannot copy the unaligned .npy data (%zu bytes): %s",
+                                    path, need, strerror(errno));
+        }
+        memcpy(copy, b + data_off, need);
+        munmap(map, len);
+        out->data = copy;
+        out->map = copy;
+        out->map_len = need;
+    }
     return STRATA_OK;
 }
 

@@ -83,7 +83,15 @@ strata_status strata_safetensors_load(strata_safetensors *st, const char *path,
     for (cJSON *e = j->child; e; e = e->next) {
         if (strcmp(e->string, "__metadata__") == 0) {
             if (st->metadata_json) FAIL("%s: \"__metadata__\" appears twice", path);
-            st->metadata_json = cJSON_PrintUnformatted(e);
+            /* owned through the strata allocator, like everything freed by
+             * strata_safetensors_free (cJSON allocates with malloc) */
+            char *mj = cJSON_PrintUnformatted(e);
+            st->metadata_json = mj ? strata_strdup(mj) : NULL;
+            cJSON_free(mj);
+            if (!st->metadata_json) {
+                strata_error_set(err, STRATA_ENOMEM, "out of memory");
+                goto fail;
+            }
             continue;
         }
         const char *name = e->string;
@@ -108,19 +116,17 @@ strata_status strata_safetensors_load(strata_safetensors *st, const char *path,
         uint64_t count = 1;
         int i = 0;
         for (cJSON *d = js->child; d; d = d->next, i++) {
-            if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 9e15 ||
-                d->valuedouble != (double)(int64_t)d->valuedouble)
+            if (!strata__json_int(d, 0, INT64_C(9000000000000000), &t->shape[i]))
                 FAIL("%s: tensor \"%s\": field \"shape\" has a bad dimension", path, name);
-            t->shape[i] = (int64_t)d->valuedouble;
             if (t->shape[i] && count > (UINT64_C(1) << 62) / (uint64_t)t->shape[i])
                 FAIL("%s: tensor \"%s\": shape overflows", path, name);
             count *= (uint64_t)t->shape[i];
         }
         t->ndim = nd;
         t->count = (int64_t)count;
-        double ob = jo->child->valuedouble, oe = jo->child->next->valuedouble;
-        if (!cJSON_IsNumber(jo->child) || !cJSON_IsNumber(jo->child->next) || ob < 0 ||
-            oe < ob || ob != (double)(uint64_t)ob || oe != (double)(uint64_t)oe)
+        int64_t ob, oe; /* (a cast of an out-of-range double would be undefined) */
+        if (!strata__json_int(jo->child, 0, INT64_MAX, &ob) ||
+            !strata__json_int(jo->child->next, 0, INT64_MAX, &oe) || oe < ob)
             FAIL("%s: tensor \"%s\": field \"data_offsets\" malformed", path, name);
         uint64_t ub = (uint64_t)ob, ue = (uint64_t)oe;
         if (ue > data_len)

@@ -260,11 +260,12 @@ strata_status strata_hash_idf_load(strata_hash_idf *out, const char *path,
     for (uint32_t b = 0; b < STRATA_HASH_BUCKETS; b++) {
         int64_t df = v[2 + b];
         if (df < 0 || df > out->n_docs) {
+            /* the message reads the map: set it before unmapping */
+            strata_error_set(err, STRATA_EFORMAT, "%s: bucket %u has df %lld outside [0, %lld]",
+                             path, b, (long long)df, (long long)v[0]);
             strata_npy_free(&a);
             strata_hash_idf_free(out);
-            return strata_error_set(err, STRATA_EFORMAT,
-                                    "%s: bucket %u has df %lld outside [0, %lld]", path, b,
-                                    (long long)df, (long long)v[0]);
+            return STRATA_EFORMAT;
         }
         out->df[b] = df;
     }

@@ -260,9 +260,9 @@ static strata_status alloc_model(strata_bert **out, const strata_bert_config *cf
     m->n_params = strata_bert_param_sizes(cfg, NULL);
     m->params = strata_malloc_array(m->n_params, sizeof(float));
     if (!m->params) {
-        strata_free(m);
-        return strata_error_set(err, STRATA_ENOMEM,
-                                "out of memory for %zu parameters", m->n_params);
+        strata_error_set(err, STRATA_ENOMEM, "out of memory for %zu parameters", m->n_params);
+        strata_free(m); /* after the message, which reads it */
+        return STRATA_ENOMEM;
     }
     strata_bert_bind(cfg, m->params, &m->w);
     *out = m;
@@ -827,10 +827,11 @@ strata_status strata_bert_embed_texts(const strata_bert *m,
             }
             tl[i] = k;
         }
-        if (first_bad >= 0) {
+        if (first_bad >= 0) { /* again, for the message */
             int k;
-            strata_tokenizer_encode(m->tok, texts[c0 + first_bad], lens[c0 + first_bad], 1,
-                                    max_len, ids, &k, err);
+            if (strata_tokenizer_encode(m->tok, texts[c0 + first_bad], lens[c0 + first_bad], 1,
+                                        max_len, ids, &k, err) == STRATA_OK)
+                strata_error_set(err, STRATA_ENOMEM, "out of memory tokenizing"); /* transient */
             st = strata_error_prefix(err, "text %lld", (long long)(c0 + first_bad));
             goto done;
         }

@@ -27,6 +27,7 @@
 #include "strata/io.h"
 
 #define MAX_WORD_CHARS 100
+#define MAX_UNUSED_IDS 65536 /* ids of tokenizer.json without a token */
 
 /* ------------------------------------------------------------------------ */
 /* Vocabulary hash table                                                     */
@@ -233,7 +234,7 @@ static int normalize(const norm_opts *o, const char *s, size_t n, cpbuf *out) {
                     }
                     e = utf8proc_tolower(e);
                 }
-                if (utf8proc_get_property(e)->combining_class == 0) {
+                if (utf8proc_get_property(e)->combining_class == 0 && out->n > mark_from) {
                     canonical_order(out->v + mark_from, out->n - mark_from);
                     mark_from = out->n;
                 }
@@ -250,7 +251,8 @@ static int normalize(const norm_opts *o, const char *s, size_t n, cpbuf *out) {
         }
         if (cp_push(out, c)) return -1;
     }
-    if (o->strip_accents) canonical_order(out->v + mark_from, out->n - mark_from);
+    if (o->strip_accents && out->n > mark_from) /* (out->v may still be NULL) */
+        canonical_order(out->v + mark_from, out->n - mark_from);
     return 0;
 }
 
@@ -504,16 +506,17 @@ static strata_status finish(strata_tokenizer *t, const char *path,
             vt_put(t, &t->cont, 1, id);
     }
     const char *names[4] = {unk_name ? unk_name : "[UNK]", "[CLS]", "[SEP]", NULL};
-    int ids[3];
+    int ids[3], n_missing = 0;
     char missing[256] = "";
     for (int k = 0; k < 3; k++) {
         ids[k] = vt_find(t, &t->full, 0, names[k], strlen(names[k]));
-        if (ids[k] < 0) {
+        if (ids[k] < 0) { /* counted: an empty unk_token name adds no text */
             size_t l = strlen(missing);
-            snprintf(missing + l, sizeof missing - l, "%s%s", l ? ", " : "", names[k]);
+            snprintf(missing + l, sizeof missing - l, "%s%s", n_missing++ ? ", " : "",
+                     names[k][0] ? names[k] : "\"\" (an empty unk_token)");
         }
     }
-    if (missing[0])
+    if (n_missing)
         return strata_error_set(err, STRATA_EFORMAT,
                                 "%s: vocabulary lacks the special token(s) %s",
                                 path, missing);
@@ -601,27 +604,40 @@ static strata_status load_tokenizer_json(strata_tokenizer *t, const char *path,
                                 "%s: field \"model.vocab\" missing or not an object", path);
     }
     if (cJSON_IsString(type) && strcmp(type->valuestring, "WordPiece") != 0) {
-        cJSON_Delete(j);
-        return strata_error_set(err, STRATA_EUNSUPPORTED,
-                                "%s: model type \"%s\" is not WordPiece", path,
-                                type->valuestring);
+        strata_error_set(err, STRATA_EUNSUPPORTED, "%s: model type \"%s\" is not WordPiece",
+                         path, type->valuestring);
+        cJSON_Delete(j); /* after the message, which quotes the tree */
+        return STRATA_EUNSUPPORTED;
     }
-    int V = 0;
+    int V = 0, n_tokens = 0;
     size_t bytes = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, vocab) {
-        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1e8) {
+        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1e8 ||
+            it->valuedouble != (double)it->valueint) {
+            /* the message quotes the token: set it before freeing the tree */
+            strata_error_set(err, STRATA_EFORMAT,
+                             "%s: field \"model.vocab\": bad id for token \"%s\"", path,
+                             it->string);
             cJSON_Delete(j);
-            return strata_error_set(err, STRATA_EFORMAT,
-                                    "%s: field \"model.vocab\": bad id for token \"%s\"",
-                                    path, it->string);
+            return STRATA_EFORMAT;
         }
         if (it->valueint + 1 > V) V = it->valueint + 1;
         bytes += strlen(it->string) + 1;
+        n_tokens++;
     }
     if (V == 0) {
         cJSON_Delete(j);
         return strata_error_set(err, STRATA_EFORMAT, "%s: empty vocabulary", path);
+    }
+    /* Unused ids are allowed (they decode to ""), but tables are sized by the
+     * largest id, so a few bytes of JSON must not ask for gigabytes. */
+    if (V - n_tokens > MAX_UNUSED_IDS) {
+        cJSON_Delete(j);
+        return strata_error_set(err, STRATA_EFORMAT,
+                                "%s: field \"model.vocab\": largest id %d but only %d tokens "
+                                "(at most %d ids may be unused)",
+                                path, V - 1, n_tokens, MAX_UNUSED_IDS);
     }
     t->V = V;
     t->arena = strata_malloc(bytes + 1);
@@ -642,7 +658,10 @@ static strata_status load_tokenizer_json(strata_tokenizer *t, const char *path,
         off += l + 1;
     }
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
-    if (cJSON_IsString(unk)) *unk_name = strata_strdup(unk->valuestring);
+    if (cJSON_IsString(unk) && !(*unk_name = strata_strdup(unk->valuestring))) {
+        cJSON_Delete(j);
+        return strata_error_set(err, STRATA_ENOMEM, "%s: out of memory", path);
+    }
     const cJSON *mwj = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
     int mw = cJSON_IsNumber(mwj) ? mwj->valueint : 0;
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(j, "normalizer");
@@ -685,14 +704,22 @@ strata_status strata_tokenizer_load(strata_tokenizer **out, const char *path,
     if (is_dir(path)) {
         char *tj = strata_path_join(path, "tokenizer.json");
         char *vt = strata_path_join(path, "vocab.txt");
-        if (tj && is_file(tj)) { file = tj; tj = NULL; }
-        else if (vt && is_file(vt)) { file = vt; vt = NULL; }
+        cfg = strata_path_join(path, "tokenizer_config.json");
+        if (!tj || !vt || !cfg) {
+            strata_free(tj);
+            strata_free(vt);
+            strata_free(cfg);
+            return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        }
+        if (is_file(tj)) { file = tj; tj = NULL; }
+        else if (is_file(vt)) { file = vt; vt = NULL; }
         strata_free(tj);
         strata_free(vt);
-        if (!file)
+        if (!file) {
+            strata_free(cfg);
             return strata_error_set(err, STRATA_EIO,
                                     "%s: no tokenizer.json or vocab.txt in this folder", path);
-        cfg = strata_path_join(path, "tokenizer_config.json");
+        }
     } else {
         file = strata_strdup(path);
     }
@@ -712,8 +739,8 @@ strata_status strata_tokenizer_load(strata_tokenizer **out, const char *path,
         st = load_vocab_txt(t, file, err);
         if (st == STRATA_OK) st = finish(t, file, NULL, err);
         if (st == STRATA_OK && cfg && is_file(cfg)) {
-            cJSON *j;
-            if (strata__json_read(cfg, &j, NULL) == STRATA_OK) {
+            cJSON *j; /* present but unreadable is an error, as in Hugging Face */
+            if ((st = strata__json_read(cfg, &j, err)) == STRATA_OK) {
                 const cJSON *lc = cJSON_GetObjectItemCaseSensitive(j, "do_lower_case");
                 const cJSON *sa = cJSON_GetObjectItemCaseSensitive(j, "strip_accents");
                 const cJSON *cc = cJSON_GetObjectItemCaseSensitive(j, "tokenize_chinese_chars");

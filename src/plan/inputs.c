@@ -44,7 +44,11 @@ strata_status strata_plan_clusters_load(strata_plan_clusters *out, const char *p
         out->assign_path = strata_path_join(path, "assign.npy");
         if (!centroids_path) {
             char *c = strata_path_join(path, "centroids.npy");
-            if (c && exists(c)) out->centroids_path = c;
+            if (!c) {
+                st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+                goto done;
+            }
+            if (exists(c)) out->centroids_path = c;
             else strata_free(c);
         }
     } else {

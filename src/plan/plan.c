@@ -999,6 +999,10 @@ strata_status strata_plan_build(strata_plan *out, const strata_plan_data *d,
         strata_plan_stage_info *info = &out->stages[s];
         info->strategy = sg->strategy;
         info->name = sg->name ? strata_strdup(sg->name) : NULL;
+        if (sg->name && !info->name) {
+            st = strata_error_set(err, STRATA_ENOMEM, "plan: out of memory");
+            break;
+        }
         info->share = (n_stages > 1 ? sg->share : 1.0) / total_share;
         info->first_batch = out->n_batches;
         cum += info->share;

@@ -179,13 +179,13 @@ static strata_status read_int_array(const cJSON *root, const char *name, int64_t
     int64_t i = 0;
     const cJSON *x;
     cJSON_ArrayForEach(x, a) {
-        if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) ||
-            fabs(x->valuedouble) > 2147483647.0) {
+        int64_t xv;
+        if (!strata__json_int(x, INT32_MIN, INT32_MAX, &xv)) {
             strata_free(v);
             return strata_error_set(err, STRATA_EFORMAT, "%s: field \"%s\"[%lld] is not an integer",
                                     path, name, (long long)i);
         }
-        v[i++] = (int32_t)x->valuedouble;
+        v[i++] = (int32_t)xv;
     }
     *out = v;
     return STRATA_OK;
@@ -220,15 +220,20 @@ strata_status strata_plan_load(strata_plan *out, const char *dir, strata_error *
     const int64_t nb = nb_npy.shape[0], B = nb_npy.shape[1], W = strata_plan_mask_width(B);
     const cJSON *jb = cJSON_GetObjectItemCaseSensitive(root, "batch_size");
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive(root, "n_batches");
-    if ((jb && (!cJSON_IsNumber(jb) || (int64_t)jb->valuedouble != B)) ||
-        (jn && (!cJSON_IsNumber(jn) || (int64_t)jn->valuedouble != nb))) {
+    int64_t jv;
+    if ((jb && (!strata__json_int(jb, 1, INT64_MAX, &jv) || jv != B)) ||
+        (jn && (!strata__json_int(jn, 1, INT64_MAX, &jv) || jv != nb))) {
         st = strata_error_set(err, STRATA_EFORMAT,
                               "%s: \"batch_size\"/\"n_batches\" disagree with %s [%lld, %lld]", pj,
                               pb, (long long)nb, (long long)B);
         goto done;
     }
     const cJSON *jp = cJSON_GetObjectItemCaseSensitive(root, "n_pairs");
-    if (jp && cJSON_IsNumber(jp)) out->n_pairs = (int64_t)jp->valuedouble;
+    if (jp && !strata__json_int(jp, 0, INT64_MAX, &out->n_pairs)) {
+        st = strata_error_set(err, STRATA_EFORMAT,
+                              "%s: field \"n_pairs\" must be a non-negative integer", pj);
+        goto done;
+    }
     for (int64_t t = 0; t < nb * B; t++) {
         int64_t v = ((const int64_t *)nb_npy.data)[t];
         if (v < -1 || (out->n_pairs > 0 && v >= out->n_pairs)) {
@@ -259,8 +264,13 @@ strata_status strata_plan_load(strata_plan *out, const char *dir, strata_error *
         memcpy(out->mask, m_npy.data, (size_t)nb * (size_t)B * (size_t)W);
         const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "n_masked");
         const cJSON *jo = cJSON_GetObjectItemCaseSensitive(root, "n_offdiag");
-        if (cJSON_IsNumber(jm)) out->n_masked = (int64_t)jm->valuedouble;
-        if (cJSON_IsNumber(jo)) out->n_offdiag = (int64_t)jo->valuedouble;
+        if ((jm && !strata__json_int(jm, 0, INT64_MAX, &out->n_masked)) ||
+            (jo && !strata__json_int(jo, 0, INT64_MAX, &out->n_offdiag))) {
+            st = strata_error_set(err, STRATA_EFORMAT,
+                                  "%s: fields \"n_masked\" and \"n_offdiag\" must be "
+                                  "non-negative integers", pj);
+            goto done;
+        }
     }
     st = read_int_array(root, "batch_source", nb, &out->batch_source, pj, err);
     if (!st) st = read_int_array(root, "batch_cluster", nb, &out->batch_cluster, pj, err);

@@ -17,23 +17,23 @@ double strata_train_lr(double lr, int64_t warmup, int64_t total, int64_t step) {
 }
 
 double strata_train_clip(float *g, size_t n, double max_norm) {
-    /* fixed blocks summed in order: same bits for any thread count */
-    enum { BLK = 4096 };
+    /* fixed blocks summed in order: same bits for any thread count. The sums
+     * of up to GRP blocks at a time live on the stack: nothing to allocate,
+     * so nothing can fail (a fallback would have given other bits). */
+    enum { BLK = 4096, GRP = 256 };
     size_t nb = (n + BLK - 1) / BLK;
-    double *part = strata_malloc_array(nb ? nb : 1, sizeof(double));
     double ss = 0;
-    if (part) {
+    for (size_t b0 = 0; b0 < nb; b0 += GRP) {
+        size_t b1 = b0 + GRP < nb ? b0 + GRP : nb;
+        double part[GRP];
 #pragma omp parallel for schedule(static) if (n >= 65536)
-        for (size_t b = 0; b < nb; b++) {
+        for (size_t b = b0; b < b1; b++) {
             size_t i1 = (b + 1) * BLK < n ? (b + 1) * BLK : n;
             double s = 0;
             for (size_t i = b * BLK; i < i1; i++) s += (double)g[i] * g[i];
-            part[b] = s;
+            part[b - b0] = s;
         }
-        for (size_t b = 0; b < nb; b++) ss += part[b];
-        strata_free(part);
-    } else {
-        for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+        for (size_t b = b0; b < b1; b++) ss += part[b - b0];
     }
     double norm = sqrt(ss);
     if (max_norm > 0 && norm > max_norm) {

@@ -390,11 +390,15 @@ static strata_status log_open(run *r, int64_t keep, strata_error *err) {
             long long s = -1;
             const char *k = strstr(line, "\"step\":");
             if (k && k < line + ll) s = strtoll(k + 7, NULL, 10);
-            if (nl && s >= 0 && s <= keep) /* drop a torn last line too */
-                strata__buf_append(&kept, line, ll + 1);
+            if (nl && s >= 0 && s <= keep && /* drop a torn last line too */
+                strata__buf_append(&kept, line, ll + 1)) {
+                st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+                break;
+            }
             line += ll + 1;
         }
         strata_free(text);
+        if (st) goto done;
     }
     if ((st = strata_write_file(path, kept.data ? kept.data : "", kept.len, err))) goto done;
     r->log = fopen(path, "a");

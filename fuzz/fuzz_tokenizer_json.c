@@ -1,0 +1,24 @@
+/*
+ * fuzz_tokenizer_json.c — libFuzzer target for the tokenizer.json reader
+ * (strata_tokenizer_load on a tokenizer.json file). An accepted tokenizer
+ * then encodes fixed texts and the input itself (fuzz_tok_encode.h).
+ */
+#include "fuzz_tok_encode.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    const char *dir = fuzz_subdir("tj");
+    const char *path = fuzz_join(dir, "tokenizer.json");
+    fuzz_write(path, data, size);
+    strata_tokenizer *tok = NULL;
+    strata_error err;
+    strata_error_clear(&err);
+    strata_status st = strata_tokenizer_load(&tok, path, NULL, &err);
+    fuzz_check_error(st, &err);
+    if (st == STRATA_OK) {
+        fuzz_encode_all(tok, data, size);
+        strata_tokenizer_free(tok);
+    } else if (tok) {
+        __builtin_trap();
+    }
+    return 0;
+}
