@@ -7,6 +7,7 @@
 #include "core/gemm.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -258,15 +259,18 @@ static dnnl_status_t make_prim(dnnl_primitive_t *prim, dnnl_primitive_desc_t *pd
 }
 
 /* The calling thread's scratchpad for oneDNN, grown on demand (kept for the
- * thread's life: OpenMP workers live as long as the process). */
+ * thread's life: OpenMP workers live as long as the process). It comes from
+ * the C library, not strata_malloc: it outlives every call, so it must not
+ * be charged to (or later freed through) whichever allocator a caller had
+ * installed when it first grew. */
 static _Thread_local void *tl_pad;
 static _Thread_local size_t tl_pad_cap;
 
 static void *thread_pad(size_t need) {
     if (need <= tl_pad_cap) return tl_pad;
-    void *p = strata_malloc(need);
+    void *p = malloc(need);
     if (!p) return NULL;
-    strata_free(tl_pad);
+    free(tl_pad);
     tl_pad = p;
     tl_pad_cap = need;
     return p;
