@@ -361,6 +361,35 @@ static void test_all_identical(void **s) {
     strata_kmeans_result_free(&r);
 }
 
+/* Many splits: 6000 rows in 10 clusters cut down to <= 100 rows each push
+ * far more clusters through the split queue than the cluster table held at
+ * the start (issue #15: the queue overflowed its buffer, heap corruption). */
+static void test_split_many_small(void **s) {
+    (void)s;
+    enum { N = 6000, D = 16, K = 10, S = 100 };
+    float *x = make_data(N, D, 10, 1.0, 37);
+    strata_kmeans_input in = input1(x, N, D);
+    strata_kmeans_params p = strata_kmeans_default_params();
+    p.k = K;
+    p.max_cluster_size = S;
+    strata_kmeans_result r;
+    strata_error err;
+    assert_int_equal(strata_kmeans_fit(&r, &in, &p, &err), STRATA_OK);
+    assert_true(r.k >= N / S);
+    int64_t *cnt = calloc((size_t)r.k, sizeof *cnt);
+    for (int i = 0; i < N; i++) {
+        assert_true(r.assign[i] >= 0 && r.assign[i] < r.k);
+        cnt[r.assign[i]]++;
+    }
+    for (int c = 0; c < r.k; c++) {
+        assert_int_equal(cnt[c], r.size[c]);
+        assert_true(r.size[c] <= S);
+    }
+    free(cnt);
+    strata_kmeans_result_free(&r);
+    free(x);
+}
+
 static void test_k1_and_kn(void **s) {
     (void)s;
     enum { N = 300, D = 7 };
@@ -715,6 +744,7 @@ int main(void) {
         cmocka_unit_test(test_kmeanspp_one_seed_per_cluster),
         cmocka_unit_test(test_empty_cluster_repair),
         cmocka_unit_test(test_all_identical),
+        cmocka_unit_test(test_split_many_small),
         cmocka_unit_test(test_k1_and_kn),
         cmocka_unit_test(test_pairwise_cosine_stat),
         cmocka_unit_test(test_bad_rows),

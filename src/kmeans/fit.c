@@ -193,6 +193,26 @@ out:
 /* Splitting clusters above max_cluster_size                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The split queue is FIFO and only moves forward: every split pushes up to
+ * two clusters, so it holds as many entries as splits, not as clusters, and
+ * grows on its own. 0 ok, -1 out of memory. */
+typedef struct split_queue {
+    int *v;
+    int head, tail, cap;
+} split_queue;
+
+static int queue_push(split_queue *q, int c) {
+    if (q->tail == q->cap) {
+        int ncap = q->cap > 0 ? q->cap * 2 : 64;
+        int *nv = strata_realloc(q->v, (size_t)ncap * sizeof *nv);
+        if (!nv) return -1;
+        q->v = nv;
+        q->cap = ncap;
+    }
+    q->v[q->tail++] = c;
+    return 0;
+}
+
 static strata_status split_big(strata_kmeans_result *res, const problem *pb,
                                int64_t max_size, int *cap, strata_error *err) {
     const strata_kmeans_input *in = pb->in;
@@ -207,10 +227,10 @@ static strata_status split_big(strata_kmeans_result *res, const problem *pb,
     int64_t *perm = strata_malloc_array((size_t)(n > 0 ? n : 1), sizeof *perm);
     int64_t *off = strata_malloc_array((size_t)*cap, sizeof *off);
     int64_t *len = strata_calloc((size_t)*cap, sizeof *len);
-    int *queue = strata_malloc_array((size_t)*cap, sizeof *queue);
+    split_queue queue = {NULL, 0, 0, 0};
     int32_t *a2 = strata_malloc_array((size_t)(n > 0 ? n : 1), sizeof *a2);
     int64_t *tmp = strata_malloc_array((size_t)(n > 0 ? n : 1), sizeof *tmp);
-    if (!perm || !off || !len || !queue || !a2 || !tmp) {
+    if (!perm || !off || !len || !a2 || !tmp) {
         st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (split)");
         goto done;
     }
@@ -232,11 +252,13 @@ static strata_status split_big(strata_kmeans_result *res, const problem *pb,
         for (int64_t i = 0; i < n; i++) perm[fill[res->assign[i]]++] = i;
         strata_free(fill);
     }
-    int qh = 0, qt = 0;
     for (int c = 0; c < K; c++)
-        if (res->size[c] > max_size) queue[qt++] = c;
-    while (qh < qt) {
-        int c = queue[qh++];
+        if (res->size[c] > max_size && queue_push(&queue, c)) {
+            st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (split)");
+            goto done;
+        }
+    while (queue.head < queue.tail) {
+        int c = queue.v[queue.head++];
         km_view v;
         if ((st = km_view_make(&v, in, pb->invn, perm + off[c], len[c], pb->comm, err))) break;
         float C2[2 * 4096];
@@ -275,9 +297,7 @@ static strata_status split_big(strata_kmeans_result *res, const problem *pb,
             if (o2) off = o2;
             int64_t *l2 = strata_realloc(len, (size_t)ncap * sizeof *len);
             if (l2) len = l2;
-            int *q2 = strata_realloc(queue, (size_t)ncap * sizeof *queue);
-            if (q2) queue = q2;
-            if (!o2 || !l2 || !q2) {
+            if (!o2 || !l2) {
                 if (C != C2) strata_free(C);
                 km_view_free(&v);
                 st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (split)");
@@ -306,14 +326,17 @@ static strata_status split_big(strata_kmeans_result *res, const problem *pb,
         res->n_split++;
         if (C != C2) strata_free(C);
         km_view_free(&v);
-        if (cnt[0] > max_size) queue[qt++] = c;
-        if (cnt[1] > max_size) queue[qt++] = nc;
+        if ((cnt[0] > max_size && queue_push(&queue, c)) ||
+            (cnt[1] > max_size && queue_push(&queue, nc))) {
+            st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (split)");
+            break;
+        }
     }
 done:
     strata_free(perm);
     strata_free(off);
     strata_free(len);
-    strata_free(queue);
+    strata_free(queue.v);
     strata_free(a2);
     strata_free(tmp);
     return st;
