@@ -390,6 +390,112 @@ static void test_split_many_small(void **s) {
     free(x);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Out of memory is a status, never a silent change of result                */
+/* ------------------------------------------------------------------------ */
+
+/* An allocator that fails the n-th allocation (fail_at, 1-based; 0: none)
+ * and any single request above big_limit bytes (0: none). */
+static struct {
+    long count, fail_at;
+    size_t big_limit;
+} g_oom;
+
+static void *oom_malloc(size_t n, void *ud) {
+    (void)ud;
+    long c = __atomic_add_fetch(&g_oom.count, 1, __ATOMIC_RELAXED);
+    if ((g_oom.fail_at && c == g_oom.fail_at) || (g_oom.big_limit && n > g_oom.big_limit)) return NULL;
+    return malloc(n);
+}
+static void *oom_realloc(void *p, size_t n, void *ud) {
+    (void)ud;
+    long c = __atomic_add_fetch(&g_oom.count, 1, __ATOMIC_RELAXED);
+    if ((g_oom.fail_at && c == g_oom.fail_at) || (g_oom.big_limit && n > g_oom.big_limit)) return NULL;
+    return realloc(p, n);
+}
+static void oom_free(void *p, void *ud) {
+    (void)ud;
+    free(p);
+}
+static void oom_install(long fail_at, size_t big_limit) {
+    g_oom.count = 0;
+    g_oom.fail_at = fail_at;
+    g_oom.big_limit = big_limit;
+    strata_allocator a = {oom_malloc, oom_realloc, oom_free, NULL};
+    strata_set_allocator(&a);
+}
+
+/* Every allocation of a fit that needs empty-cluster repair (random init on
+ * rows drawn from 3 distinct vectors: duplicate seeds leave clusters empty)
+ * and splitting, failed in turn: each run either reports ENOMEM or returns
+ * exactly the result of the run without failures (issue #15: a failed
+ * allocation skipped the repair silently, another left the statistics'
+ * permutation uninitialized). */
+static void test_fit_every_allocation_failure(void **s) {
+    (void)s;
+    enum { N = 240, D = 6, K = 8 };
+    float x[N * D];
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < D; j++) x[i * D + j] = (float)(1 + (j == i % 3) * 5 + j % 2);
+    strata_kmeans_input in = input1(x, N, D);
+    strata_kmeans_params p = strata_kmeans_default_params();
+    p.k = K;
+    p.init = STRATA_KMEANS_INIT_RANDOM;
+    p.max_cluster_size = 30;
+    p.nredo = 2;
+    strata_kmeans_result ref, r;
+    strata_error err;
+    oom_install(0, 0);
+    assert_int_equal(strata_kmeans_fit(&ref, &in, &p, &err), STRATA_OK);
+    long total = g_oom.count;
+    assert_true(total > 10);
+    int failed = 0;
+    for (long n = 1; n <= total; n++) {
+        oom_install(n, 0);
+        strata_status st = strata_kmeans_fit(&r, &in, &p, &err);
+        strata_set_allocator(NULL);
+        if (st != STRATA_OK) {
+            if (st != STRATA_ENOMEM || !strstr(err.msg, "out of memory"))
+                fail_msg("allocation %ld failed: status %d, \"%s\"", n, (int)st, err.msg);
+            failed++;
+            continue;
+        }
+        if (r.k != ref.k || memcmp(r.assign, ref.assign, sizeof(int32_t) * N) != 0 ||
+            memcmp(r.centroids, ref.centroids, sizeof(float) * (size_t)ref.k * D) != 0)
+            fail_msg("allocation %ld of %ld failed, yet the fit returned OK with another result", n,
+                     total);
+        strata_kmeans_result_free(&r);
+    }
+    assert_true(failed > 0);
+    strata_kmeans_result_free(&ref);
+}
+
+/* Memory follows the iterations actually run, not --niter / --nredo: a
+ * huge niter on data that converges in a few iterations needs no large
+ * allocation (issue #15: 1e8 iterations allocated 6 GB up front). */
+static void test_fit_huge_niter_small_memory(void **s) {
+    (void)s;
+    enum { N = 500, D = 8, K = 4 };
+    float *x = make_data(N, D, 4, 0.2, 41);
+    strata_kmeans_input in = input1(x, N, D);
+    strata_kmeans_params p = strata_kmeans_default_params();
+    p.k = K;
+    p.niter = 2000000000;
+    p.nredo = 3;
+    strata_kmeans_result r;
+    strata_error err;
+    oom_install(0, (size_t)64 << 20); /* any single request above 64 MB fails */
+    strata_status st = strata_kmeans_fit(&r, &in, &p, &err);
+    strata_set_allocator(NULL);
+    if (st) fail_msg("%s", err.msg);
+    assert_int_equal(r.n_runs, 1);
+    assert_true(r.runs[0].n_iter >= 1 && r.runs[0].n_iter < 1000);
+    assert_int_equal(r.runs[0].nredo, 3);
+    for (int q = 0; q < 3; q++) assert_true(r.runs[0].redo_objective[q] > 0);
+    strata_kmeans_result_free(&r);
+    free(x);
+}
+
 static void test_k1_and_kn(void **s) {
     (void)s;
     enum { N = 300, D = 7 };
@@ -745,6 +851,8 @@ int main(void) {
         cmocka_unit_test(test_empty_cluster_repair),
         cmocka_unit_test(test_all_identical),
         cmocka_unit_test(test_split_many_small),
+        cmocka_unit_test(test_fit_every_allocation_failure),
+        cmocka_unit_test(test_fit_huge_niter_small_memory),
         cmocka_unit_test(test_k1_and_kn),
         cmocka_unit_test(test_pairwise_cosine_stat),
         cmocka_unit_test(test_bad_rows),
