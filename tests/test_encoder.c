@@ -513,6 +513,66 @@ static void test_bad_config(void **state) {
     assert_non_null(strstr(err.msg, "hidden_act"));
 }
 
+/* Absurd sizes in config.json are an error naming the file and the field,
+ * never a wrapped-around parameter count (issue #15: hidden_size 2^29 with
+ * 15 layers made strata_bert_param_sizes wrap, and strata_bert_create wrote
+ * past the block). */
+static void test_config_limits(void **state) {
+    (void)state;
+    const char *path = tu_join(tu_tmpdir(), "config.json");
+    strata_error err;
+    strata_bert_config cfg;
+    /* the issue's config */
+    tu_write_str(path, "{\"vocab_size\": 1000000000, \"hidden_size\": 536870912, "
+                       "\"num_hidden_layers\": 15, \"num_attention_heads\": 1, "
+                       "\"intermediate_size\": 64, \"max_position_embeddings\": 1000000000, "
+                       "\"type_vocab_size\": 147483481}");
+    assert_int_equal(strata_bert_config_load(&cfg, path, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "config.json"));
+    assert_non_null(strstr(err.msg, "\"vocab_size\""));
+    assert_non_null(strstr(err.msg, "at most"));
+    /* one field at a time over its limit, the others small */
+    const char *fields[] = {"vocab_size", "hidden_size", "num_hidden_layers",
+                            "intermediate_size", "max_position_embeddings", "type_vocab_size"};
+    for (int f = 0; f < 6; f++) {
+        char text[512];
+        const char *v[6] = {"100", "8", "2", "16", "32", "2"};
+        v[f] = "200000000";
+        snprintf(text, sizeof text,
+                 "{\"vocab_size\": %s, \"hidden_size\": %s, \"num_hidden_layers\": %s, "
+                 "\"num_attention_heads\": 1, \"intermediate_size\": %s, "
+                 "\"max_position_embeddings\": %s, \"type_vocab_size\": %s}",
+                 v[0], v[1], v[2], v[3], v[4], v[5]);
+        tu_write_str(path, text);
+        assert_int_equal(strata_bert_config_load(&cfg, path, &err), STRATA_EFORMAT);
+        char want[64];
+        snprintf(want, sizeof want, "\"%s\"", fields[f]);
+        if (!strstr(err.msg, want) || !strstr(err.msg, "config.json"))
+            fail_msg("field %s: %s", fields[f], err.msg);
+    }
+    /* a struct built in code gets the same checks */
+    memset(&cfg, 0, sizeof cfg);
+    cfg.vocab_size = 1000000000;
+    cfg.hidden_size = 536870912;
+    cfg.num_layers = 15;
+    cfg.num_heads = 1;
+    cfg.intermediate_size = 64;
+    cfg.max_position = 1000000000;
+    cfg.type_vocab_size = 147483481;
+    cfg.layer_norm_eps = 1e-12f;
+    strata_bert *m = (strata_bert *)1;
+    assert_int_equal(strata_bert_create(&m, &cfg, NULL, 1, &err), STRATA_EINVAL);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "\"vocab_size\" is 1000000000"));
+    /* the parameter count is overflow-checked: 0 when it does not fit */
+    assert_int_equal(strata_bert_param_sizes(&cfg, NULL), 0);
+    cfg.vocab_size = 100, cfg.hidden_size = 8, cfg.num_layers = 2, cfg.intermediate_size = 16;
+    cfg.max_position = 32, cfg.type_vocab_size = 2;
+    /* V*C + P*C + TV*C + 2C + L*(4*C*C + 4*C + 2*C + 2*F*C + F + C + 2*C) */
+    size_t want = 800 + 256 + 16 + 16 + 2 * (256 + 32 + 16 + 256 + 16 + 8 + 16);
+    assert_int_equal(strata_bert_param_sizes(&cfg, NULL), want);
+}
+
 /* Rewrites dir/model.safetensors without the tensors named in drop[], and
  * with `reshape` (if non-NULL) given a wrong first dimension. */
 static void rewrite_weights(const char *dir, const char *const *drop, int ndrop,
@@ -737,6 +797,7 @@ int main(void) {
         cmocka_unit_test(test_minilm_threads_identical),
         cmocka_unit_test(test_save_reload_and_torch),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_config_limits),
         cmocka_unit_test(test_f16_prefixed_weights),
         cmocka_unit_test(test_missing_tensors),
         cmocka_unit_test(test_wrong_shape),
