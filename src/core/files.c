@@ -200,6 +200,8 @@ struct strata_lines {
     unsigned char *zin;   /* zstd input buffer */
     size_t zin_cap, zin_len, zin_pos;
     int zeof;
+    size_t zpending;      /* last ZSTD_decompressStream result: 0 when the
+                             last frame is complete and flushed */
     char *buf;            /* decompressed bytes */
     size_t cap, len, pos;
     int eof;
@@ -285,30 +287,50 @@ static long fill(strata_lines *r, size_t want, strata_error *err) {
             strata_error_set(err, STRATA_EIO, "%s: read error", r->path);
             return -1;
         }
+        if (n == 0) {
+            /* zlib hands out what it could decode and flags a stream that
+             * stops inside a member (deflate data, or the CRC/length
+             * trailer) as Z_BUF_ERROR; a shorter file is not a valid read */
+            int errnum;
+            gzerror(r->gz, &errnum);
+            if (errnum == Z_BUF_ERROR) {
+                strata_error_set(err, STRATA_EFORMAT,
+                                 "%s:%lld: truncated gzip stream (unexpected end of file)",
+                                 r->path, (long long)r->lineno + 1);
+                return -1;
+            }
+        }
         return n;
     }
-    /* zstd */
+    /* zstd: at the end of the input the last frame must be complete (its
+     * checksum included) and flushed, else the file was cut */
     ZSTD_outBuffer ob = {dst, want, 0};
     while (ob.pos == 0) {
-        if (r->zin_pos == r->zin_len) {
-            if (r->zeof) return 0;
+        if (r->zin_pos == r->zin_len && !r->zeof) {
             r->zin_len = fread(r->zin, 1, r->zin_cap, r->fp);
             r->zin_pos = 0;
             if (r->zin_len == 0) {
-                r->zeof = 1;
                 if (ferror(r->fp)) {
                     strata_error_set(err, STRATA_EIO, "%s: read error", r->path);
                     return -1;
                 }
-                return 0;
+                r->zeof = 1;
             }
         }
+        if (r->zeof && r->zpending == 0) return 0;
         ZSTD_inBuffer ib = {r->zin, r->zin_len, r->zin_pos};
         size_t rc = ZSTD_decompressStream(r->zd, &ob, &ib);
         r->zin_pos = ib.pos;
         if (ZSTD_isError(rc)) {
             strata_error_set(err, STRATA_EFORMAT, "%s:%lld: zstd error: %s", r->path,
                              (long long)r->lineno + 1, ZSTD_getErrorName(rc));
+            return -1;
+        }
+        r->zpending = rc;
+        if (r->zeof && rc != 0 && ob.pos == 0) {
+            strata_error_set(err, STRATA_EFORMAT,
+                             "%s:%lld: truncated zstd stream (the file ends inside a frame)",
+                             r->path, (long long)r->lineno + 1);
             return -1;
         }
     }
