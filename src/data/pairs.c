@@ -208,10 +208,11 @@ static strata_status check_utf8(const char *path, int64_t line, const char *fiel
     return STRATA_OK;
 }
 
-/* Fetches a required string field into (s, n). */
+/* Fetches a required string field into (s, n); raw [raw_len] is the JSON
+ * text of the line (for the \u0000 check). */
 static strata_status get_string(const cJSON *obj, const char *field, const char *fallback,
-                                const char *path, int64_t line, const char **s,
-                                size_t *n, strata_error *err) {
+                                const char *raw, size_t raw_len, const char *path,
+                                int64_t line, const char **s, size_t *n, strata_error *err) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, field);
     if (!it && fallback) it = cJSON_GetObjectItemCaseSensitive(obj, fallback);
     if (!it)
@@ -220,6 +221,10 @@ static strata_status get_string(const cJSON *obj, const char *field, const char 
     if (!cJSON_IsString(it) || !it->valuestring)
         return strata_error_set(err, STRATA_EFORMAT, "%s:%lld: field \"%s\" is not a string",
                                 path, (long long)line, field);
+    if (strata__json_has_nul(raw, raw_len, it->string))
+        return strata_error_set(err, STRATA_EFORMAT,
+                                "%s:%lld: field \"%s\": contains a NUL character (\\u0000)",
+                                path, (long long)line, it->string);
     *s = it->valuestring;
     *n = strlen(it->valuestring);
     return check_utf8(path, line, field, *s, *n, err);
@@ -262,11 +267,13 @@ static strata_status parse_jsonl_line(builder *b, const char *line, size_t len,
     const char *q, *p, *s = "default";
     size_t ql, pl, sl = 7;
     const char *qfb = strcmp(o->query_field, "query") == 0 ? "anchor" : NULL;
-    if ((st = get_string(obj, o->query_field, qfb, path, ln, &q, &ql, err))) goto done;
-    if ((st = get_string(obj, o->positive_field, NULL, path, ln, &p, &pl, err))) goto done;
+    if ((st = get_string(obj, o->query_field, qfb, line, len, path, ln, &q, &ql, err))) goto done;
+    if ((st = get_string(obj, o->positive_field, NULL, line, len, path, ln, &p, &pl, err)))
+        goto done;
     const cJSON *si = cJSON_GetObjectItemCaseSensitive(obj, o->source_field);
     if (si && !cJSON_IsNull(si)) {
-        if ((st = get_string(obj, o->source_field, NULL, path, ln, &s, &sl, err))) goto done;
+        if ((st = get_string(obj, o->source_field, NULL, line, len, path, ln, &s, &sl, err)))
+            goto done;
     }
     if (add_pair(b, q, ql, p, pl, s, sl))
         st = strata_error_set(err, STRATA_ENOMEM, "%s:%lld: out of memory", path, (long long)ln);
