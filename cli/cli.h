@@ -66,6 +66,12 @@ int cli_fail(const strata_error *err);
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Flushes stdout; when that or any earlier write to it failed (a full
+ * disk, a closed pipe), prints an error and returns CLI_FAIL unless rc
+ * already says failure, else returns rc. cli_dispatch calls it after every
+ * command, so no command reports success for output that was lost. */
+int cli_check_stdout(int rc);
+
 /* Informational message to stderr unless --quiet. */
 void cli_info(const cli_env *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
