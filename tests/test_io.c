@@ -338,6 +338,65 @@ static void test_atomic_abort(void **state) {
     assert_int_equal(tu_count_files(dir, "out.bin"), 0);
 }
 
+/* The directory manifest: incomplete from begin to commit; complete with
+ * each listed file at its recorded size; a directory without manifest is
+ * taken as is. */
+static void test_dir_manifest(void **state) {
+    (void)state;
+    strata_error err;
+    int found = -1;
+    char dir[512]; /* tu_join's buffers rotate */
+    snprintf(dir, sizeof dir, "%s", tu_join(tu_tmpdir(), "unit"));
+    assert_int_equal(strata_dir_begin(dir, "cluster", &err), STRATA_OK); /* creates dir */
+    tu_write_str(tu_join(dir, "a.txt"), "aaaa");
+    assert_int_equal(strata_dir_check(dir, "cluster", &found, &err), STRATA_EFORMAT);
+    assert_int_equal(found, 1);
+    assert_non_null(strstr(err.msg, "incomplete cluster directory"));
+    assert_non_null(strstr(err.msg, dir));
+    tu_write_str(tu_join(dir, "b.txt"), "bb");
+    const char *files[] = {"a.txt", "b.txt"};
+    assert_int_equal(strata_dir_commit(dir, "cluster", files, 2, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(dir, "cluster", &found, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(dir, NULL, NULL, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(dir, "plan", NULL, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "a cluster directory, expected a plan directory"));
+    /* a file changed or removed after the commit */
+    tu_write_str(tu_join(dir, "b.txt"), "bbb");
+    assert_int_equal(strata_dir_check(dir, NULL, NULL, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "b.txt: 3 bytes, but"));
+    tu_write_str(tu_join(dir, "b.txt"), "bb");
+    unlink(tu_join(dir, "a.txt"));
+    assert_int_equal(strata_dir_check(dir, NULL, NULL, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "a.txt: missing"));
+    tu_write_str(tu_join(dir, "a.txt"), "aaaa");
+    /* commit without begin extends a complete unit (a model in a checkpoint) */
+    tu_write_str(tu_join(dir, "c.txt"), "c");
+    const char *more[] = {"c.txt"};
+    assert_int_equal(strata_dir_commit(dir, "checkpoint", more, 1, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(dir, "checkpoint", NULL, &err), STRATA_OK);
+    unlink(tu_join(dir, "b.txt"));
+    assert_int_equal(strata_dir_check(dir, NULL, NULL, &err), STRATA_EFORMAT); /* b still listed */
+    /* begin forgets the old list */
+    assert_int_equal(strata_dir_begin(dir, "cluster", &err), STRATA_OK);
+    assert_int_equal(strata_dir_commit(dir, "cluster", more, 1, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(dir, NULL, NULL, &err), STRATA_OK);
+    /* names outside the directory, and missing files, cannot be listed */
+    const char *bad[] = {"../x"};
+    assert_int_equal(strata_dir_commit(dir, "cluster", bad, 1, &err), STRATA_EINVAL);
+    const char *absent[] = {"nope.txt"};
+    assert_int_equal(strata_dir_commit(dir, "cluster", absent, 1, &err), STRATA_EIO);
+    /* no manifest: taken as is */
+    char plain[512];
+    snprintf(plain, sizeof plain, "%s", tu_join(tu_tmpdir(), "plain"));
+    assert_int_equal(strata_mkdirs(plain, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(plain, "cluster", &found, &err), STRATA_OK);
+    assert_int_equal(found, 0);
+    /* a manifest.json that is not ours */
+    tu_write_str(tu_join(plain, "manifest.json"), "{\"name\": \"x\"}");
+    assert_int_equal(strata_dir_check(plain, NULL, NULL, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "\"format\""));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_plain_crlf),
@@ -350,6 +409,7 @@ int main(void) {
         cmocka_unit_test(test_npy_bad),
         cmocka_unit_test(test_safetensors_roundtrip_and_bad),
         cmocka_unit_test(test_atomic_abort),
+        cmocka_unit_test(test_dir_manifest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
