@@ -806,6 +806,72 @@ static void test_cli_bad_input(void **s) {
     free(x);
 }
 
+/* A cluster directory is one unit (issue #15). A run killed between its
+ * renames (here by the file-size limit: assign.npy, 24 KB, fits; centroids
+ * [1000, 48], 192 KB, does not, so SIGXFSZ stops it there) leaves a new
+ * assign.npy beside the old centroids.npy and stats.json; `plan` used them
+ * together before, and must refuse the directory now. */
+static void test_cli_dir_killed_between_files(void **s) {
+    (void)s;
+    cli_fixture();
+    const char *q = tu_join(g_dir, "q.npy");
+    char out[512], pairs[512];
+    snprintf(out, sizeof out, "%s", tu_join(g_dir, "unit"));
+    snprintf(pairs, sizeof pairs, "%s", tu_join(g_dir, "pairs.jsonl"));
+    assert_int_equal(tu_sh("%s cluster --input %s --k 1000 --niter 3 --quiet --out %s", tu_strata(),
+                           q, out), 0);
+    int64_t n;
+    int32_t *old = load_i32(tu_join(out, "assign.npy"), &n);
+    /* the subshell's status goes to a file: the shell that sees SIGXFSZ
+     * reports it on its own stderr */
+    tu_sh("(ulimit -f 80; %s cluster --input %s --k 1000 --niter 3 --seed 2 --quiet --out %s; "
+          "echo $? > %s/rc) 2>/dev/null", tu_strata(), q, out, g_dir);
+    char *rcs = tu_read(tu_join(g_dir, "rc"), NULL);
+    assert_non_null(rcs);
+    assert_int_not_equal(atoi(rcs), 0);
+    free(rcs);
+    int32_t *now = load_i32(tu_join(out, "assign.npy"), &n);
+    /* the situation of the issue: a new assignment beside the old files */
+    assert_true(memcmp(old, now, sizeof(int32_t) * (size_t)n) != 0);
+    free(old);
+    free(now);
+    int rc = tu_sh("%s plan --pairs %s --batch-size 4 --strategy cluster --assign %s --quiet --out %s",
+               tu_strata(), pairs, out, tu_join(g_dir, "unit_plan"));
+    if (rc != 1) fail_msg("plan on a half-written cluster directory exited %d", rc);
+    assert_non_null(strstr(tu_last_err(), "incomplete cluster directory"));
+    rc = tu_sh("%s plan --pairs %s --batch-size 4 --strategy cluster --assign %s/assign.npy "
+               "--quiet --out %s", tu_strata(), pairs, out, tu_join(g_dir, "unit_plan"));
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(tu_last_err(), "incomplete cluster directory"));
+    /* a complete run makes it whole again */
+    assert_int_equal(tu_sh("%s cluster --input %s --k 1000 --niter 3 --seed 2 --quiet --out %s",
+                           tu_strata(), q, out), 0);
+    assert_int_equal(tu_sh("%s plan --pairs %s --batch-size 4 --strategy cluster --assign %s "
+                           "--quiet --out %s", tu_strata(), pairs, out, tu_join(g_dir, "unit_plan")),
+                     0);
+}
+
+/* `plan --assign DIR/assign.npy` takes DIR/centroids.npy, as the docs say:
+ * the same plan as `--assign DIR` (the TSP order follows the centroids). */
+static void test_cli_plan_assign_file_takes_centroids(void **s) {
+    (void)s;
+    cli_fixture();
+    char out[512], pairs[512];
+    snprintf(out, sizeof out, "%s", tu_join(g_dir, "tspc"));
+    snprintf(pairs, sizeof pairs, "%s", tu_join(g_dir, "pairs.jsonl"));
+    assert_int_equal(tu_sh("%s cluster --input %s --k 40 --quiet --out %s", tu_strata(),
+                           tu_join(g_dir, "q.npy"), out), 0);
+    assert_int_equal(tu_sh("%s plan --pairs %s --batch-size 16 --strategy cluster --order tsp "
+                           "--assign %s --quiet --out %s/pd", tu_strata(), pairs, out, out), 0);
+    int rc = tu_sh("%s plan --pairs %s --batch-size 16 --strategy cluster --order tsp "
+                   "--assign %s/assign.npy --quiet --out %s/pf", tu_strata(), pairs, out, out);
+    if (rc != 0) fail_msg("--assign DIR/assign.npy: %s", tu_last_err());
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/pd/batches.npy", out);
+    snprintf(b, sizeof b, "%s/pf/batches.npy", out);
+    assert_true(files_equal(a, b));
+}
+
 /* float16 input (converted per rank) gives the same result as the same
  * values stored as float32 */
 static void test_cli_float16_input(void **s) {
@@ -862,6 +928,8 @@ int main(void) {
         cmocka_unit_test(test_cli_points_used),
         cmocka_unit_test(test_cli_bad_input),
         cmocka_unit_test(test_cli_float16_input),
+        cmocka_unit_test(test_cli_dir_killed_between_files),
+        cmocka_unit_test(test_cli_plan_assign_file_takes_centroids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

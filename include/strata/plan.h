@@ -256,10 +256,13 @@ typedef struct strata_plan_clusters {
 } strata_plan_clusters;
 
 /* Reads an assignment: path is an .npy file (int32 or int64, [N] or
- * [N, 1]) or a directory holding assign.npy (and centroids.npy, used when
- * centroids_path is NULL). centroids_path, when given, must be float32 /
- * float16 [K, D]. n_expected > 0: the length must match ("assign.npy: 1000
- * entries but the pairs have 999"). Ids must lie in [0, K). */
+ * [N, 1]) or a directory holding assign.npy; centroids.npy next to
+ * assign.npy is used when centroids_path is NULL. The folder is checked
+ * with strata_dir_check first (a `strata cluster` directory left incomplete
+ * by an interrupted run is refused; a folder without manifest is read as
+ * is). centroids_path, when given, must be float32 / float16 [K, D].
+ * n_expected > 0: the length must match ("assign.npy: 1000 entries but the
+ * pairs have 999"). Ids must lie in [0, K). */
 strata_status strata_plan_clusters_load(strata_plan_clusters *out, const char *path,
                                         const char *centroids_path, int64_t n_expected,
                                         strata_error *err);
