@@ -214,8 +214,23 @@ static void shell_quote(FILE *f, const char *a) {
 
 /* Runs `strata ARGS... --threads N --seed S [--quiet]` unless `done_path`
  * exists. Returns 0 on success. */
+/* A stage is done when its output exists; an output directory (done_path
+ * DIR/manifest.json) must also be complete: a stage killed half-way runs
+ * again. */
+static int done_already(const char *done_path) {
+    size_t n = strlen(done_path), m = strlen("/" STRATA_MANIFEST);
+    if (n > m && strcmp(done_path + n - m, "/" STRATA_MANIFEST) == 0) {
+        char *dir = strndup(done_path, n - m);
+        int found = 0;
+        int ok = dir && strata_dir_check(dir, NULL, &found, NULL) == STRATA_OK && found;
+        free(dir);
+        return ok;
+    }
+    return exists(done_path);
+}
+
 static int stage(demo *d, const char *done_path, const char *what, int argc, const char **args) {
-    if (done_path && exists(done_path)) {
+    if (done_path && done_already(done_path)) {
         cli_info(d->env, "demo: %s: done already (%s)", what, done_path);
         d->n_skipped++;
         return 0;
@@ -740,7 +755,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     /* ---- 3. cluster ---- */
     for (int c = 0; c < nc; c++) {
         char *dir = fmt("%s/cluster/%s", o_out, clus[c].name);
-        char *done = fmt("%s/stats.json", dir);
+        char *done = fmt("%s/" STRATA_MANIFEST, dir);
         char par[32];
         snprintf(par, sizeof par, "%lld", (long long)clus[c].param);
         char *what = fmt("cluster %s", clus[c].name);
@@ -760,7 +775,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     snprintf(marg, sizeof marg, "%g", o_margin);
     for (int s = 0; s < ns; s++) {
         char *dir = fmt("%s/plans/%s", o_out, strat[s].name);
-        char *done = fmt("%s/plan.json", dir);
+        char *done = fmt("%s/" STRATA_MANIFEST, dir);
         char *what = fmt("plan %s", strat[s].name);
         const char *a[40];
         int n = 0;
@@ -856,7 +871,7 @@ static int run(const cli_env *env, int npos, char **pos) {
             snprintf(seed, sizeof seed, "%llu", (unsigned long long)seeds[r]);
             char *run_dir = fmt("%s/runs/%s/seed%s", o_out, strat[s].name, seed);
             char *plan_dir = fmt("%s/plans/%s", o_out, strat[s].name);
-            char *done = fmt("%s/final/model.safetensors", run_dir);
+            char *done = fmt("%s/final/" STRATA_MANIFEST, run_dir);
             char *what = fmt("train on plan %s, seed %s", strat[s].name, seed);
             if (o_init) {
                 STAGE(&d, done, what, "train", "--pairs", pairs, "--plan", plan_dir, "--init", o_init, "--out",

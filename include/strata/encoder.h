@@ -178,8 +178,9 @@ strata_status strata_bert_config_load(strata_bert_config *cfg,
  * vocab.txt or tokenizer.json, and the sentence-transformers files when
  * present: 1_Pooling/config.json (CLS or mean pooling; default mean) and
  * modules.json (a Normalize module turns normalize on). Errors list missing
- * tensors and name wrong shapes. *out is owned by the caller
- * (strata_bert_free). */
+ * tensors and name wrong shapes. A folder Strata wrote is checked whole
+ * first (strata_dir_check: one left incomplete by an interrupted run is
+ * refused). *out is owned by the caller (strata_bert_free). */
 strata_status strata_bert_load(strata_bert **out, const char *dir,
                                strata_error *err);
 
@@ -192,8 +193,9 @@ strata_status strata_bert_create(strata_bert **out,
                                  strata_error *err);
 
 /* Writes a Hugging Face-loadable folder: config.json, model.safetensors
- * (F32, BertModel names without prefix), vocab.txt, and 1_Pooling/config.json.
- * Each file is written atomically. */
+ * (F32, BertModel names without prefix), vocab.txt, tokenizer_config.json,
+ * 1_Pooling/config.json and modules.json, each atomically, as one unit
+ * (manifest.json, kind "model": incomplete until every file is written). */
 strata_status strata_bert_save(const strata_bert *m, const char *dir,
                                strata_error *err);
 

@@ -436,6 +436,32 @@ void strata_pairs_free(strata_pairs *p) {
     memset(p, 0, sizeof *p);
 }
 
+uint64_t strata_pairs_fingerprint(const strata_pairs *p) {
+    /* a fixed number of row ranges hashed in parallel, then their hashes in
+     * order (little-endian bytes): the same value for any thread count */
+    enum { PARTS = 64 };
+    uint64_t part[PARTS];
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < PARTS; c++) {
+        int64_t i0 = p->n / PARTS * c + (p->n % PARTS) * c / PARTS;
+        int64_t i1 = p->n / PARTS * (c + 1) + (p->n % PARTS) * (c + 1) / PARTS;
+        uint64_t h = (uint64_t)c;
+        for (int64_t i = i0; i < i1; i++) {
+            /* lengths with the NUL, so texts cannot run into each other */
+            h = strata_hash64(p->arena + p->off[2 * i], strata_pairs_text_len(p, 2 * i) + 1, h);
+            h = strata_hash64(p->arena + p->off[2 * i + 1], strata_pairs_text_len(p, 2 * i + 1) + 1, h);
+            const char *sn = p->source_names[p->source[i]];
+            h = strata_hash64(sn, strlen(sn) + 1, h);
+        }
+        part[c] = h;
+    }
+    unsigned char bytes[PARTS * 8];
+    for (int c = 0; c < PARTS; c++)
+        for (int b = 0; b < 8; b++) bytes[c * 8 + b] = (unsigned char)(part[c] >> (8 * b));
+    uint64_t h = strata_hash64(bytes, sizeof bytes, (uint64_t)p->n);
+    return h ? h : 1;
+}
+
 int strata_pairs_source_id(const strata_pairs *p, const char *name) {
     for (int i = 0; i < p->n_sources; i++)
         if (strcmp(p->source_names[i], name) == 0) return i;

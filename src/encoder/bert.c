@@ -474,6 +474,9 @@ strata_status strata_bert_load(strata_bert **out, const char *dir,
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
+    /* a model or checkpoint Strata wrote must be complete; a folder without
+     * manifest (Hugging Face) is read as it is */
+    if ((st = strata_dir_check(dir, NULL, NULL, err)) != STRATA_OK) goto done;
     if ((st = strata_bert_config_load(&cfg, cfg_path, err)) != STRATA_OK) goto done;
     if ((st = load_st_config(&cfg, dir, err)) != STRATA_OK) goto done;
     if (stat(w_path, &sb) != 0) {
@@ -555,11 +558,24 @@ static strata_status save_small_json(const char *dir, const char *name,
     return st;
 }
 
+static strata_status save_files(const strata_bert *m, const char *dir, strata_error *err);
+
 strata_status strata_bert_save(const strata_bert *m, const char *dir,
                                strata_error *err) {
+    /* one unit: incomplete until the manifest lists every file */
+    strata_status st = strata_dir_begin(dir, "model", err);
+    if (st == STRATA_OK) st = save_files(m, dir, err);
+    if (st == STRATA_OK) {
+        const char *unit[7] = {"model.safetensors", "config.json", "1_Pooling/config.json",
+                               "modules.json", "vocab.txt", "tokenizer_config.json"};
+        st = strata_dir_commit(dir, "model", unit, m->tok ? 6 : 4, err);
+    }
+    return st;
+}
+
+static strata_status save_files(const strata_bert *m, const char *dir, strata_error *err) {
     const strata_bert_config *cfg = &m->cfg;
-    strata_status st = strata_mkdirs(dir, err);
-    if (st != STRATA_OK) return st;
+    strata_status st = STRATA_OK;
     char *pool_dir = strata_path_join(dir, "1_Pooling");
     if (!pool_dir) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
     st = strata_mkdirs(pool_dir, err);
