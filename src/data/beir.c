@@ -523,6 +523,12 @@ strata_status strata_beir_load_qrels(strata_beir *b, const char *path,
     strata_free(buf);
     if (!st && (texts_finish(&b->queries) || texts_finish(&b->corpus)))
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    if (!st && n == 0) /* nothing to evaluate or train on: never a silent 0 */
+        st = (skip_q || skip_d)
+                 ? strata_error_set(err, STRATA_EFORMAT,
+                                    "%s: no judgments (all %lld lines named unknown ids and were "
+                                    "skipped)", file, (long long)(skip_q + skip_d))
+                 : strata_error_set(err, STRATA_EFORMAT, "%s: no judgments", file);
     if (!st && n > 1) {
         qsort(q, (size_t)n, sizeof *q, cmp_qrel_line);
         for (int64_t i = 1; i < n; i++) {
