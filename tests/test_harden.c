@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -67,9 +69,52 @@ static void test_stdout_full(void **state) {
     assert_int_equal(tu_sh("%s", a), 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Temporary files of killed runs                                            */
+/* ------------------------------------------------------------------------ */
+
+/* A pid that belonged to a process that has exited. */
+static long dead_pid(void) {
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) _exit(0);
+    int status;
+    waitpid(p, &status, 0);
+    return (long)p;
+}
+
+/* A killed run leaves OUT.tmp.<pid>.<n>; the next write of OUT removes the
+ * ones whose process is gone, and only those (issue #15: `embed` runs
+ * killed mid-way left them for good). */
+static void test_stale_temp_files_removed(void **state) {
+    (void)state;
+    const char *fx = fixture();
+    char dir[600], stale[700], stale2[700], live[700], other[700];
+    snprintf(dir, sizeof dir, "%s/tmpfiles", tu_tmpdir());
+    mkdir(dir, 0755);
+    long dead = dead_pid();
+    snprintf(stale, sizeof stale, "%s/q.npy.tmp.%ld.0", dir, dead);
+    snprintf(stale2, sizeof stale2, "%s/q.ids.txt.tmp.%ld.3", dir, dead);
+    snprintf(live, sizeof live, "%s/q.npy.tmp.%ld.1", dir, (long)getpid()); /* alive: kept */
+    snprintf(other, sizeof other, "%s/r.npy.tmp.%ld.0", dir, dead); /* another output: kept */
+    tu_write_str(stale, "half a matrix");
+    tu_write_str(stale2, "half the ids");
+    tu_write_str(live, "being written");
+    tu_write_str(other, "not ours");
+    int rc = tu_sh("%s embed --model hash --input %s/beir --field queries --dim 16 --quiet "
+                   "--out %s/q.npy", tu_strata(), fx, dir);
+    if (rc) fail_msg("%s", tu_last_err());
+    assert_true(tu_exists(tu_join(dir, "q.npy")));
+    assert_false(tu_exists(stale));
+    assert_false(tu_exists(stale2));
+    assert_true(tu_exists(live));
+    assert_true(tu_exists(other));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stdout_full),
+        cmocka_unit_test(test_stale_temp_files_removed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,7 +84,9 @@ int64_t strata_utf8_invalid_at(const char *s, size_t n);
 /* ------------------------------------------------------------------------ */
 
 /* Write to `path.tmp.<pid>.<n>` and rename over `path` on commit, so readers
- * never see a half-written file and a failure leaves nothing behind. */
+ * never see a half-written file and a failure leaves nothing behind. A
+ * process killed mid-write leaves its temporary file; the next open of the
+ * same path removes those whose <pid> no longer exists. */
 typedef struct strata_atomic {
     FILE *fp;          /* write here between open and commit */
     char *tmp_path;    /* owned */

@@ -5,7 +5,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "strata/io.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,9 +415,46 @@ void strata_lines_close(strata_lines *r) {
 /* Atomic output                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* Removes path.tmp.<pid>.<n> files left by processes that no longer exist
+ * (a run killed mid-write): only temporaries of this output, only of dead
+ * pids (kill(pid, 0) says ESRCH), so a write in progress elsewhere is left
+ * alone. Best effort: nothing here can fail the write. */
+static void remove_stale_tmp(const char *path) {
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0, blen = strlen(base);
+    char *dir = slash ? strata_strndup(path, dlen ? dlen : 1) : strata_strdup(".");
+    if (!dir || !blen) {
+        strata_free(dir);
+        return;
+    }
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (strncmp(nm, base, blen) != 0 || strncmp(nm + blen, ".tmp.", 5) != 0) continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(nm + blen + 5, &end, 10);
+        if (errno || end == nm + blen + 5 || *end != '.' || pid <= 0 || pid == (long)getpid())
+            continue;
+        const char *q = end + 1;
+        if (!*q) continue;
+        while (*q >= '0' && *q <= '9') q++;
+        if (*q) continue; /* not <base>.tmp.<pid>.<n> */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or unknown */
+        char *p = strata_path_join(dir, nm);
+        if (p) unlink(p);
+        strata_free(p);
+    }
+    if (d) closedir(d);
+    strata_free(dir);
+}
+
 strata_status strata_atomic_open(strata_atomic *a, const char *path,
                                  strata_error *err) {
     static unsigned counter = 0;
+    remove_stale_tmp(path);
     memset(a, 0, sizeof *a);
     size_t n = strlen(path) + 64;
     a->tmp_path = strata_malloc(n);
