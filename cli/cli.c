@@ -102,6 +102,18 @@ void cli_progress_done(const cli_env *env) {
 /* Messages                                                                  */
 /* ------------------------------------------------------------------------ */
 
+int cli_check_stdout(int rc) {
+    /* stdio buffers: a full disk or a closed pipe shows only at the flush */
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (!bad) return rc;
+    if (g_prog.active && g_prog.tty) fputc('\n', stderr);
+    g_prog.active = 0;
+    fprintf(stderr, "strata: error: cannot write to standard output: %s\n",
+            e ? strerror(e) : "write error");
+    return rc == CLI_OK ? CLI_FAIL : rc;
+}
+
 int cli_fail(const strata_error *err) {
     if (g_prog.active && g_prog.tty) fputc('\n', stderr);
     g_prog.active = 0;
@@ -285,7 +297,7 @@ int cli_dispatch(const cli_command *cmd, int argc, char **argv) {
     if (g_help) {
         free(seen);
         print_help(cmd);
-        return CLI_OK;
+        return cli_check_stdout(CLI_OK);
     }
     for (int k = 0; k < nopts; k++)
         if ((cmd->opts[k].flags & CLI_REQUIRED) && !seen[k]) {
@@ -303,7 +315,7 @@ int cli_dispatch(const cli_command *cmd, int argc, char **argv) {
     }
     int rc = cmd->run(&g_env, npos, pos);
     cli_progress_done(&g_env);
-    return rc;
+    return cli_check_stdout(rc);
 }
 
 int cli_precision(const cli_command *cmd, const char *value, strata_precision *out) {

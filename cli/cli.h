@@ -73,6 +73,11 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
     "matrix products: auto|fp32|bf16|int8 (default auto: bf16 where the CPU " \
     "and build have it, else fp32; see docs/precision.md)"
 int cli_precision(const cli_command *cmd, const char *value, strata_precision *out);
+/* Flushes stdout; when that or any earlier write to it failed (a full
+ * disk, a closed pipe), prints an error and returns CLI_FAIL unless rc
+ * already says failure, else returns rc. cli_dispatch calls it after every
+ * command, so no command reports success for output that was lost. */
+int cli_check_stdout(int rc);
 
 /* Informational message to stderr unless --quiet. */
 void cli_info(const cli_env *env, const char *fmt, ...)

@@ -305,7 +305,8 @@ static int run(const cli_env *env, int npos, char **pos) {
         memcpy(all_assign, res.assign, (size_t)N * sizeof(int32_t));
 
     if (rank == 0) {
-        if ((st = strata_mkdirs(o_out, &err))) goto done;
+        /* one unit: marked incomplete first, its manifest written last */
+        if ((st = strata_dir_begin(o_out, "cluster", &err))) goto done;
         char *pa = strata_path_join(o_out, "assign.npy");
         char *pc = strata_path_join(o_out, "centroids.npy");
         char *ps = strata_path_join(o_out, "stats.json");
@@ -317,6 +318,8 @@ static int run(const cli_env *env, int npos, char **pos) {
             st = strata_kmeans_write_stats(ps, &res, &p,
                                            o_per_source ? (const char *const *)pairs.source_names : NULL,
                                            &err);
+        static const char *const unit[] = {"assign.npy", "centroids.npy", "stats.json"};
+        if (!st) st = strata_dir_commit(o_out, "cluster", unit, 3, &err);
         strata_free(pa);
         strata_free(pc);
         strata_free(ps);

@@ -333,7 +333,7 @@ static int cluster_seed(demo_runner *d, const demo_setup *s, int c, const char *
                         const char *p) {
     const demo_clustering *cl = &s->clus[c];
     const char *dir = dfmt("%s/cluster/%s/seed%s", s->out, cl->name, seed);
-    const char *done = dfmt("%s/stats.json", dir), *par = dfmt("%lld", (long long)cl->param);
+    const char *done = dfmt("%s/" STRATA_MANIFEST, dir), *par = dfmt("%lld", (long long)cl->param);
     const char *what = dfmt("cluster %s, seed %s", cl->name, seed);
     if (cl->on == 'a')
         DEMO_STAGE(d, done, what, "cluster", "--input", q, "--input2", p, "--mode", "asymmetric",
@@ -382,7 +382,7 @@ static int plan_seed(demo_runner *d, const demo_setup *s, int k, const char *see
     a[n++] = dir;
     a[n++] = "--seed";
     a[n++] = seed;
-    if (demo_stage(d, dfmt("%s/plan.json", dir), dfmt("plan %s, seed %s", st->name, seed), n, a)) return -1;
+    if (demo_stage(d, dfmt("%s/" STRATA_MANIFEST, dir), dfmt("plan %s, seed %s", st->name, seed), n, a)) return -1;
     const char *hard = dfmt("%s/hardness.json", dir);
     DEMO_STAGE(d, hard, dfmt("hardness of plan %s, seed %s", st->name, seed), "hardness", "--plan", dir, "--q",
                q, "--d", p, "--tau", "0.02", "--out", hard);
@@ -453,7 +453,7 @@ static int train_seed(demo_runner *d, const demo_setup *s, int k, const char *se
     a[n++] = "--chunk", a[n++] = dfmt("%d", o_chunk);
     a[n++] = "--precision", a[n++] = g_prec;
     a[n++] = "--seed", a[n++] = seed;
-    if (demo_stage(d, dfmt("%s/final/model.safetensors", run), dfmt("train on plan %s, seed %s", st->name, seed),
+    if (demo_stage(d, dfmt("%s/final/" STRATA_MANIFEST, run), dfmt("train on plan %s, seed %s", st->name, seed),
                    n, a))
         return -1;
     for (int b = 0; b < s->nbeir; b++) {
@@ -570,8 +570,10 @@ static int run(const cli_env *env, int npos, char **pos) {
         cli_info(env, "demo: fresh model: %d layers, hidden %d, %d heads, ffn %d (%s)", o_layers, o_hidden,
                  o_heads, o_ffn, config);
     }
-    for (int k = 0; k < s.ns; k++)
-        for (int r = 0; r < s.nseeds; r++)
+    /* seed by seed: a run stopped early holds whole replicates, every
+     * strategy for the first seeds, which pair up; a rerun resumes */
+    for (int r = 0; r < s.nseeds; r++)
+        for (int k = 0; k < s.ns; k++)
             if (train_seed(&d, &s, k, dfmt("%llu", (unsigned long long)s.seeds[r]), config, vocab, warmup,
                            eval_len))
                 goto fail;

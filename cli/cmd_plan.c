@@ -223,6 +223,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     for (int s = 0; s < ncl; s++)
         cJSON_AddItemToArray(files, cl[s].assign_path ? cJSON_CreateString(cl[s].assign_path)
                                                       : cJSON_CreateNull());
+    plan.pairs_fingerprint = strata_pairs_fingerprint(&pairs);
     pjs = cJSON_PrintUnformatted(pj);
     if (!pjs) { strata_error_set(&err, STRATA_ENOMEM, "out of memory"); goto fail; }
     if (strata_plan_save(&plan, o_out, pjs, &err)) goto fail;

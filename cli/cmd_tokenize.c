@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "commands.h"
+#include "core/internal.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
 
@@ -33,7 +34,9 @@ static const cli_opt opts[] = {
 static cJSON *line_text(const char *line, size_t len, const char **text,
                         size_t *tlen, const char *path, int64_t lineno,
                         strata_error *err) {
-    cJSON *j = cJSON_ParseWithLength(line, len);
+    /* length with the NUL (the line reader terminates lines): nothing may
+     * follow the string or object */
+    cJSON *j = cJSON_ParseWithLengthOpts(line, len + 1, NULL, 1);
     if (!j) {
         strata_error_set(err, STRATA_EFORMAT, "%s:%lld: not valid JSON", path,
                          (long long)lineno);
@@ -52,6 +55,12 @@ static cJSON *line_text(const char *line, size_t len, const char **text,
     if (!cJSON_IsString(s)) {
         strata_error_set(err, STRATA_EFORMAT, "%s:%lld: %s not a string", path,
                          (long long)lineno, s == j ? "line is" : "field \"text\" is");
+        cJSON_Delete(j);
+        return NULL;
+    }
+    if (strata__json_has_nul(line, len, s == j ? NULL : "text")) {
+        strata_error_set(err, STRATA_EFORMAT, "%s:%lld: %scontains a NUL character (\\u0000)",
+                         path, (long long)lineno, s == j ? "" : "field \"text\": ");
         cJSON_Delete(j);
         return NULL;
     }

@@ -151,8 +151,23 @@ static void print_command(FILE *f, int argc, const char **argv) {
     fputc('\n', f);
 }
 
+/* A stage is done when its output exists; an output directory (done_path
+ * DIR/manifest.json) must also be complete: a stage killed half-way runs
+ * again. */
+static int done_already(const char *done_path) {
+    size_t n = strlen(done_path), m = strlen("/" STRATA_MANIFEST);
+    if (n > m && strcmp(done_path + n - m, "/" STRATA_MANIFEST) == 0) {
+        char *dir = strndup(done_path, n - m);
+        int found = 0;
+        int ok = dir && strata_dir_check(dir, NULL, &found, NULL) == STRATA_OK && found;
+        free(dir);
+        return ok;
+    }
+    return demo_exists(done_path);
+}
+
 int demo_stage(demo_runner *d, const char *done_path, const char *what, int argc, const char **args) {
-    if (done_path && demo_exists(done_path)) {
+    if (done_path && done_already(done_path)) {
         cli_info(d->env, "demo: %s: done already (%s)", what, done_path);
         d->n_skipped++;
         return 0;

@@ -288,6 +288,34 @@ static void test_bad_corpus(void **state) {
                       "queries.jsonl:1: field \"text\" missing");
     expect_load_error(make_beir("b12", CORPUS, "[1, 2]\n", QRELS_OK),
                       "queries.jsonl:1: not a JSON object");
+    /* JSON \u0000 in an id or a text (issue #15: cut there, silently) */
+    expect_load_error(make_beir("b13", "{\"_id\": \"d1\\u0000x\", \"text\": \"a\"}\n", QUERIES,
+                                QRELS_OK),
+                      "corpus.jsonl:1: field \"_id\": contains a NUL character");
+    expect_load_error(make_beir("b14", "{\"_id\": \"d1\", \"title\": \"t\\u0000\", \"text\": \"a\"}\n",
+                                QUERIES, QRELS_OK),
+                      "corpus.jsonl:1: field \"title\": contains a NUL character");
+    expect_load_error(make_beir("b15", CORPUS, "{\"_id\": \"q1\", \"text\": \"x\\u0000y\"}\n",
+                                QRELS_OK),
+                      "queries.jsonl:1: field \"text\": contains a NUL character");
+    /* trailing garbage after the object */
+    expect_load_error(make_beir("b16", "{\"_id\": \"d1\", \"text\": \"a\"} junk\n", QUERIES,
+                                QRELS_OK),
+                      "corpus.jsonl:1: not a JSON object");
+}
+
+/* An escaped backslash before "u0000" is the literal text \u0000, no NUL. */
+static void test_escaped_backslash_is_text(void **state) {
+    (void)state;
+    const char *dir = make_beir("e1", "{\"_id\": \"d1\", \"text\": \"a\\\\u0000b\"}\n"
+                                      "{\"_id\": \"d2\", \"text\": \"c\"}\n",
+                                QUERIES, "query-id\tcorpus-id\tscore\nq1\td1\t1\n");
+    strata_beir b;
+    strata_error err;
+    if (strata_beir_load(&b, dir, "test", (strata_progress){0}, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(b.corpus.n, 2);
+    assert_string_equal(b.corpus.arena + b.corpus.off[0], "a\\u0000b");
+    strata_beir_free(&b);
 }
 
 static void test_bad_qrels(void **state) {
@@ -321,6 +349,7 @@ int main(void) {
         cmocka_unit_test(test_small_set_rules), cmocka_unit_test(test_trec_qrels_and_gzip),
         cmocka_unit_test(test_hash_table),      cmocka_unit_test(test_skip_unknown),
         cmocka_unit_test(test_bad_corpus),      cmocka_unit_test(test_bad_qrels),
+        cmocka_unit_test(test_escaped_backslash_is_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -251,7 +251,7 @@ static void test_cli_bad_input(void **state) {
     /* qrels missing or empty */
     bad(1, "nope.tsv: cannot open", "--qrels nope.tsv a.trec b.trec");
     tu_write_str(tu_join(dir, "empty.tsv"), "query-id\tcorpus-id\tscore\n");
-    bad(1, "empty.tsv: no judgments (empty qrels)", "--qrels empty.tsv a.trec b.trec");
+    bad(1, "empty.tsv: no judgments", "--qrels empty.tsv a.trec b.trec");
     bad(1, "cannot open", "--beir nowhere a.trec b.trec");
     /* runs over different query sets, either order; --allow-missing accepts */
     bad(1, "runs over different query sets: c.trec has no line for judged query \"q3\", which "

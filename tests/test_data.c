@@ -361,6 +361,16 @@ static void test_bad_input(void **state) {
     expect_error("four.tsv", t, strlen(t), "four.tsv:1: expected 2 or 3 tab-separated fields");
     /* NUL byte: reported by the line reader with the line */
     expect_error("nul.jsonl", GOOD "{\"query\": \"a\0b\"}\n", strlen(GOOD) + 17, "nul.jsonl:2: NUL byte");
+    /* a JSON \u0000 escape: a text cannot hold a NUL (issue #15: cJSON cut the
+     * text there, silently) */
+    t = GOOD "{\"query\": \"a\\u0000b\", \"positive\": \"p\"}\n";
+    expect_error("esc0.jsonl", t, strlen(t), "esc0.jsonl:2: field \"query\": contains a NUL character");
+    t = "{\"anchor\": \"q\", \"positive\": \"p\\u0000\"}\n";
+    expect_error("esc1.jsonl", t, strlen(t), "esc1.jsonl:1: field \"positive\": contains a NUL character");
+    t = "{\"anchor\": \"\\u0000\", \"positive\": \"p\"}\n";
+    expect_error("esc2.jsonl", t, strlen(t), "esc2.jsonl:1: field \"anchor\": contains a NUL character");
+    t = "{\"query\": \"q\", \"positive\": \"p\", \"source\": \"s\\u0000t\"}\n";
+    expect_error("esc3.jsonl", t, strlen(t), "esc3.jsonl:1: field \"source\": contains a NUL character");
     /* a line over 1 MiB */
     size_t big = (1u << 20) + 100;
     char *s = malloc(strlen(GOOD) + big + 64);

@@ -477,11 +477,35 @@ static void test_save_reload_and_torch(void **state) {
 /* Bad model folders                                                         */
 /* ------------------------------------------------------------------------ */
 
+/* A copy of the tiny model to edit by hand, as a folder from elsewhere:
+ * without Strata's manifest (which would refuse the edited files as a
+ * changed unit before the checks these tests are about). */
 static const char *copy_model(const char *name) {
     const char *src = tiny_model_dir();
     const char *dst = tu_join(tu_tmpdir(), name);
-    assert_int_equal(tu_sh("rm -rf '%s' && cp -r '%s' '%s'", dst, src, dst), 0);
+    assert_int_equal(tu_sh("rm -rf '%s' && cp -r '%s' '%s' && rm '%s/manifest.json'", dst, src,
+                           dst, dst), 0);
     return dst;
+}
+
+/* An edited file of a folder Strata wrote is refused (the manifest records
+ * every size) with a hint; without the manifest the folder is read as is. */
+static void test_edited_model_folder(void **state) {
+    (void)state;
+    TU_REQUIRE_DATA("tokenizers/bert-base-uncased/vocab.txt");
+    const char *src = tiny_model_dir();
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", tu_join(tu_tmpdir(), "edited"));
+    assert_int_equal(tu_sh("rm -rf '%s' && cp -r '%s' '%s'", dir, src, dir), 0);
+    assert_int_equal(tu_sh("printf '\\n' >> '%s/config.json'", dir), 0);
+    strata_bert *m = NULL;
+    strata_error err;
+    assert_int_equal(strata_bert_load(&m, dir, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "config.json"));
+    assert_non_null(strstr(err.msg, "changed after it was written"));
+    assert_int_equal(remove(tu_join(dir, "manifest.json")), 0);
+    assert_int_equal(strata_bert_load(&m, dir, &err), STRATA_OK);
+    strata_bert_free(m);
 }
 
 static void test_bad_config(void **state) {
@@ -514,6 +538,66 @@ static void test_bad_config(void **state) {
     assert_non_null(strstr(err.msg, "hidden_act"));
 }
 
+/* Absurd sizes in config.json are an error naming the file and the field,
+ * never a wrapped-around parameter count (issue #15: hidden_size 2^29 with
+ * 15 layers made strata_bert_param_sizes wrap, and strata_bert_create wrote
+ * past the block). */
+static void test_config_limits(void **state) {
+    (void)state;
+    const char *path = tu_join(tu_tmpdir(), "config.json");
+    strata_error err;
+    strata_bert_config cfg;
+    /* the issue's config */
+    tu_write_str(path, "{\"vocab_size\": 1000000000, \"hidden_size\": 536870912, "
+                       "\"num_hidden_layers\": 15, \"num_attention_heads\": 1, "
+                       "\"intermediate_size\": 64, \"max_position_embeddings\": 1000000000, "
+                       "\"type_vocab_size\": 147483481}");
+    assert_int_equal(strata_bert_config_load(&cfg, path, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "config.json"));
+    assert_non_null(strstr(err.msg, "\"vocab_size\""));
+    assert_non_null(strstr(err.msg, "at most"));
+    /* one field at a time over its limit, the others small */
+    const char *fields[] = {"vocab_size", "hidden_size", "num_hidden_layers",
+                            "intermediate_size", "max_position_embeddings", "type_vocab_size"};
+    for (int f = 0; f < 6; f++) {
+        char text[512];
+        const char *v[6] = {"100", "8", "2", "16", "32", "2"};
+        v[f] = "200000000";
+        snprintf(text, sizeof text,
+                 "{\"vocab_size\": %s, \"hidden_size\": %s, \"num_hidden_layers\": %s, "
+                 "\"num_attention_heads\": 1, \"intermediate_size\": %s, "
+                 "\"max_position_embeddings\": %s, \"type_vocab_size\": %s}",
+                 v[0], v[1], v[2], v[3], v[4], v[5]);
+        tu_write_str(path, text);
+        assert_int_equal(strata_bert_config_load(&cfg, path, &err), STRATA_EFORMAT);
+        char want[64];
+        snprintf(want, sizeof want, "\"%s\"", fields[f]);
+        if (!strstr(err.msg, want) || !strstr(err.msg, "config.json"))
+            fail_msg("field %s: %s", fields[f], err.msg);
+    }
+    /* a struct built in code gets the same checks */
+    memset(&cfg, 0, sizeof cfg);
+    cfg.vocab_size = 1000000000;
+    cfg.hidden_size = 536870912;
+    cfg.num_layers = 15;
+    cfg.num_heads = 1;
+    cfg.intermediate_size = 64;
+    cfg.max_position = 1000000000;
+    cfg.type_vocab_size = 147483481;
+    cfg.layer_norm_eps = 1e-12f;
+    strata_bert *m = (strata_bert *)1;
+    assert_int_equal(strata_bert_create(&m, &cfg, NULL, 1, &err), STRATA_EINVAL);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "\"vocab_size\" is 1000000000"));
+    /* the parameter count is overflow-checked: 0 when it does not fit */
+    assert_int_equal(strata_bert_param_sizes(&cfg, NULL), 0);
+    cfg.vocab_size = 100, cfg.hidden_size = 8, cfg.num_layers = 2, cfg.intermediate_size = 16;
+    cfg.max_position = 32, cfg.type_vocab_size = 2;
+    /* V*C + P*C + TV*C + 2C + L*(4*C*C + 4*C + 2*C + 2*F*C + F + C + 2*C) */
+    size_t want = 800 + 256 + 16 + 16 + 2 * (256 + 32 + 16 + 256 + 16 + 8 + 16);
+    assert_int_equal(strata_bert_param_sizes(&cfg, NULL), want);
+}
+
 /* Rewrites dir/model.safetensors without the tensors named in drop[], and
  * with `reshape` (if non-NULL) given a wrong first dimension. */
 static void rewrite_weights(const char *dir, const char *const *drop, int ndrop,
@@ -541,6 +625,60 @@ static void rewrite_weights(const char *dir, const char *const *drop, int ndrop,
     strata_safetensors_free(&sf);
     free(ts);
     assert_int_equal(rename(tmp, path), 0);
+}
+
+/* Rewrites dir/model.safetensors with value v at index k of tensor name. */
+static void poke_weight(const char *dir, const char *name, int64_t k, float v) {
+    strata_safetensors sf;
+    strata_error err;
+    char path[1100], tmp[1100];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    snprintf(tmp, sizeof tmp, "%s/poked.safetensors", dir);
+    assert_int_equal(strata_safetensors_load(&sf, path, &err), STRATA_OK);
+    strata_tensor *ts = calloc((size_t)sf.n, sizeof *ts);
+    float *copy = NULL;
+    for (int i = 0; i < sf.n; i++) {
+        ts[i] = sf.t[i];
+        if (strcmp(ts[i].name, name) == 0) {
+            copy = malloc(ts[i].nbytes);
+            memcpy(copy, ts[i].data, ts[i].nbytes);
+            copy[k] = v;
+            ts[i].data = copy;
+        }
+    }
+    assert_non_null(copy);
+    assert_int_equal(strata_safetensors_save(tmp, sf.n, ts, NULL, &err), STRATA_OK);
+    strata_safetensors_free(&sf);
+    free(ts);
+    free(copy);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
+/* A NaN or Inf weight is an error naming the tensor and the index, not NaN
+ * embeddings with exit 0 (issue #15). */
+static void test_nonfinite_weights(void **state) {
+    (void)state;
+    TU_REQUIRE_DATA("tokenizers/bert-base-uncased/vocab.txt");
+    const char *dir = copy_model("nan_weights");
+    poke_weight(dir, "encoder.layer.1.attention.self.value.weight", 5, NAN);
+    strata_bert *m = NULL;
+    strata_error err;
+    assert_int_equal(strata_bert_load(&m, dir, &err), STRATA_EFORMAT);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "model.safetensors"));
+    assert_non_null(strstr(err.msg, "\"encoder.layer.1.attention.self.value.weight\""));
+    assert_non_null(strstr(err.msg, "index 5"));
+    const char *in = tu_join(tu_tmpdir(), "nan_in.jsonl");
+    tu_write_str(in, "{\"query\": \"a\", \"positive\": \"b\"}\n");
+    int rc = tu_sh("%s embed --model %s --input %s --out %s/e.npy --quiet", tu_strata(), dir, in,
+                   tu_tmpdir());
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(tu_last_err(), "value.weight"));
+    assert_false(tu_exists(tu_join(tu_tmpdir(), "e.npy")));
+    dir = copy_model("inf_weights");
+    poke_weight(dir, "embeddings.LayerNorm.bias", 0, -INFINITY);
+    assert_int_equal(strata_bert_load(&m, dir, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "\"embeddings.LayerNorm.bias\""));
 }
 
 /* A checkpoint stored as F16 with "bert."-prefixed names and old
@@ -740,6 +878,9 @@ int main(void) {
         cmocka_unit_test(test_minilm_threads_identical),
         cmocka_unit_test(test_save_reload_and_torch),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_config_limits),
+        cmocka_unit_test(test_edited_model_folder),
+        cmocka_unit_test(test_nonfinite_weights),
         cmocka_unit_test(test_f16_prefixed_weights),
         cmocka_unit_test(test_missing_tensors),
         cmocka_unit_test(test_wrong_shape),

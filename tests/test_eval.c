@@ -377,6 +377,143 @@ static void test_eval_embeddings_api(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Issue #15: huge k, empty qrels, ids a TREC run cannot hold                */
+/* ------------------------------------------------------------------------ */
+
+static size_t g_cap; /* allocations above this many bytes fail (0: none) */
+static void *cap_malloc(size_t n, void *ud) {
+    (void)ud;
+    return g_cap && n > g_cap ? NULL : malloc(n);
+}
+static void *cap_realloc(void *p, size_t n, void *ud) {
+    (void)ud;
+    return g_cap && n > g_cap ? NULL : realloc(p, n);
+}
+static void cap_free(void *p, void *ud) {
+    (void)ud;
+    free(p);
+}
+
+/* k far above the corpus size retrieves the whole corpus in memory
+ * proportional to it (issue #15: --k 1e7 on 2,000 documents took 23 GB):
+ * the same run as k = corpus size, with no allocation above 16 MB. */
+static void test_k_clamped_to_corpus(void **state) {
+    (void)state;
+    const char *dir = hand_dir();
+    strata_beir b;
+    strata_error err;
+    assert_int_equal(strata_beir_load(&b, dir, "test", (strata_progress){0}, &err), STRATA_OK);
+    float *C = rand_mat(b.corpus.n, 4, 0), *Q = rand_mat(b.queries.n, 4, 0);
+    strata_eval_options eo = strata_eval_default_options();
+    eo.k = (int)b.corpus.n;
+    strata_run ref, big;
+    assert_int_equal(strata_eval_retrieve(&b, C, Q, 4, &eo, &ref, &err), STRATA_OK);
+    eo.k = 10000000;
+    g_cap = (size_t)16 << 20;
+    strata_allocator a = {cap_malloc, cap_realloc, cap_free, NULL};
+    strata_set_allocator(&a);
+    strata_status st = strata_eval_retrieve(&b, C, Q, 4, &eo, &big, &err);
+    strata_set_allocator(NULL);
+    g_cap = 0;
+    if (st) fail_msg("k = 1e7: %s", err.msg);
+    assert_memory_equal(ref.off, big.off, sizeof(int64_t) * (size_t)(b.queries.n + 1));
+    int64_t nr = ref.off[b.queries.n];
+    assert_int_equal(nr, 6 * b.corpus.n); /* every judged query gets every document */
+    assert_memory_equal(ref.doc, big.doc, sizeof(int64_t) * (size_t)nr);
+    strata_run_free(&ref);
+    strata_run_free(&big);
+    free(C);
+    free(Q);
+    strata_beir_free(&b);
+}
+
+/* Qrels without a judgment evaluate nothing: an error naming the file, not
+ * nDCG 0 with exit 0 (issue #15). */
+static void test_empty_qrels(void **state) {
+    (void)state;
+    const char *dir = hand_dir();
+    const char *s = tu_strata();
+    tu_write_str(tu_join(dir, "empty.tsv"), "query-id\tcorpus-id\tscore\n");
+    assert_int_equal(tu_sh("%s eval --quiet --run %s/run.trec --qrels %s/empty.tsv", s, dir, dir),
+                     1);
+    assert_non_null(strstr(tu_last_err(), "empty.tsv: no judgments"));
+    float *C = rand_mat(20, 4, 0), *Q = rand_mat(7, 4, 0);
+    save_mat(tu_join(dir, "Ce.npy"), C, 20, 4);
+    save_mat(tu_join(dir, "Qe.npy"), Q, 7, 4);
+    assert_int_equal(tu_sh("%s eval --quiet --beir %s --corpus-emb %s/Ce.npy --query-emb %s/Qe.npy "
+                           "--qrels %s/empty.tsv --out %s/out.json", s, dir, dir, dir, dir, dir),
+                     1);
+    assert_non_null(strstr(tu_last_err(), "empty.tsv: no judgments"));
+    assert_false(tu_exists(tu_join(dir, "out.json")));
+    /* every line naming unknown ids, skipped */
+    tu_write_str(tu_join(dir, "unk.tsv"), "query-id\tcorpus-id\tscore\nqX\td1\t1\nq1\tdX\t1\n");
+    assert_int_equal(tu_sh("%s eval --quiet --run %s/run.trec --beir %s --qrels %s/unk.tsv "
+                           "--skip-unknown", s, dir, dir, dir), 1);
+    assert_non_null(strstr(tu_last_err(), "unk.tsv: no judgments"));
+    /* the library refuses a qrels table without judgments too */
+    strata_beir b;
+    strata_error err;
+    assert_int_equal(strata_beir_load(&b, dir, "test", (strata_progress){0}, &err), STRATA_OK);
+    strata_free(b.qrels);
+    b.qrels = NULL;
+    b.n_qrels = 0;
+    memset(b.qrels_off, 0, sizeof(int64_t) * (size_t)(b.queries.n + 1));
+    strata_run run;
+    strata_eval_options eo = strata_eval_default_options();
+    assert_int_equal(strata_eval_retrieve(&b, C, Q, 4, &eo, &run, &err), STRATA_OK);
+    strata_metrics mean;
+    assert_int_equal(strata_eval_metrics(&b, &run, 0, &mean, NULL, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "no judgment"));
+    strata_run_free(&run);
+    strata_beir_free(&b);
+    free(C);
+    free(Q);
+}
+
+/* An id with whitespace cannot be a column of a TREC run: writing one is an
+ * error naming the id (issue #15: the run was written and eval could not
+ * read it back). */
+static void test_run_ids_with_spaces(void **state) {
+    (void)state;
+    const char *dir = make_dir("spaces");
+    tu_write_str(tu_join(dir, "corpus.jsonl"),
+                 "{\"_id\": \"d 1\", \"text\": \"a\"}\n{\"_id\": \"d2\", \"text\": \"b\"}\n");
+    tu_write_str(tu_join(dir, "queries.jsonl"), "{\"_id\": \"q1\", \"text\": \"a\"}\n");
+    tu_write_str(tu_join(dir, "qrels/test.tsv"), "query-id\tcorpus-id\tscore\nq1\td 1\t1\n");
+    const float C[] = {1, 0, 0, 1}, Q[] = {1, 0};
+    save_mat(tu_join(dir, "C.npy"), C, 2, 2);
+    save_mat(tu_join(dir, "Q.npy"), Q, 1, 2);
+    int rc = tu_sh("%s eval --quiet --beir %s --corpus-emb %s/C.npy --query-emb %s/Q.npy "
+                   "--run-out %s/out.trec", tu_strata(), dir, dir, dir, dir);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(tu_last_err(), "document id \"d 1\""));
+    assert_non_null(strstr(tu_last_err(), "whitespace"));
+    assert_false(tu_exists(tu_join(dir, "out.trec")));
+    assert_int_equal(tu_count_files(dir, ".tmp."), 0);
+    /* a query id with a tab, and a run name with a space, likewise */
+    strata_beir b;
+    memset(&b, 0, sizeof b);
+    strata_error err;
+    assert_int_equal(strata_texts_add(&b.queries, "q\t1", "", NULL, &err), STRATA_OK);
+    assert_int_equal(strata_texts_add(&b.corpus, "d1", "", NULL, &err), STRATA_OK);
+    int64_t off[2] = {0, 1}, doc[1] = {0};
+    double score[1] = {0.5};
+    strata_run run = {1, off, doc, score};
+    const char *out = tu_join(dir, "lib.trec");
+    assert_int_equal(strata_run_write_trec(&run, &b, out, NULL, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "query id \"q\t1\""));
+    assert_false(tu_exists(out));
+    strata_texts_free(&b.queries);
+    memset(&b.queries, 0, sizeof b.queries);
+    assert_int_equal(strata_texts_add(&b.queries, "q1", "", NULL, &err), STRATA_OK);
+    assert_int_equal(strata_run_write_trec(&run, &b, out, "my run", &err), STRATA_EINVAL);
+    assert_non_null(strstr(err.msg, "run name \"my run\""));
+    assert_int_equal(strata_run_write_trec(&run, &b, out, "mine", &err), STRATA_OK);
+    assert_int_equal(tu_count_files(dir, ".tmp."), 0);
+    strata_beir_free(&b);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Agreement with pytrec_eval on real data                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -582,6 +719,9 @@ int main(void) {
         cmocka_unit_test(test_metrics_hand),
         cmocka_unit_test(test_metrics_hand_cli_pytrec),
         cmocka_unit_test(test_eval_embeddings_api),
+        cmocka_unit_test(test_k_clamped_to_corpus),
+        cmocka_unit_test(test_empty_qrels),
+        cmocka_unit_test(test_run_ids_with_spaces),
         cmocka_unit_test(test_pytrec_scifact),
         cmocka_unit_test(test_pytrec_nq_qed),
         cmocka_unit_test(test_pytrec_nq_qed_tfidf),

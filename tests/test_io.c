@@ -53,6 +53,8 @@ static void read_all_lines(const char *path, int expect) {
     strata_lines_close(r);
 }
 
+static void expect_truncated(const char *path);
+
 static void test_lines_gz_zst(void **state) {
     (void)state;
     enum { N = 200000 };
@@ -74,17 +76,97 @@ static void test_lines_gz_zst(void **state) {
     read_all_lines(zp, N);
     /* a truncated zstd stream is an error, not a silent short read */
     tu_write(zp, z, zl / 2);
+    expect_truncated(zp);
+    free(z);
+    free(text);
+}
+
+/* Reads every line of path; the reader must fail (not reach a clean end of
+ * file) with an error naming the file. */
+static void expect_truncated(const char *path) {
     strata_lines *r;
     strata_error err;
-    assert_int_equal(strata_lines_open(&r, zp, 0, &err), STRATA_OK);
+    assert_int_equal(strata_lines_open(&r, path, 0, &err), STRATA_OK);
     const char *line;
     size_t ll;
     int rc;
-    while ((rc = strata_lines_next(r, &line, &ll, &err)) == 1) {}
+    long n = 0;
+    while ((rc = strata_lines_next(r, &line, &ll, &err)) == 1) n++;
     strata_lines_close(r);
-    (void)rc; /* zstd reports truncation as end of input; the reader must not crash */
+    if (rc != -1) fail_msg("%s: truncated input read as %ld complete lines", path, n);
+    if (!strstr(err.msg, path) || !strstr(err.msg, "truncated"))
+        fail_msg("%s: error does not name the file or say truncated: %s", path, err.msg);
+}
+
+/* Truncated compressed files where the cut falls on a boundary the
+ * decoder can resume from (issue #15: read as shorter files, exit 0). Each
+ * file holds 2 x 3000 lines; a cut at a frame / member end is a valid file
+ * and is still read in full. */
+static void test_lines_truncated_compressed(void **state) {
+    (void)state;
+    enum { N = 3000 };
+    char *half[2];
+    size_t hl[2];
+    for (int h = 0; h < 2; h++) {
+        half[h] = malloc((size_t)N * 16);
+        hl[h] = 0;
+        for (int i = 0; i < N; i++) hl[h] += (size_t)sprintf(half[h] + hl[h], "line %d\n", h * N + i);
+    }
+    const char *dir = tu_tmpdir();
+    /* gzip: one member with a sync flush between the halves */
+    const char *gzp = tu_join(dir, "t.gz");
+    gzFile g = gzopen(gzp, "wb");
+    assert_non_null(g);
+    assert_int_equal(gzwrite(g, half[0], (unsigned)hl[0]), (int)hl[0]);
+    assert_int_equal(gzflush(g, Z_SYNC_FLUSH), Z_OK);
+    assert_int_equal(gzwrite(g, half[1], (unsigned)hl[1]), (int)hl[1]);
+    gzclose(g);
+    size_t glen;
+    char *gz = tu_read(gzp, &glen);
+    read_all_lines(gzp, 2 * N);
+    long at_flush = 0;
+    /* where the sync flush ended: the empty stored block 00 00 ff ff */
+    for (size_t i = 10; i + 4 <= glen; i++)
+        if (memcmp(gz + i, "\x00\x00\xff\xff", 4) == 0) {
+            at_flush = (long)i + 4;
+            break;
+        }
+    assert_true(at_flush > 0);
+    const char *cut = tu_join(dir, "cut.gz");
+    tu_write(cut, gz, (size_t)at_flush); /* cut after the sync flush */
+    expect_truncated(cut);
+    tu_write(cut, gz, glen - 4); /* gzip trailer: length cut */
+    expect_truncated(cut);
+    tu_write(cut, gz, glen - 8); /* whole trailer cut */
+    expect_truncated(cut);
+    /* zstd: two frames, the second with a checksum */
+    size_t zc = ZSTD_compressBound(hl[0]) + ZSTD_compressBound(hl[1]);
+    char *z = malloc(zc);
+    size_t z1 = ZSTD_compress(z, zc, half[0], hl[0], 3);
+    assert_false(ZSTD_isError(z1));
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1)));
+    size_t z2 = ZSTD_compress2(cc, z + z1, zc - z1, half[1], hl[1]);
+    assert_false(ZSTD_isError(z2));
+    ZSTD_freeCCtx(cc);
+    const char *zp = tu_join(dir, "t.zst");
+    tu_write(zp, z, z1 + z2);
+    read_all_lines(zp, 2 * N);
+    tu_write(zp, z, z1); /* cut at the frame boundary: a valid file */
+    read_all_lines(zp, N);
+    const char *zcut = tu_join(dir, "cut.zst");
+    tu_write(zcut, z, z1 + z2 / 2); /* second frame cut */
+    expect_truncated(zcut);
+    tu_write(zcut, z, z1 + z2 - 4); /* checksum cut */
+    expect_truncated(zcut);
+    tu_write(zcut, z, z1 + z2 - 1); /* last checksum byte cut */
+    expect_truncated(zcut);
+    tu_write(zcut, z, 4); /* the magic alone */
+    expect_truncated(zcut);
     free(z);
-    free(text);
+    free(gz);
+    free(half[0]);
+    free(half[1]);
 }
 
 static void test_lines_nul_and_long(void **state) {
@@ -256,10 +338,70 @@ static void test_atomic_abort(void **state) {
     assert_int_equal(tu_count_files(dir, "out.bin"), 0);
 }
 
+/* The directory manifest: incomplete from begin to commit; complete with
+ * each listed file at its recorded size; a directory without manifest is
+ * taken as is. */
+static void test_dir_manifest(void **state) {
+    (void)state;
+    strata_error err;
+    int found = -1;
+    char dir[512]; /* tu_join's buffers rotate */
+    snprintf(dir, sizeof dir, "%s", tu_join(tu_tmpdir(), "unit"));
+    assert_int_equal(strata_dir_begin(dir, "cluster", &err), STRATA_OK); /* creates dir */
+    tu_write_str(tu_join(dir, "a.txt"), "aaaa");
+    assert_int_equal(strata_dir_check(dir, "cluster", &found, &err), STRATA_EFORMAT);
+    assert_int_equal(found, 1);
+    assert_non_null(strstr(err.msg, "incomplete cluster directory"));
+    assert_non_null(strstr(err.msg, dir));
+    tu_write_str(tu_join(dir, "b.txt"), "bb");
+    const char *files[] = {"a.txt", "b.txt"};
+    assert_int_equal(strata_dir_commit(dir, "cluster", files, 2, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(dir, "cluster", &found, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(dir, NULL, NULL, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(dir, "plan", NULL, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "a cluster directory, expected a plan directory"));
+    /* a file changed or removed after the commit */
+    tu_write_str(tu_join(dir, "b.txt"), "bbb");
+    assert_int_equal(strata_dir_check(dir, NULL, NULL, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "b.txt: 3 bytes, but"));
+    tu_write_str(tu_join(dir, "b.txt"), "bb");
+    unlink(tu_join(dir, "a.txt"));
+    assert_int_equal(strata_dir_check(dir, NULL, NULL, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "a.txt: missing"));
+    tu_write_str(tu_join(dir, "a.txt"), "aaaa");
+    /* commit without begin extends a complete unit (a model in a checkpoint) */
+    tu_write_str(tu_join(dir, "c.txt"), "c");
+    const char *more[] = {"c.txt"};
+    assert_int_equal(strata_dir_commit(dir, "checkpoint", more, 1, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(dir, "checkpoint", NULL, &err), STRATA_OK);
+    unlink(tu_join(dir, "b.txt"));
+    assert_int_equal(strata_dir_check(dir, NULL, NULL, &err), STRATA_EFORMAT); /* b still listed */
+    /* begin forgets the old list */
+    assert_int_equal(strata_dir_begin(dir, "cluster", &err), STRATA_OK);
+    assert_int_equal(strata_dir_commit(dir, "cluster", more, 1, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(dir, NULL, NULL, &err), STRATA_OK);
+    /* names outside the directory, and missing files, cannot be listed */
+    const char *bad[] = {"../x"};
+    assert_int_equal(strata_dir_commit(dir, "cluster", bad, 1, &err), STRATA_EINVAL);
+    const char *absent[] = {"nope.txt"};
+    assert_int_equal(strata_dir_commit(dir, "cluster", absent, 1, &err), STRATA_EIO);
+    /* no manifest: taken as is */
+    char plain[512];
+    snprintf(plain, sizeof plain, "%s", tu_join(tu_tmpdir(), "plain"));
+    assert_int_equal(strata_mkdirs(plain, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(plain, "cluster", &found, &err), STRATA_OK);
+    assert_int_equal(found, 0);
+    /* a manifest.json that is not ours */
+    tu_write_str(tu_join(plain, "manifest.json"), "{\"name\": \"x\"}");
+    assert_int_equal(strata_dir_check(plain, NULL, NULL, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "\"format\""));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_plain_crlf),
         cmocka_unit_test(test_lines_gz_zst),
+        cmocka_unit_test(test_lines_truncated_compressed),
         cmocka_unit_test(test_lines_nul_and_long),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_half),
@@ -267,6 +409,7 @@ int main(void) {
         cmocka_unit_test(test_npy_bad),
         cmocka_unit_test(test_safetensors_roundtrip_and_bad),
         cmocka_unit_test(test_atomic_abort),
+        cmocka_unit_test(test_dir_manifest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

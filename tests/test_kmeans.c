@@ -361,6 +361,141 @@ static void test_all_identical(void **s) {
     strata_kmeans_result_free(&r);
 }
 
+/* Many splits: 6000 rows in 10 clusters cut down to <= 100 rows each push
+ * far more clusters through the split queue than the cluster table held at
+ * the start (issue #15: the queue overflowed its buffer, heap corruption). */
+static void test_split_many_small(void **s) {
+    (void)s;
+    enum { N = 6000, D = 16, K = 10, S = 100 };
+    float *x = make_data(N, D, 10, 1.0, 37);
+    strata_kmeans_input in = input1(x, N, D);
+    strata_kmeans_params p = strata_kmeans_default_params();
+    p.k = K;
+    p.max_cluster_size = S;
+    strata_kmeans_result r;
+    strata_error err;
+    assert_int_equal(strata_kmeans_fit(&r, &in, &p, &err), STRATA_OK);
+    assert_true(r.k >= N / S);
+    int64_t *cnt = calloc((size_t)r.k, sizeof *cnt);
+    for (int i = 0; i < N; i++) {
+        assert_true(r.assign[i] >= 0 && r.assign[i] < r.k);
+        cnt[r.assign[i]]++;
+    }
+    for (int c = 0; c < r.k; c++) {
+        assert_int_equal(cnt[c], r.size[c]);
+        assert_true(r.size[c] <= S);
+    }
+    free(cnt);
+    strata_kmeans_result_free(&r);
+    free(x);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Out of memory is a status, never a silent change of result                */
+/* ------------------------------------------------------------------------ */
+
+/* An allocator that fails the n-th allocation (fail_at, 1-based; 0: none)
+ * and any single request above big_limit bytes (0: none). */
+static struct {
+    long count, fail_at;
+    size_t big_limit;
+} g_oom;
+
+static void *oom_malloc(size_t n, void *ud) {
+    (void)ud;
+    long c = __atomic_add_fetch(&g_oom.count, 1, __ATOMIC_RELAXED);
+    if ((g_oom.fail_at && c == g_oom.fail_at) || (g_oom.big_limit && n > g_oom.big_limit)) return NULL;
+    return malloc(n);
+}
+static void *oom_realloc(void *p, size_t n, void *ud) {
+    (void)ud;
+    long c = __atomic_add_fetch(&g_oom.count, 1, __ATOMIC_RELAXED);
+    if ((g_oom.fail_at && c == g_oom.fail_at) || (g_oom.big_limit && n > g_oom.big_limit)) return NULL;
+    return realloc(p, n);
+}
+static void oom_free(void *p, void *ud) {
+    (void)ud;
+    free(p);
+}
+static void oom_install(long fail_at, size_t big_limit) {
+    g_oom.count = 0;
+    g_oom.fail_at = fail_at;
+    g_oom.big_limit = big_limit;
+    strata_allocator a = {oom_malloc, oom_realloc, oom_free, NULL};
+    strata_set_allocator(&a);
+}
+
+/* Every allocation of a fit that needs empty-cluster repair (random init on
+ * rows drawn from 3 distinct vectors: duplicate seeds leave clusters empty)
+ * and splitting, failed in turn: each run either reports ENOMEM or returns
+ * exactly the result of the run without failures (issue #15: a failed
+ * allocation skipped the repair silently, another left the statistics'
+ * permutation uninitialized). */
+static void test_fit_every_allocation_failure(void **s) {
+    (void)s;
+    enum { N = 240, D = 6, K = 8 };
+    float x[N * D];
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < D; j++) x[i * D + j] = (float)(1 + (j == i % 3) * 5 + j % 2);
+    strata_kmeans_input in = input1(x, N, D);
+    strata_kmeans_params p = strata_kmeans_default_params();
+    p.k = K;
+    p.init = STRATA_KMEANS_INIT_RANDOM;
+    p.max_cluster_size = 30;
+    p.nredo = 2;
+    strata_kmeans_result ref, r;
+    strata_error err;
+    oom_install(0, 0);
+    assert_int_equal(strata_kmeans_fit(&ref, &in, &p, &err), STRATA_OK);
+    long total = g_oom.count;
+    assert_true(total > 10);
+    int failed = 0;
+    for (long n = 1; n <= total; n++) {
+        oom_install(n, 0);
+        strata_status st = strata_kmeans_fit(&r, &in, &p, &err);
+        strata_set_allocator(NULL);
+        if (st != STRATA_OK) {
+            if (st != STRATA_ENOMEM || !strstr(err.msg, "out of memory"))
+                fail_msg("allocation %ld failed: status %d, \"%s\"", n, (int)st, err.msg);
+            failed++;
+            continue;
+        }
+        if (r.k != ref.k || memcmp(r.assign, ref.assign, sizeof(int32_t) * N) != 0 ||
+            memcmp(r.centroids, ref.centroids, sizeof(float) * (size_t)ref.k * D) != 0)
+            fail_msg("allocation %ld of %ld failed, yet the fit returned OK with another result", n,
+                     total);
+        strata_kmeans_result_free(&r);
+    }
+    assert_true(failed > 0);
+    strata_kmeans_result_free(&ref);
+}
+
+/* Memory follows the iterations actually run, not --niter / --nredo: a
+ * huge niter on data that converges in a few iterations needs no large
+ * allocation (issue #15: 1e8 iterations allocated 6 GB up front). */
+static void test_fit_huge_niter_small_memory(void **s) {
+    (void)s;
+    enum { N = 500, D = 8, K = 4 };
+    float *x = make_data(N, D, 4, 0.2, 41);
+    strata_kmeans_input in = input1(x, N, D);
+    strata_kmeans_params p = strata_kmeans_default_params();
+    p.k = K;
+    p.niter = 2000000000;
+    p.nredo = 3;
+    strata_kmeans_result r;
+    strata_error err;
+    oom_install(0, (size_t)64 << 20); /* any single request above 64 MB fails */
+    strata_status st = strata_kmeans_fit(&r, &in, &p, &err);
+    strata_set_allocator(NULL);
+    if (st) fail_msg("%s", err.msg);
+    assert_int_equal(r.n_runs, 1);
+    assert_true(r.runs[0].n_iter >= 1 && r.runs[0].n_iter < 1000);
+    assert_int_equal(r.runs[0].nredo, 3);
+    for (int q = 0; q < 3; q++) assert_true(r.runs[0].redo_objective[q] > 0);
+    strata_kmeans_result_free(&r);
+    free(x);
+}
+
 static void test_k1_and_kn(void **s) {
     (void)s;
     enum { N = 300, D = 7 };
@@ -671,6 +806,72 @@ static void test_cli_bad_input(void **s) {
     free(x);
 }
 
+/* A cluster directory is one unit (issue #15). A run killed between its
+ * renames (here by the file-size limit: assign.npy, 24 KB, fits; centroids
+ * [1000, 48], 192 KB, does not, so SIGXFSZ stops it there) leaves a new
+ * assign.npy beside the old centroids.npy and stats.json; `plan` used them
+ * together before, and must refuse the directory now. */
+static void test_cli_dir_killed_between_files(void **s) {
+    (void)s;
+    cli_fixture();
+    const char *q = tu_join(g_dir, "q.npy");
+    char out[512], pairs[512];
+    snprintf(out, sizeof out, "%s", tu_join(g_dir, "unit"));
+    snprintf(pairs, sizeof pairs, "%s", tu_join(g_dir, "pairs.jsonl"));
+    assert_int_equal(tu_sh("%s cluster --input %s --k 1000 --niter 3 --quiet --out %s", tu_strata(),
+                           q, out), 0);
+    int64_t n;
+    int32_t *old = load_i32(tu_join(out, "assign.npy"), &n);
+    /* the subshell's status goes to a file: the shell that sees SIGXFSZ
+     * reports it on its own stderr */
+    tu_sh("(ulimit -f 80; %s cluster --input %s --k 1000 --niter 3 --seed 2 --quiet --out %s; "
+          "echo $? > %s/rc) 2>/dev/null", tu_strata(), q, out, g_dir);
+    char *rcs = tu_read(tu_join(g_dir, "rc"), NULL);
+    assert_non_null(rcs);
+    assert_int_not_equal(atoi(rcs), 0);
+    free(rcs);
+    int32_t *now = load_i32(tu_join(out, "assign.npy"), &n);
+    /* the situation of the issue: a new assignment beside the old files */
+    assert_true(memcmp(old, now, sizeof(int32_t) * (size_t)n) != 0);
+    free(old);
+    free(now);
+    int rc = tu_sh("%s plan --pairs %s --batch-size 4 --strategy cluster --assign %s --quiet --out %s",
+               tu_strata(), pairs, out, tu_join(g_dir, "unit_plan"));
+    if (rc != 1) fail_msg("plan on a half-written cluster directory exited %d", rc);
+    assert_non_null(strstr(tu_last_err(), "incomplete cluster directory"));
+    rc = tu_sh("%s plan --pairs %s --batch-size 4 --strategy cluster --assign %s/assign.npy "
+               "--quiet --out %s", tu_strata(), pairs, out, tu_join(g_dir, "unit_plan"));
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(tu_last_err(), "incomplete cluster directory"));
+    /* a complete run makes it whole again */
+    assert_int_equal(tu_sh("%s cluster --input %s --k 1000 --niter 3 --seed 2 --quiet --out %s",
+                           tu_strata(), q, out), 0);
+    assert_int_equal(tu_sh("%s plan --pairs %s --batch-size 4 --strategy cluster --assign %s "
+                           "--quiet --out %s", tu_strata(), pairs, out, tu_join(g_dir, "unit_plan")),
+                     0);
+}
+
+/* `plan --assign DIR/assign.npy` takes DIR/centroids.npy, as the docs say:
+ * the same plan as `--assign DIR` (the TSP order follows the centroids). */
+static void test_cli_plan_assign_file_takes_centroids(void **s) {
+    (void)s;
+    cli_fixture();
+    char out[512], pairs[512];
+    snprintf(out, sizeof out, "%s", tu_join(g_dir, "tspc"));
+    snprintf(pairs, sizeof pairs, "%s", tu_join(g_dir, "pairs.jsonl"));
+    assert_int_equal(tu_sh("%s cluster --input %s --k 40 --quiet --out %s", tu_strata(),
+                           tu_join(g_dir, "q.npy"), out), 0);
+    assert_int_equal(tu_sh("%s plan --pairs %s --batch-size 16 --strategy cluster --order tsp "
+                           "--assign %s --quiet --out %s/pd", tu_strata(), pairs, out, out), 0);
+    int rc = tu_sh("%s plan --pairs %s --batch-size 16 --strategy cluster --order tsp "
+                   "--assign %s/assign.npy --quiet --out %s/pf", tu_strata(), pairs, out, out);
+    if (rc != 0) fail_msg("--assign DIR/assign.npy: %s", tu_last_err());
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/pd/batches.npy", out);
+    snprintf(b, sizeof b, "%s/pf/batches.npy", out);
+    assert_true(files_equal(a, b));
+}
+
 /* float16 input (converted per rank) gives the same result as the same
  * values stored as float32 */
 static void test_cli_float16_input(void **s) {
@@ -715,6 +916,9 @@ int main(void) {
         cmocka_unit_test(test_kmeanspp_one_seed_per_cluster),
         cmocka_unit_test(test_empty_cluster_repair),
         cmocka_unit_test(test_all_identical),
+        cmocka_unit_test(test_split_many_small),
+        cmocka_unit_test(test_fit_every_allocation_failure),
+        cmocka_unit_test(test_fit_huge_niter_small_memory),
         cmocka_unit_test(test_k1_and_kn),
         cmocka_unit_test(test_pairwise_cosine_stat),
         cmocka_unit_test(test_bad_rows),
@@ -724,6 +928,8 @@ int main(void) {
         cmocka_unit_test(test_cli_points_used),
         cmocka_unit_test(test_cli_bad_input),
         cmocka_unit_test(test_cli_float16_input),
+        cmocka_unit_test(test_cli_dir_killed_between_files),
+        cmocka_unit_test(test_cli_plan_assign_file_takes_centroids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -545,7 +545,12 @@ static void test_same_seed_same_plan_any_threads(void **state) {
     assert_memory_equal(l.batch_source, a.batch_source, (size_t)a.n_batches * 4);
     assert_memory_equal(l.batch_cluster, a.batch_cluster, (size_t)a.n_batches * 4);
     strata_plan_free(&l);
-    /* a plan without plan.json is incomplete */
+    /* a plan whose manifest says incomplete (a run stopped half-way) is
+     * refused, and so is one without plan.json */
+    assert_int_equal(strata_dir_begin(d1, "plan", &err), STRATA_OK);
+    assert_int_not_equal(strata_plan_load(&l, d1, &err), STRATA_OK);
+    assert_non_null(strstr(err.msg, "incomplete plan directory"));
+    assert_int_equal(remove(tu_join(d1, "manifest.json")), 0); /* as a plan before manifests */
     assert_int_equal(remove(tu_join(d1, "plan.json")), 0);
     assert_int_not_equal(strata_plan_load(&l, d1, &err), STRATA_OK);
     assert_non_null(strstr(err.msg, "not a complete plan"));

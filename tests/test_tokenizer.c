@@ -343,6 +343,25 @@ static void test_cli_invalid_utf8(void **state) {
     assert_int_equal(rc, 1);
     assert_non_null(strstr(tu_last_err(), "bad.jsonl:2: field \"text\" missing"));
     assert_false(tu_exists(out));
+    /* a JSON \u0000 escape in the text (issue #15: the text was cut there) */
+    tu_write_str(in, "\"ok\"\n\"a\\u0000b\"\n");
+    rc = tu_sh("%s tokenize --vocab '%s' --input '%s' --out '%s'", tu_strata(), voc, in, out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(tu_last_err(), "bad.jsonl:2: contains a NUL character"));
+    assert_false(tu_exists(out));
+    tu_write_str(in, "{\"text\": \"a\\u0000b\"}\n");
+    rc = tu_sh("%s tokenize --vocab '%s' --input '%s' --out '%s'", tu_strata(), voc, in, out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(tu_last_err(), "bad.jsonl:1: field \"text\": contains a NUL character"));
+    /* trailing garbage after the JSON string or object */
+    tu_write_str(in, "\"ok\"\n\"hello\" world\n");
+    rc = tu_sh("%s tokenize --vocab '%s' --input '%s' --out '%s'", tu_strata(), voc, in, out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(tu_last_err(), "bad.jsonl:2: not valid JSON"));
+    tu_write_str(in, "{\"text\": \"hello\"}}\n");
+    rc = tu_sh("%s tokenize --vocab '%s' --input '%s' --out '%s'", tu_strata(), voc, in, out);
+    assert_int_equal(rc, 1);
+    assert_false(tu_exists(out));
     /* good input through stdin */
     rc = tu_sh("printf '\"Hello, world!\"\\n' | %s tokenize --vocab '%s'", tu_strata(), voc);
     assert_int_equal(rc, 0);

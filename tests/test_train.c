@@ -309,6 +309,65 @@ static void test_batch_bad_input(void **state) {
     tiny_free(&m);
 }
 
+/* An allocator that fails the n-th allocation (1-based; 0: none). */
+static long g_count, g_fail_at;
+static void *oom_malloc(size_t n, void *ud) {
+    (void)ud;
+    return ++g_count == g_fail_at ? NULL : malloc(n);
+}
+static void *oom_realloc(void *p, size_t n, void *ud) {
+    (void)ud;
+    return ++g_count == g_fail_at ? NULL : realloc(p, n);
+}
+static void oom_free(void *p, void *ud) {
+    (void)ud;
+    free(p);
+}
+
+/* Every allocation of a training step failed in turn: the step reports
+ * ENOMEM or returns finite statistics (issue #15: strata_infonce turned
+ * out of memory into a NaN loss with STRATA_OK). */
+static void test_batch_out_of_memory(void **state) {
+    (void)state;
+    tiny m;
+    tiny_make(&m, 6, 8);
+    float *g = calloc(m.n, sizeof(float));
+    strata_bert_weights gw;
+    strata_bert_bind(&m.cfg, g, &gw);
+    strata_error err;
+    strata_allocator a = {oom_malloc, oom_realloc, oom_free, NULL};
+    long total = -1;
+    int failed = 0;
+    for (long n = 0; total < 0 || n <= total; n++) {
+        g_count = 0;
+        g_fail_at = n;
+        strata_set_allocator(&a);
+        strata_train_ws *ws = NULL;
+        strata_infonce_stats st = {0, 0, 0};
+        strata_status s = strata_train_ws_create(&ws, &m.cfg, &err);
+        if (!s)
+            s = strata_train_batch(ws, &m.cfg, &m.w, m.ids, m.len, m.N, m.T, m.mask, 0.05, 1,
+                                   STRATA_POOL_MEAN, 4, &gw, &st, &err);
+        strata_train_ws_free(ws);
+        strata_set_allocator(NULL);
+        if (n == 0) {
+            assert_int_equal(s, STRATA_OK);
+            total = g_count;
+            continue;
+        }
+        if (s) {
+            if (s != STRATA_ENOMEM) fail_msg("allocation %ld: status %d: %s", n, (int)s, err.msg);
+            failed++;
+        } else if (!isfinite(st.loss) || !isfinite(st.acc)) {
+            fail_msg("allocation %ld of %ld failed, yet the step returned OK with loss %g", n,
+                     total, st.loss);
+        }
+    }
+    assert_true(failed > 0);
+    free(g);
+    tiny_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_torch_mean_symmetric),
@@ -316,6 +375,7 @@ int main(void) {
         cmocka_unit_test(test_gradcache_equal),
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_batch_bad_input),
+        cmocka_unit_test(test_batch_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,6 +278,153 @@ static void test_sigkill_resume_bitwise_bf16(void **state) {
     test_sigkill_resume_bitwise(state);
 }
 
+/* Writes a copy of the fixture's pairs with every query text changed (same
+ * count, other texts) to <tmp>/name. */
+static const char *other_pairs(const char *name) {
+    const char *fx = fixture();
+    char *t = tu_read(tu_join(fx, "pairs.jsonl"), NULL);
+    assert_non_null(t);
+    for (char *p = strstr(t, "\"query\": \""); p; p = strstr(p + 1, "\"query\": \""))
+        p[10] = p[10] == 'a' ? 'b' : 'a'; /* first letter of each query */
+    const char *path = tmp_path(name);
+    tu_write_str(path, t);
+    free(t);
+    return path;
+}
+
+/* --resume continues the run trainer_state.json describes, or refuses
+ * (issue #15: other --pairs, --plan, --lr, --max-len or --seed went on
+ * silently). --steps may grow (the test above), --save-every may change. */
+static void test_resume_refuses_other_settings(void **state) {
+    (void)state;
+    const char *fx = fixture();
+    const char *run = tmp_path("run_resume_args");
+    assert_int_equal(tu_sh("%s --out %s --steps 6 --save-every 3 --threads 1", base_args(), run), 0);
+    /* another plan: the same shape, other batches */
+    char plan2[600];
+    snprintf(plan2, sizeof plan2, "%s/plan_other", tu_tmpdir());
+    assert_int_equal(tu_sh("cp -r %s/plan %s", fx, plan2), 0);
+    int64_t b[12][8], sh[2] = {12, 8};
+    for (int i = 0; i < 96; i++) b[i / 8][i % 8] = (i * 41) % 96;
+    strata_error err;
+    assert_int_equal(strata_npy_save(tu_join(plan2, "batches.npy"), STRATA_DTYPE_I64, 2, sh, b, &err), 0);
+    const char *pairs2 = other_pairs("pairs_other.jsonl");
+    struct {
+        const char *args, *want;
+    } cases[] = {
+        {"--lr 2e-3", "--lr"},
+        {"--max-len 32", "--max-len"},
+        {"--seed 7", "--seed"},
+        {"--tau 0.05", "--tau"},
+        {"--warmup 4", "--warmup"},
+        {"--symmetric", "--symmetric"},
+        {"--pool cls", "--pool"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int rc = tu_sh("%s --out %s --steps 12 --threads 1 --resume %s", base_args(), run,
+                       cases[c].args);
+        if (rc == 0) fail_msg("--resume with %s went on", cases[c].args);
+        if (!strstr(tu_last_err(), cases[c].want) || !strstr(tu_last_err(), "trainer_state.json"))
+            fail_msg("--resume with %s: %s", cases[c].args, tu_last_err());
+    }
+    /* other pairs (same count) and another plan (same shape): base_args
+     * names the fixture's, so later options override them */
+    int rc = tu_sh("%s train --pairs %s --plan %s/plan --config %s/config.json --vocab %s/vocab.txt"
+                   " --lr 1e-3 --warmup 3 --quiet --precision %s --out %s --steps 12 --threads 1 --resume",
+                   tu_strata(), pairs2, fx, fx, fx, g_prec, run);
+    if (rc == 0 || !strstr(tu_last_err(), "--pairs")) fail_msg("other pairs: %s", tu_last_err());
+    rc = tu_sh("%s train --pairs %s/pairs.jsonl --plan %s --config %s/config.json --vocab %s/vocab.txt"
+               " --lr 1e-3 --warmup 3 --quiet --precision %s --out %s --steps 12 --threads 1 --resume",
+               tu_strata(), fx, plan2, fx, fx, g_prec, run);
+    if (rc == 0 || !strstr(tu_last_err(), "--plan")) fail_msg("other plan: %s", tu_last_err());
+    assert_false(tu_exists(tu_join(run, "checkpoint-12")));
+    /* the same settings go on; --save-every and --steps may change */
+    rc = tu_sh("%s --out %s --steps 12 --save-every 4 --threads 1 --resume", base_args(), run);
+    if (rc) fail_msg("%s", tu_last_err());
+    assert_int_equal(log_lines(run), 12);
+    /* the same pairs file moved elsewhere is the same data */
+    const char *moved = tmp_path("pairs_moved.jsonl");
+    assert_int_equal(tu_sh("cp %s/pairs.jsonl %s", fx, moved), 0);
+    rc = tu_sh("%s train --pairs %s --plan %s/plan --config %s/config.json --vocab %s/vocab.txt"
+               " --lr 1e-3 --warmup 3 --quiet --precision %s --out %s --steps 14 --threads 1 --resume",
+               tu_strata(), moved, fx, fx, fx, g_prec, run);
+    if (rc) fail_msg("moved pairs: %s", tu_last_err());
+}
+
+/* A plan made by `strata plan` for other pairs with the same count is
+ * refused (issue #15: accepted): plan.json keeps the pairs' fingerprint. */
+static void test_plan_for_other_pairs(void **state) {
+    (void)state;
+    const char *fx = fixture();
+    const char *plan = tmp_path("plan_real");
+    assert_int_equal(tu_sh("%s plan --pairs %s/pairs.jsonl --batch-size 8 --strategy random --quiet "
+                           "--out %s", tu_strata(), fx, plan), 0);
+    const char *pairs2 = other_pairs("pairs_other2.jsonl");
+    const char *run = tmp_path("run_other_pairs");
+    int rc = tu_sh("%s train --pairs %s --plan %s --config %s/config.json --vocab %s/vocab.txt"
+                   " --quiet --out %s --steps 2 --threads 1", tu_strata(), pairs2, plan, fx, fx, run);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(tu_last_err(), "plan.json"));
+    assert_non_null(strstr(tu_last_err(), "other pairs"));
+    assert_false(tu_exists(tu_join(run, "final")));
+    /* the pairs it was made for train */
+    rc = tu_sh("%s train --pairs %s/pairs.jsonl --plan %s --config %s/config.json --vocab %s/vocab.txt"
+               " --quiet --out %s --steps 2 --threads 1", tu_strata(), fx, plan, fx, fx, run);
+    if (rc) fail_msg("%s", tu_last_err());
+}
+
+/* Folders written as a unit (manifest.json): a model, plan or checkpoint
+ * folder whose manifest says incomplete is refused by its readers; resume
+ * skips such a checkpoint, rewrites it in place of the old one and ends in
+ * the same bytes. */
+static void test_partial_dirs_refused(void **state) {
+    (void)state;
+    const char *fx = fixture();
+    const char *run = tmp_path("run_units");
+    assert_int_equal(tu_sh("%s --out %s --steps 4 --save-every 2 --threads 1", base_args(), run), 0);
+    char fin[600], ck4[600], ref[600];
+    snprintf(fin, sizeof fin, "%s/final", run);
+    snprintf(ck4, sizeof ck4, "%s/checkpoint-4", run);
+    snprintf(ref, sizeof ref, "%s/ref.safetensors", run);
+    assert_true(tu_exists(tu_join(fin, "manifest.json")));
+    char *man = tu_read(tu_join(ck4, "manifest.json"), NULL);
+    assert_non_null(man);
+    assert_non_null(strstr(man, "\"kind\":\t\"checkpoint\""));
+    assert_non_null(strstr(man, "optimizer.safetensors"));
+    assert_non_null(strstr(man, "1_Pooling/config.json"));
+    free(man);
+    assert_int_equal(tu_sh("cp %s/model.safetensors %s", fin, ref), 0);
+    strata_error err;
+    /* a model folder marked incomplete */
+    assert_int_equal(strata_dir_begin(fin, "model", &err), STRATA_OK);
+    int rc = tu_sh("%s embed --model %s --input %s/pairs.jsonl --out %s/e.npy --quiet", tu_strata(),
+                   fin, fx, run);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(tu_last_err(), "incomplete model directory"));
+    assert_false(tu_exists(tu_join(run, "e.npy")));
+    /* a plan folder marked incomplete */
+    char plan[600];
+    snprintf(plan, sizeof plan, "%s/plan_partial", tu_tmpdir());
+    assert_int_equal(tu_sh("cp -r %s/plan %s", fx, plan), 0);
+    assert_int_equal(strata_dir_begin(plan, "plan", &err), STRATA_OK);
+    rc = tu_sh("%s train --pairs %s/pairs.jsonl --plan %s --config %s/config.json --vocab %s/vocab.txt"
+               " --quiet --out %s --steps 2", tu_strata(), fx, plan, fx, fx, tmp_path("run_pp"));
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(tu_last_err(), "incomplete plan directory"));
+    /* a checkpoint marked incomplete is not resumed from */
+    assert_int_equal(strata_dir_begin(ck4, "checkpoint", &err), STRATA_OK);
+    rc = tu_sh("%s --out %s --steps 4 --save-every 2 --threads 1 --resume", base_args(), run);
+    if (rc) fail_msg("%s", tu_last_err());
+    assert_int_equal(strata_dir_check(ck4, "checkpoint", NULL, &err), STRATA_OK);
+    assert_int_equal(strata_dir_check(fin, "model", NULL, &err), STRATA_OK);
+    char now[700];
+    snprintf(now, sizeof now, "%s/model.safetensors", fin);
+    assert_true(same_file(ref, now));
+    assert_int_equal(log_lines(run), 4);
+    assert_int_equal(tu_count_files(run, ".old"), 0);
+    assert_int_equal(tu_count_files(run, ".tmp"), 0);
+}
+
 /* Same bytes with 1 and 2 threads (fixed block partitions, ordered sums). */
 static void test_threads_same_bytes(void **state) {
     (void)state;
@@ -528,6 +675,9 @@ int main(void) {
         cmocka_unit_test(test_warmup_default),
         cmocka_unit_test(test_train_log_and_checkpoints),
         cmocka_unit_test(test_sigkill_resume_bitwise),
+        cmocka_unit_test(test_resume_refuses_other_settings),
+        cmocka_unit_test(test_plan_for_other_pairs),
+        cmocka_unit_test(test_partial_dirs_refused),
         cmocka_unit_test(test_threads_same_bytes),
         cmocka_unit_test_setup_teardown(test_sigkill_resume_bitwise_bf16, use_bf16, use_fp32),
         cmocka_unit_test_setup_teardown(test_threads_same_bytes_bf16, use_bf16, use_fp32),

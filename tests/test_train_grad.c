@@ -379,7 +379,7 @@ static void check_nce(int sym) {
     for (int i = 0; i < N * 2; i++) mask[i] = (uint8_t)(g_rng >> (i % 50));
     for (int i = 0; i < N; i++) mask[i * 2 + i / 8] |= (uint8_t)(1u << (i % 8)); /* diagonal bits are ignored */
     strata_infonce_stats st;
-    strata_infonce(q, d, N, C, mask, 0.5, sym, dq, dd, &st);
+    assert_int_equal(strata_infonce(q, d, N, C, mask, 0.5, sym, dq, dd, &st, NULL), STRATA_OK);
     nce_ctx c = {to_d(q, N * C), to_d(d, N * C), mask, N, C, sym, 0.5};
     assert_true(fabs(st.loss - nce_loss(&c)) < 1e-6 * (1 + fabs(st.loss)));
     fd_check(sym ? "infonce sym dq" : "infonce dq", nce_loss, &c, c.q, dq, N * C);
@@ -402,7 +402,7 @@ static void test_infonce_all_masked(void **state) {
     fill(q, N * C, 1); fill(d, N * C, 1);
     uint8_t mask[N] = {0xff, 0xff, 0xff, 0xff};
     strata_infonce_stats st;
-    strata_infonce(q, d, N, C, mask, 0.02, 1, dq, dd, &st);
+    assert_int_equal(strata_infonce(q, d, N, C, mask, 0.02, 1, dq, dd, &st, NULL), STRATA_OK);
     assert_true(fabs(st.loss) < 1e-12);
     assert_true(st.acc == 1.0);
     assert_true(st.masked_frac == 1.0);

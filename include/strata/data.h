@@ -62,6 +62,12 @@ strata_status strata_pairs_load(strata_pairs *out, const char *path,
                                 strata_error *err);
 void strata_pairs_free(strata_pairs *p);
 
+/* 64-bit fingerprint of the pairs' content: every query, positive and
+ * source name, in order (not the file's format, compression or field
+ * names). Never 0. A plan records the fingerprint of the pairs it was made
+ * for, and training checks it. Same value for any thread count. */
+uint64_t strata_pairs_fingerprint(const strata_pairs *p);
+
 /* Id of a source name in p, or -1. */
 int strata_pairs_source_id(const strata_pairs *p, const char *name);
 

@@ -167,7 +167,8 @@ typedef struct strata_bert {
 } strata_bert;
 
 /* Number of floats of each tensor in STRATA_BERT_NUM_TENSORS order, and the
- * total. */
+ * total. Overflow-checked: returns 0 when the total (in bytes) does not fit
+ * in size_t (a size that does not fit reads SIZE_MAX in sizes[]). */
 size_t strata_bert_param_sizes(const strata_bert_config *cfg,
                                size_t sizes[STRATA_BERT_NUM_TENSORS]);
 /* Points w's members into block (which holds strata_bert_param_sizes floats). */
@@ -178,7 +179,11 @@ void strata_bert_bind(const strata_bert_config *cfg, float *block,
  * "config.json: key \"hidden_size\" missing"). Required: vocab_size,
  * hidden_size, num_hidden_layers, num_attention_heads, intermediate_size,
  * max_position_embeddings; type_vocab_size defaults to 2, layer_norm_eps to
- * 1e-12; hidden_act, when present, must be "gelu". Sets pool = MEAN,
+ * 1e-12; hidden_act, when present, must be "gelu". Sizes are limited to
+ * vocab_size <= 2^24, hidden_size <= 2^16, num_hidden_layers <= 2^10,
+ * intermediate_size and max_position_embeddings <= 2^20, type_vocab_size
+ * <= 2^16 (an error names the file and the key); strata_bert_create checks
+ * the same limits (EINVAL). Sets pool = MEAN,
  * normalize = 0 (strata_bert_load then reads the sentence-transformers
  * files). */
 strata_status strata_bert_config_load(strata_bert_config *cfg,
@@ -197,8 +202,9 @@ strata_status strata_bert_config_save(const strata_bert_config *cfg, int pad_id,
  * vocab.txt or tokenizer.json, and the sentence-transformers files when
  * present: 1_Pooling/config.json (CLS or mean pooling; default mean) and
  * modules.json (a Normalize module turns normalize on). Errors list missing
- * tensors and name wrong shapes. *out is owned by the caller
- * (strata_bert_free). */
+ * tensors and name wrong shapes. A folder Strata wrote is checked whole
+ * first (strata_dir_check: one left incomplete by an interrupted run is
+ * refused). *out is owned by the caller (strata_bert_free). */
 strata_status strata_bert_load(strata_bert **out, const char *dir,
                                strata_error *err);
 
@@ -211,8 +217,9 @@ strata_status strata_bert_create(strata_bert **out,
                                  strata_error *err);
 
 /* Writes a Hugging Face-loadable folder: config.json, model.safetensors
- * (F32, BertModel names without prefix), vocab.txt, and 1_Pooling/config.json.
- * Each file is written atomically. */
+ * (F32, BertModel names without prefix), vocab.txt, tokenizer_config.json,
+ * 1_Pooling/config.json and modules.json, each atomically, as one unit
+ * (manifest.json, kind "model": incomplete until every file is written). */
 strata_status strata_bert_save(const strata_bert *m, const char *dir,
                                strata_error *err);
 

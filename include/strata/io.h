@@ -84,7 +84,9 @@ int64_t strata_utf8_invalid_at(const char *s, size_t n);
 /* ------------------------------------------------------------------------ */
 
 /* Write to `path.tmp.<pid>.<n>` and rename over `path` on commit, so readers
- * never see a half-written file and a failure leaves nothing behind. */
+ * never see a half-written file and a failure leaves nothing behind. A
+ * process killed mid-write leaves its temporary file; the next open of the
+ * same path removes those whose <pid> no longer exists. */
 typedef struct strata_atomic {
     FILE *fp;          /* write here between open and commit */
     char *tmp_path;    /* owned */
@@ -112,6 +114,51 @@ strata_status strata_mkdirs(const char *path, strata_error *err);
 
 /* Joins dir and name with '/' into a new string (caller frees). */
 char *strata_path_join(const char *dir, const char *name);
+
+/* ------------------------------------------------------------------------ */
+/* Output directories written as a unit                                      */
+/* ------------------------------------------------------------------------ */
+
+/* A directory a command writes as a whole (a cluster, a plan, a model, a
+ * training checkpoint) carries DIR/manifest.json, written last:
+ *
+ *   {"format": "strata-dir", "version": 1, "kind": "cluster",
+ *    "complete": true, "files": [{"name": "assign.npy", "bytes": 24128}, ...]}
+ *
+ * Writers call strata_dir_begin before touching any file of the unit (the
+ * manifest then says "complete": false), write each file atomically, and
+ * call strata_dir_commit last. However a run ends, a reader then tells a
+ * complete directory from a partial one, a new file beside old ones
+ * included. Readers call strata_dir_check before reading. A directory
+ * without manifest.json was not written by Strata (a Hugging Face model, a
+ * hand-made assign.npy) or by a release before manifests, and is accepted
+ * as it is. Kinds: "cluster", "plan", "model", "checkpoint". */
+
+#define STRATA_MANIFEST "manifest.json"
+
+/* Creates dir (and parents) and writes DIR/manifest.json saying
+ * {"kind": kind, "complete": false} atomically: from here until
+ * strata_dir_commit the directory reads as incomplete. */
+strata_status strata_dir_begin(const char *dir, const char *kind,
+                               strata_error *err);
+
+/* Writes DIR/manifest.json atomically saying complete, with the name
+ * (relative to dir; "1_Pooling/config.json" is fine, ".." is not) and byte
+ * size of each of files[0..n), which must exist. When the directory already
+ * holds a complete manifest (no strata_dir_begin since: a unit written
+ * inside this one, such as a model inside a checkpoint), its files stay
+ * listed and kind replaces its kind. */
+strata_status strata_dir_commit(const char *dir, const char *kind,
+                                 const char *const *files, int n,
+                                 strata_error *err);
+
+/* Checks dir before it is read: when DIR/manifest.json exists it must say
+ * complete (else "DIR: incomplete cluster directory ..."), its kind must
+ * equal kind (NULL: any kind), and every listed file must exist with its
+ * recorded size. *found (may be NULL) is set to 1 when a manifest exists.
+ * A directory without manifest is STRATA_OK with *found = 0. */
+strata_status strata_dir_check(const char *dir, const char *kind, int *found,
+                               strata_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* NumPy .npy                                                                */

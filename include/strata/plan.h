@@ -19,8 +19,10 @@
  *                softmax partition. Never the diagonal, never a pad. Absent
  *                file = no masking.
  *   plan.json    parameters, counts, per-batch source/cluster/stage/epoch,
- *                per-stage info, masked fraction. Written LAST: a plan is
- *                complete iff plan.json exists.
+ *                per-stage info, masked fraction, the fingerprint of the
+ *                pairs planned.
+ *   manifest.json  the directory is one unit (io.h): marked incomplete
+ *                before the first file, listing the files when done.
  *
  * Dimension letters: N pairs, K clusters, D embedding dims, B batch size,
  * W = ceil(B/8) mask bytes per row, G groups (source or (source, cluster)).
@@ -133,6 +135,9 @@ typedef struct strata_plan {
     strata_plan_stage_info *stages;  /* [n_stages] or NULL after a load      */
     int64_t n_masked;            /* mask bits set                             */
     int64_t n_offdiag;           /* valid off-diagonal (query, doc) slots     */
+    uint64_t pairs_fingerprint;  /* strata_pairs_fingerprint of the pairs
+                                    planned; 0: unknown (set by the caller
+                                    before strata_plan_save)                  */
 } strata_plan;
 
 /* Number of bytes per mask row: ceil(B / 8). */
@@ -191,17 +196,28 @@ int64_t strata_plan_mask_batch_naive(uint8_t *mask, const int64_t *idx,
                                      double threshold);
 
 /* Writes DIR/batches.npy, DIR/mask.npy (or removes a stale one when the plan
- * has no mask) and DIR/plan.json, each atomically, plan.json last (removed
- * first if present), so a plan is complete iff plan.json exists. Creates
- * DIR. params_json (may be NULL) is a JSON object stored as "params". */
+ * has no mask) and DIR/plan.json, each atomically, as one unit: DIR's
+ * manifest says incomplete before the first file and lists them after the
+ * last (strata_dir_begin / strata_dir_commit), and plan.json is removed
+ * first and written last. Creates DIR. params_json (may be NULL) is a JSON
+ * object stored as "params"; plan->pairs_fingerprint, when set, is stored
+ * as "pairs_fingerprint" (16 hex digits). */
 strata_status strata_plan_save(const strata_plan *plan, const char *dir,
                                const char *params_json, strata_error *err);
 
 /* Loads DIR/batches.npy, DIR/mask.npy (optional) and the per-batch source
  * and cluster arrays of DIR/plan.json (required: an incomplete plan is an
- * error). Shapes are checked against each other. */
+ * error, so is a manifest saying incomplete). Shapes are checked against
+ * each other; pairs_fingerprint is read back (0 when absent). */
 strata_status strata_plan_load(strata_plan *out, const char *dir,
                                strata_error *err);
+
+/* Checks, before a plan directory is used with a set of pairs, that it is
+ * complete (its manifest, and plan.json present) and, when plan.json records
+ * a pairs fingerprint, that it equals pairs_fingerprint (0: not checked):
+ * "plan/plan.json: the plan was made for other pairs ... than PAIRS_NAME". */
+strata_status strata_plan_check_pairs(const char *dir, uint64_t pairs_fingerprint,
+                                      const char *pairs_name, strata_error *err);
 
 /* Frees everything a plan owns; accepts NULL; leaves *plan zeroed. */
 void strata_plan_free(strata_plan *plan);
@@ -256,10 +272,13 @@ typedef struct strata_plan_clusters {
 } strata_plan_clusters;
 
 /* Reads an assignment: path is an .npy file (int32 or int64, [N] or
- * [N, 1]) or a directory holding assign.npy (and centroids.npy, used when
- * centroids_path is NULL). centroids_path, when given, must be float32 /
- * float16 [K, D]. n_expected > 0: the length must match ("assign.npy: 1000
- * entries but the pairs have 999"). Ids must lie in [0, K). */
+ * [N, 1]) or a directory holding assign.npy; centroids.npy next to
+ * assign.npy is used when centroids_path is NULL. The folder is checked
+ * with strata_dir_check first (a `strata cluster` directory left incomplete
+ * by an interrupted run is refused; a folder without manifest is read as
+ * is). centroids_path, when given, must be float32 / float16 [K, D].
+ * n_expected > 0: the length must match ("assign.npy: 1000 entries but the
+ * pairs have 999"). Ids must lie in [0, K). */
 strata_status strata_plan_clusters_load(strata_plan_clusters *out, const char *path,
                                         const char *centroids_path, int64_t n_expected,
                                         strata_error *err);

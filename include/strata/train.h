@@ -94,11 +94,12 @@ typedef struct strata_infonce_stats {
  * removed). symmetric adds the document -> query direction with the mask
  * transposed and averages the two. Writes dq, dd [N, C] = d(loss)/d(q, d)
  * (overwritten; either may be NULL to skip gradients). Computed in double;
- * allocates N*N doubles twice (out of memory: the stats are NaN, which the
- * trainer reports as an error). */
-void strata_infonce(const float *q, const float *d, int N, int C,
-                    const uint8_t *mask, double tau, int symmetric,
-                    float *dq, float *dd, strata_infonce_stats *st);
+ * allocates N*N doubles twice. Errors: N or C < 1, tau <= 0 (EINVAL), out of
+ * memory (ENOMEM; st, dq and dd are then left as they were). */
+strata_status strata_infonce(const float *q, const float *d, int N, int C,
+                             const uint8_t *mask, double tau, int symmetric,
+                             float *dq, float *dd, strata_infonce_stats *st,
+                             strata_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Optimizer                                                                 */

@@ -5,8 +5,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "strata/io.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -200,6 +203,8 @@ struct strata_lines {
     unsigned char *zin;   /* zstd input buffer */
     size_t zin_cap, zin_len, zin_pos;
     int zeof;
+    size_t zpending;      /* last ZSTD_decompressStream result: 0 when the
+                             last frame is complete and flushed */
     char *buf;            /* decompressed bytes */
     size_t cap, len, pos;
     int eof;
@@ -287,30 +292,50 @@ static long fill(strata_lines *r, size_t want, strata_error *err) {
             strata_error_set(err, STRATA_EIO, "%s: read error", r->path);
             return -1;
         }
+        if (n == 0) {
+            /* zlib hands out what it could decode and flags a stream that
+             * stops inside a member (deflate data, or the CRC/length
+             * trailer) as Z_BUF_ERROR; a shorter file is not a valid read */
+            int errnum;
+            gzerror(r->gz, &errnum);
+            if (errnum == Z_BUF_ERROR) {
+                strata_error_set(err, STRATA_EFORMAT,
+                                 "%s:%lld: truncated gzip stream (unexpected end of file)",
+                                 r->path, (long long)r->lineno + 1);
+                return -1;
+            }
+        }
         return n;
     }
-    /* zstd */
+    /* zstd: at the end of the input the last frame must be complete (its
+     * checksum included) and flushed, else the file was cut */
     ZSTD_outBuffer ob = {dst, want, 0};
     while (ob.pos == 0) {
-        if (r->zin_pos == r->zin_len) {
-            if (r->zeof) return 0;
+        if (r->zin_pos == r->zin_len && !r->zeof) {
             r->zin_len = fread(r->zin, 1, r->zin_cap, r->fp);
             r->zin_pos = 0;
             if (r->zin_len == 0) {
-                r->zeof = 1;
                 if (ferror(r->fp)) {
                     strata_error_set(err, STRATA_EIO, "%s: read error", r->path);
                     return -1;
                 }
-                return 0;
+                r->zeof = 1;
             }
         }
+        if (r->zeof && r->zpending == 0) return 0;
         ZSTD_inBuffer ib = {r->zin, r->zin_len, r->zin_pos};
         size_t rc = ZSTD_decompressStream(r->zd, &ob, &ib);
         r->zin_pos = ib.pos;
         if (ZSTD_isError(rc)) {
             strata_error_set(err, STRATA_EFORMAT, "%s:%lld: zstd error: %s", r->path,
                              (long long)r->lineno + 1, ZSTD_getErrorName(rc));
+            return -1;
+        }
+        r->zpending = rc;
+        if (r->zeof && rc != 0 && ob.pos == 0) {
+            strata_error_set(err, STRATA_EFORMAT,
+                             "%s:%lld: truncated zstd stream (the file ends inside a frame)",
+                             r->path, (long long)r->lineno + 1);
             return -1;
         }
     }
@@ -393,9 +418,47 @@ void strata_lines_close(strata_lines *r) {
 /* Atomic output                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* Removes path.tmp.<pid>.<n> files left by processes that no longer exist
+ * (a run killed mid-write): only temporaries of this output, only of dead
+ * pids (kill(pid, 0) says ESRCH), so a write in progress elsewhere is left
+ * alone. Best effort: nothing here can fail the write. */
+static void remove_stale_tmp(const char *path) {
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0, blen = strlen(base);
+    /* no allocation: a failure here must not be one the write could see */
+    char dir[PATH_MAX];
+    if (!blen || dlen >= sizeof dir) return;
+    if (slash) {
+        memcpy(dir, path, dlen ? dlen : 1);
+        dir[dlen ? dlen : 1] = '\0';
+    } else {
+        strcpy(dir, ".");
+    }
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (strncmp(nm, base, blen) != 0 || strncmp(nm + blen, ".tmp.", 5) != 0) continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(nm + blen + 5, &end, 10);
+        if (errno || end == nm + blen + 5 || *end != '.' || pid <= 0 || pid == (long)getpid())
+            continue;
+        const char *q = end + 1;
+        if (!*q) continue;
+        while (*q >= '0' && *q <= '9') q++;
+        if (*q) continue; /* not <base>.tmp.<pid>.<n> */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or unknown */
+        unlinkat(dirfd(d), nm, 0);
+    }
+    if (d) closedir(d);
+}
+
 strata_status strata_atomic_open(strata_atomic *a, const char *path,
                                  strata_error *err) {
     static unsigned counter = 0;
+    remove_stale_tmp(path);
     memset(a, 0, sizeof *a);
     size_t n = strlen(path) + 64;
     a->tmp_path = strata_malloc(n);

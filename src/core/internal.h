@@ -26,6 +26,12 @@ strata_status strata__json_read(const char *path, cJSON **out,
  * instead of casting valuedouble: casting an out-of-range double to an
  * integer type is undefined behaviour. */
 int strata__json_int(const cJSON *j, int64_t lo, int64_t hi, int64_t *out);
+/* 1 when the JSON text s[0..n), already parsed by cJSON, holds a \u0000
+ * escape in the value of its top-level member `key` (key NULL: when the
+ * text itself is a string). cJSON ends such a string at the NUL, silently,
+ * so readers check each string field they use and refuse it: a text with an
+ * embedded NUL cannot be a C string. Cheap when the text has no "\u0000". */
+int strata__json_has_nul(const char *s, size_t n, const char *key);
 
 /* Growable byte buffer. */
 typedef struct strata__buf {

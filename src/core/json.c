@@ -63,6 +63,43 @@ int strata__json_int(const cJSON *j, int64_t lo, int64_t hi, int64_t *out) {
     return 1;
 }
 
+int strata__json_has_nul(const char *s, size_t n, const char *key) {
+    if (!memmem(s, n, "\\u0000", 6)) return 0;
+    size_t klen = key ? strlen(key) : 0;
+    int depth = 0, in_key = 0; /* in_key: inside the member named key */
+    size_t i = 0;
+    while (i < n) {
+        char c = s[i];
+        if (c == '{' || c == '[') depth++;
+        else if (c == '}' || c == ']') depth--;
+        if (c != '"') {
+            i++;
+            continue;
+        }
+        size_t start = ++i;
+        int nul = 0;
+        while (i < n && s[i] != '"') {
+            /* every backslash starts an escape; \uXXXX digits are plain */
+            if (s[i] == '\\') {
+                if (i + 5 < n && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) nul = 1;
+                i += 2;
+            } else {
+                i++;
+            }
+        }
+        size_t end = i < n ? i : n;
+        i++;
+        size_t j = i;
+        while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n')) j++;
+        if (depth == 1 && j < n && s[j] == ':') { /* a top-level key */
+            in_key = key && end - start == klen && memcmp(s + start, key, klen) == 0;
+            continue;
+        }
+        if (nul && ((!key && depth == 0) || (key && depth >= 1 && in_key))) return 1;
+    }
+    return 0;
+}
+
 int strata__buf_reserve(strata__buf *b, size_t extra) {
     size_t need;
     if (strata_size_add(b->len, extra, &need)) return -1;

@@ -221,14 +221,18 @@ static int is_blank(const char *s, size_t n) {
 
 /* Reads field `name` of obj as an id into buf (NUL-terminated). Accepts a
  * string or an integer number |x| <= 2^53 (converted to decimal text). */
-static strata_status get_id(const cJSON *obj, const char *file, int64_t line,
-                            char *num, size_t num_cap, const char **id,
-                            strata_error *err) {
+static strata_status get_id(const cJSON *obj, const char *raw, size_t raw_len,
+                            const char *file, int64_t line, char *num, size_t num_cap,
+                            const char **id, strata_error *err) {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, "_id");
     if (!f)
         return strata_error_set(err, STRATA_EFORMAT, "%s:%lld: field \"_id\" missing",
                                 file, (long long)line);
     if (cJSON_IsString(f) && f->valuestring) {
+        if (strata__json_has_nul(raw, raw_len, "_id"))
+            return strata_error_set(err, STRATA_EFORMAT,
+                                    "%s:%lld: field \"_id\": contains a NUL character (\\u0000)",
+                                    file, (long long)line);
         if (f->valuestring[0] == '\0')
             return strata_error_set(err, STRATA_EFORMAT, "%s:%lld: field \"_id\" is empty",
                                     file, (long long)line);
@@ -253,9 +257,9 @@ static strata_status get_id(const cJSON *obj, const char *file, int64_t line,
 
 /* Optional string field: NULL/missing/null -> "", a string -> it; other
  * types are an error. required: missing or null is an error too. */
-static strata_status get_text(const cJSON *obj, const char *field, int required,
-                              const char *file, int64_t line, const char **out,
-                              strata_error *err) {
+static strata_status get_text(const cJSON *obj, const char *raw, size_t raw_len,
+                              const char *field, int required, const char *file,
+                              int64_t line, const char **out, strata_error *err) {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, field);
     if (!f || cJSON_IsNull(f)) {
         if (required)
@@ -266,6 +270,10 @@ static strata_status get_text(const cJSON *obj, const char *field, int required,
     }
     if (!cJSON_IsString(f) || !f->valuestring)
         return strata_error_set(err, STRATA_EFORMAT, "%s:%lld: field \"%s\" is not a string",
+                                file, (long long)line, field);
+    if (strata__json_has_nul(raw, raw_len, field))
+        return strata_error_set(err, STRATA_EFORMAT,
+                                "%s:%lld: field \"%s\": contains a NUL character (\\u0000)",
                                 file, (long long)line, field);
     *out = f->valuestring;
     return STRATA_OK;
@@ -294,7 +302,8 @@ static strata_status read_jsonl(strata_texts *t, const char *path, int with_titl
                                   file, (long long)ln, (long long)bad);
             break;
         }
-        cJSON *obj = cJSON_ParseWithLength(line, len);
+        /* length with the NUL: nothing may follow the object */
+        cJSON *obj = cJSON_ParseWithLengthOpts(line, len + 1, NULL, 1);
         if (!obj || !cJSON_IsObject(obj)) {
             cJSON_Delete(obj);
             st = strata_error_set(err, STRATA_EFORMAT, "%s:%lld: not a JSON object",
@@ -302,9 +311,9 @@ static strata_status read_jsonl(strata_texts *t, const char *path, int with_titl
             break;
         }
         const char *id = NULL, *title = "", *text = NULL;
-        st = get_id(obj, file, ln, num, sizeof num, &id, err);
-        if (!st && with_title) st = get_text(obj, "title", 0, file, ln, &title, err);
-        if (!st) st = get_text(obj, "text", 1, file, ln, &text, err);
+        st = get_id(obj, line, len, file, ln, num, sizeof num, &id, err);
+        if (!st && with_title) st = get_text(obj, line, len, "title", 0, file, ln, &title, err);
+        if (!st) st = get_text(obj, line, len, "text", 1, file, ln, &text, err);
         if (!st) {
             if (t->n + 1 > lines_cap) {
                 int64_t nc = lines_cap ? lines_cap * 2 : 4096;
@@ -514,6 +523,12 @@ strata_status strata_beir_load_qrels(strata_beir *b, const char *path,
     strata_free(buf);
     if (!st && (texts_finish(&b->queries) || texts_finish(&b->corpus)))
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    if (!st && n == 0) /* nothing to evaluate or train on: never a silent 0 */
+        st = (skip_q || skip_d)
+                 ? strata_error_set(err, STRATA_EFORMAT,
+                                    "%s: no judgments (all %lld lines named unknown ids and were "
+                                    "skipped)", file, (long long)(skip_q + skip_d))
+                 : strata_error_set(err, STRATA_EFORMAT, "%s: no judgments", file);
     if (!st && n > 1) {
         qsort(q, (size_t)n, sizeof *q, cmp_qrel_line);
         for (int64_t i = 1; i < n; i++) {

@@ -208,10 +208,11 @@ static strata_status check_utf8(const char *path, int64_t line, const char *fiel
     return STRATA_OK;
 }
 
-/* Fetches a required string field into (s, n). */
+/* Fetches a required string field into (s, n); raw [raw_len] is the JSON
+ * text of the line (for the \u0000 check). */
 static strata_status get_string(const cJSON *obj, const char *field, const char *fallback,
-                                const char *path, int64_t line, const char **s,
-                                size_t *n, strata_error *err) {
+                                const char *raw, size_t raw_len, const char *path,
+                                int64_t line, const char **s, size_t *n, strata_error *err) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, field);
     if (!it && fallback) it = cJSON_GetObjectItemCaseSensitive(obj, fallback);
     if (!it)
@@ -220,6 +221,10 @@ static strata_status get_string(const cJSON *obj, const char *field, const char 
     if (!cJSON_IsString(it) || !it->valuestring)
         return strata_error_set(err, STRATA_EFORMAT, "%s:%lld: field \"%s\" is not a string",
                                 path, (long long)line, field);
+    if (strata__json_has_nul(raw, raw_len, it->string))
+        return strata_error_set(err, STRATA_EFORMAT,
+                                "%s:%lld: field \"%s\": contains a NUL character (\\u0000)",
+                                path, (long long)line, it->string);
     *s = it->valuestring;
     *n = strlen(it->valuestring);
     return check_utf8(path, line, field, *s, *n, err);
@@ -262,11 +267,13 @@ static strata_status parse_jsonl_line(builder *b, const char *line, size_t len,
     const char *q, *p, *s = "default";
     size_t ql, pl, sl = 7;
     const char *qfb = strcmp(o->query_field, "query") == 0 ? "anchor" : NULL;
-    if ((st = get_string(obj, o->query_field, qfb, path, ln, &q, &ql, err))) goto done;
-    if ((st = get_string(obj, o->positive_field, NULL, path, ln, &p, &pl, err))) goto done;
+    if ((st = get_string(obj, o->query_field, qfb, line, len, path, ln, &q, &ql, err))) goto done;
+    if ((st = get_string(obj, o->positive_field, NULL, line, len, path, ln, &p, &pl, err)))
+        goto done;
     const cJSON *si = cJSON_GetObjectItemCaseSensitive(obj, o->source_field);
     if (si && !cJSON_IsNull(si)) {
-        if ((st = get_string(obj, o->source_field, NULL, path, ln, &s, &sl, err))) goto done;
+        if ((st = get_string(obj, o->source_field, NULL, line, len, path, ln, &s, &sl, err)))
+            goto done;
     }
     if (add_pair(b, q, ql, p, pl, s, sl))
         st = strata_error_set(err, STRATA_ENOMEM, "%s:%lld: out of memory", path, (long long)ln);
@@ -427,6 +434,32 @@ void strata_pairs_free(strata_pairs *p) {
         for (int i = 0; i < p->n_sources; i++) strata_free(p->source_names[i]);
     strata_free(p->source_names);
     memset(p, 0, sizeof *p);
+}
+
+uint64_t strata_pairs_fingerprint(const strata_pairs *p) {
+    /* a fixed number of row ranges hashed in parallel, then their hashes in
+     * order (little-endian bytes): the same value for any thread count */
+    enum { PARTS = 64 };
+    uint64_t part[PARTS];
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < PARTS; c++) {
+        int64_t i0 = p->n / PARTS * c + (p->n % PARTS) * c / PARTS;
+        int64_t i1 = p->n / PARTS * (c + 1) + (p->n % PARTS) * (c + 1) / PARTS;
+        uint64_t h = (uint64_t)c;
+        for (int64_t i = i0; i < i1; i++) {
+            /* lengths with the NUL, so texts cannot run into each other */
+            h = strata_hash64(p->arena + p->off[2 * i], strata_pairs_text_len(p, 2 * i) + 1, h);
+            h = strata_hash64(p->arena + p->off[2 * i + 1], strata_pairs_text_len(p, 2 * i + 1) + 1, h);
+            const char *sn = p->source_names[p->source[i]];
+            h = strata_hash64(sn, strlen(sn) + 1, h);
+        }
+        part[c] = h;
+    }
+    unsigned char bytes[PARTS * 8];
+    for (int c = 0; c < PARTS; c++)
+        for (int b = 0; b < 8; b++) bytes[c * 8 + b] = (unsigned char)(part[c] >> (8 * b));
+    uint64_t h = strata_hash64(bytes, sizeof bytes, (uint64_t)p->n);
+    return h ? h : 1;
 }
 
 int strata_pairs_source_id(const strata_pairs *p, const char *name) {

@@ -25,24 +25,94 @@
 /* Parameter layout                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* a * b * c, or SIZE_MAX when the product does not fit (or a factor is
+ * negative). */
+static size_t mul3(int64_t a, int64_t b, int64_t c) {
+    size_t ab, abc;
+    if (a < 0 || b < 0 || c < 0 || strata_size_mul((size_t)a, (size_t)b, &ab) ||
+        strata_size_mul(ab, (size_t)c, &abc))
+        return SIZE_MAX;
+    return abc;
+}
+
 size_t strata_bert_param_sizes(const strata_bert_config *cfg,
                                size_t sizes[STRATA_BERT_NUM_TENSORS]) {
-    size_t V = (size_t)cfg->vocab_size, C = (size_t)cfg->hidden_size;
-    size_t L = (size_t)cfg->num_layers, F = (size_t)cfg->intermediate_size;
-    size_t P = (size_t)cfg->max_position, TV = (size_t)cfg->type_vocab_size;
+    int64_t V = cfg->vocab_size, C = cfg->hidden_size, L = cfg->num_layers;
+    int64_t F = cfg->intermediate_size, P = cfg->max_position, TV = cfg->type_vocab_size;
     size_t s[STRATA_BERT_NUM_TENSORS] = {
-        V * C, P * C, TV * C, C, C,          /* embeddings            */
-        L * C * C, L * C, L * C * C, L * C,  /* q, k                  */
-        L * C * C, L * C, L * C * C, L * C,  /* v, attention output   */
-        L * C, L * C,                        /* ln1                   */
-        L * F * C, L * F, L * C * F, L * C,  /* ff1, ff2              */
-        L * C, L * C};                       /* ln2                   */
+        mul3(V, C, 1), mul3(P, C, 1), mul3(TV, C, 1), mul3(C, 1, 1), mul3(C, 1, 1), /* embeddings */
+        mul3(L, C, C), mul3(L, C, 1), mul3(L, C, C), mul3(L, C, 1),  /* q, k                  */
+        mul3(L, C, C), mul3(L, C, 1), mul3(L, C, C), mul3(L, C, 1),  /* v, attention output   */
+        mul3(L, C, 1), mul3(L, C, 1),                                /* ln1                   */
+        mul3(L, F, C), mul3(L, F, 1), mul3(L, C, F), mul3(L, C, 1),  /* ff1, ff2              */
+        mul3(L, C, 1), mul3(L, C, 1)};                               /* ln2                   */
     size_t total = 0;
+    int over = 0;
     for (int i = 0; i < STRATA_BERT_NUM_TENSORS; i++) {
         if (sizes) sizes[i] = s[i];
-        total += s[i];
+        over |= s[i] == SIZE_MAX || strata_size_add(total, s[i], &total);
     }
+    /* the block is allocated in bytes: floats must fit too */
+    if (over || total > SIZE_MAX / sizeof(float)) return 0;
     return total;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Limits                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Largest value accepted for each size of a configuration: far above any
+ * released BERT (vocabularies of 250K, hidden 4096, 48 layers, positions
+ * 8192) and low enough that every count and offset fits in size_t and int
+ * arithmetic (the largest model they allow still overflows no product). */
+static const struct {
+    const char *key;  /* config.json key */
+    int max;
+} k_limits[] = {
+    {"vocab_size", 1 << 24},
+    {"hidden_size", 1 << 16},
+    {"num_hidden_layers", 1 << 10},
+    {"num_attention_heads", 1 << 16},
+    {"intermediate_size", 1 << 20},
+    {"max_position_embeddings", 1 << 20},
+    {"type_vocab_size", 1 << 16},
+};
+
+static int limit_of(const char *key) {
+    for (size_t i = 0; i < sizeof k_limits / sizeof k_limits[0]; i++)
+        if (strcmp(k_limits[i].key, key) == 0) return k_limits[i].max;
+    return 1000000000;
+}
+
+/* Checks every size of cfg against k_limits and the parameter count
+ * against size_t; errors name `where` (a config.json path, or
+ * "configuration") and the key. */
+static strata_status check_config(const strata_bert_config *cfg, const char *where,
+                                  strata_status bad, strata_error *err) {
+    const struct {
+        const char *key;
+        int v;
+    } f[] = {{"vocab_size", cfg->vocab_size},
+             {"hidden_size", cfg->hidden_size},
+             {"num_hidden_layers", cfg->num_layers},
+             {"num_attention_heads", cfg->num_heads},
+             {"intermediate_size", cfg->intermediate_size},
+             {"max_position_embeddings", cfg->max_position},
+             {"type_vocab_size", cfg->type_vocab_size}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].v < 1 || f[i].v > limit_of(f[i].key))
+            return strata_error_set(err, bad, "%s: key \"%s\" is %d; it must be in 1..%d",
+                                    where, f[i].key, f[i].v, limit_of(f[i].key));
+    if (cfg->hidden_size % cfg->num_heads != 0)
+        return strata_error_set(err, bad,
+                                "%s: \"hidden_size\" %d is not a multiple of \"num_attention_heads\" %d",
+                                where, cfg->hidden_size, cfg->num_heads);
+    if (strata_bert_param_sizes(cfg, NULL) == 0)
+        return strata_error_set(err, bad, "%s: the parameter count does not fit in memory "
+                                "(vocab_size %d, hidden_size %d, num_hidden_layers %d, "
+                                "intermediate_size %d)", where, cfg->vocab_size,
+                                cfg->hidden_size, cfg->num_layers, cfg->intermediate_size);
+    return STRATA_OK;
 }
 
 void strata_bert_bind(const strata_bert_config *cfg, float *block,
@@ -127,11 +197,13 @@ static strata_status get_int(const cJSON *j, const char *path, const char *key,
         *out = dflt;
         return STRATA_OK;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-        v->valuedouble < 1 || v->valuedouble > 1e9)
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 1)
         return strata_error_set(err, STRATA_EFORMAT,
                                 "%s: key \"%s\" must be a positive integer", path, key);
-    *out = v->valueint;
+    if (v->valuedouble > limit_of(key))
+        return strata_error_set(err, STRATA_EFORMAT, "%s: key \"%s\" is %.0f; at most %d is supported",
+                                path, key, v->valuedouble, limit_of(key));
+    *out = (int)v->valuedouble;
     return STRATA_OK;
 }
 
@@ -184,12 +256,7 @@ strata_status strata_bert_config_load(strata_bert_config *cfg,
         }
         cfg->layer_norm_eps = (float)eps->valuedouble;
     }
-    if (cfg->hidden_size % cfg->num_heads != 0) {
-        st = strata_error_set(err, STRATA_EFORMAT,
-                              "%s: \"hidden_size\" %d is not a multiple of \"num_attention_heads\" %d",
-                              path, cfg->hidden_size, cfg->num_heads);
-        goto done;
-    }
+    if ((st = check_config(cfg, path, STRATA_EFORMAT, err))) goto done;
     cfg->pool = STRATA_POOL_MEAN;
     cfg->normalize = 0;
 done:
@@ -250,10 +317,8 @@ done:
 
 static strata_status alloc_model(strata_bert **out, const strata_bert_config *cfg,
                                  strata_error *err) {
-    if (cfg->vocab_size < 1 || cfg->hidden_size < 1 || cfg->num_layers < 1 ||
-        cfg->num_heads < 1 || cfg->intermediate_size < 1 || cfg->max_position < 1 ||
-        cfg->type_vocab_size < 1 || cfg->hidden_size % cfg->num_heads != 0)
-        return strata_error_set(err, STRATA_EINVAL, "invalid BERT configuration");
+    strata_status st = check_config(cfg, "BERT configuration", STRATA_EINVAL, err);
+    if (st) return st;
     strata_bert *m = strata_calloc(1, sizeof *m);
     if (!m) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
     m->cfg = *cfg;
@@ -381,6 +446,17 @@ static strata_status load_weights(strata_bert *m, const char *path,
             }
             st = strata_convert_to_f32(p, t->data, t->dtype, per, err);
             if (st != STRATA_OK) break;
+            /* a NaN or Inf weight makes every embedding NaN: refuse it here,
+             * naming the tensor */
+            for (size_t k = 0; k < per; k++)
+                if (!isfinite(p[k])) {
+                    st = strata_error_set(err, STRATA_EFORMAT,
+                                          "%s: tensor \"%s\" holds %s at index %zu (a "
+                                          "non-finite weight makes every embedding NaN)",
+                                          path, t->name, isnan(p[k]) ? "NaN" : "Inf", k);
+                    break;
+                }
+            if (st != STRATA_OK) break;
             p += per;
         }
     }
@@ -410,6 +486,9 @@ strata_status strata_bert_load(strata_bert **out, const char *dir,
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
+    /* a model or checkpoint Strata wrote must be complete; a folder without
+     * manifest (Hugging Face) is read as it is */
+    if ((st = strata_dir_check(dir, NULL, NULL, err)) != STRATA_OK) goto done;
     if ((st = strata_bert_config_load(&cfg, cfg_path, err)) != STRATA_OK) goto done;
     if ((st = load_st_config(&cfg, dir, err)) != STRATA_OK) goto done;
     if (stat(w_path, &sb) != 0) {
@@ -490,11 +569,24 @@ static strata_status save_small_json(const char *dir, const char *name,
     return st;
 }
 
+static strata_status save_files(const strata_bert *m, const char *dir, strata_error *err);
+
 strata_status strata_bert_save(const strata_bert *m, const char *dir,
                                strata_error *err) {
+    /* one unit: incomplete until the manifest lists every file */
+    strata_status st = strata_dir_begin(dir, "model", err);
+    if (st == STRATA_OK) st = save_files(m, dir, err);
+    if (st == STRATA_OK) {
+        const char *unit[7] = {"model.safetensors", "config.json", "1_Pooling/config.json",
+                               "modules.json", "vocab.txt", "tokenizer_config.json"};
+        st = strata_dir_commit(dir, "model", unit, m->tok ? 6 : 4, err);
+    }
+    return st;
+}
+
+static strata_status save_files(const strata_bert *m, const char *dir, strata_error *err) {
     const strata_bert_config *cfg = &m->cfg;
-    strata_status st = strata_mkdirs(dir, err);
-    if (st != STRATA_OK) return st;
+    strata_status st = STRATA_OK;
     char *pool_dir = strata_path_join(dir, "1_Pooling");
     if (!pool_dir) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
     st = strata_mkdirs(pool_dir, err);

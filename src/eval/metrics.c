@@ -131,6 +131,9 @@ strata_status strata_eval_metrics(const strata_beir *b, const strata_run *r,
         return strata_error_set(err, STRATA_EINVAL,
                                 "eval: run has %lld queries, the BEIR set %lld",
                                 (long long)r->nq, (long long)b->queries.n);
+    if (b->n_qrels < 1 || b->qrels_off[b->queries.n] < 1)
+        return strata_error_set(err, STRATA_EFORMAT,
+                                "eval: the qrels hold no judgment; there is nothing to evaluate");
     int64_t maxm = 0, maxr = 0;
     for (int64_t q = 0; q < r->nq; q++) {
         int64_t m = r->off[q + 1] - r->off[q];
@@ -240,6 +243,8 @@ strata_status strata_eval_retrieve(const strata_beir *b, const float *C,
     if (o.k < 1) return strata_error_set(err, STRATA_EINVAL, "eval: k must be >= 1 (got %d)", o.k);
     if (D < 1) return strata_error_set(err, STRATA_EINVAL, "eval: D must be >= 1 (got %d)", D);
     int64_t nc = b->corpus.n, nqa = b->queries.n;
+    /* a list holds at most the whole corpus: memory follows min(k, N) */
+    if (o.k > nc) o.k = nc > 0 ? (int)nc : 1;
     int64_t bad = first_nonfinite(C, nc, D);
     if (bad >= 0)
         return strata_error_set(err, STRATA_EFORMAT,
@@ -256,7 +261,7 @@ strata_status strata_eval_retrieve(const strata_beir *b, const float *C,
     int64_t ns = 0;
     for (int64_t q = 0; q < nqa; q++)
         if (!b->qrels_off || b->qrels_off[q + 1] > b->qrels_off[q]) sel[ns++] = q;
-    int kk = o.k + (o.ignore_identical_ids ? 1 : 0);
+    int kk = o.k + (o.ignore_identical_ids && o.k < nc ? 1 : 0);
     size_t nres;
     if (strata_size_mul((size_t)ns, (size_t)kk, &nres)) {
         strata_free(sel);

@@ -10,6 +10,7 @@
 #include "strata/io.h"
 #include "core/internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -204,6 +205,13 @@ strata_status strata_run_read_trec(strata_run *out, strata_beir *b,
 /* Writing                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* 1 when s holds a character the TREC reader splits on. */
+static int has_space(const char *s) {
+    for (; *s; s++)
+        if (isspace((unsigned char)*s)) return 1;
+    return 0;
+}
+
 strata_status strata_run_write_trec(const strata_run *r, const strata_beir *b,
                                     const char *path, const char *name,
                                     strata_error *err) {
@@ -213,6 +221,28 @@ strata_status strata_run_write_trec(const strata_run *r, const strata_beir *b,
         return strata_error_set(err, STRATA_EINVAL, "run has %lld queries, the BEIR set %lld",
                                 (long long)r->nq, (long long)b->queries.n);
     if (!name || !*name) name = "strata";
+    /* columns are whitespace-separated: an id holding whitespace would make
+     * a run no reader (eval included) can read back */
+    if (has_space(name))
+        return strata_error_set(err, STRATA_EINVAL,
+                                "%s: run name \"%s\" contains whitespace; a TREC run cannot "
+                                "hold it", path, name);
+    for (int64_t q = 0; q < r->nq; q++) {
+        if (r->off[q + 1] == r->off[q]) continue;
+        const char *qid = strata_texts_id(&b->queries, q);
+        if (has_space(qid))
+            return strata_error_set(err, STRATA_EFORMAT,
+                                    "%s: query id \"%s\" (query %lld) contains whitespace; a TREC "
+                                    "run cannot hold it", path, qid, (long long)q);
+        for (int64_t j = r->off[q]; j < r->off[q + 1]; j++) {
+            const char *did = strata_texts_id(&b->corpus, r->doc[j]);
+            if (has_space(did))
+                return strata_error_set(err, STRATA_EFORMAT,
+                                        "%s: document id \"%s\" (corpus row %lld) contains "
+                                        "whitespace; a TREC run cannot hold it", path, did,
+                                        (long long)r->doc[j]);
+        }
+    }
     strata_atomic a;
     strata_status st = strata_atomic_open(&a, path, err);
     if (st) return st;

@@ -80,6 +80,21 @@ typedef struct problem {
     km_prog *prog;
 } problem;
 
+/* Appends the final objective of redo r to run->redo_objective, grown by
+ * doubling (capacity: the next power of two), so memory follows the redos
+ * run, not the nredo asked for. */
+static strata_status record_redo(strata_kmeans_run *run, int r, double obj, strata_error *err) {
+    if ((r & (r - 1)) == 0) { /* r is 0 or a power of two: full */
+        size_t cap = r == 0 ? 1 : 2 * (size_t)r;
+        double *v = strata_realloc(run->redo_objective, cap * sizeof *v);
+        if (!v) return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (redo records)");
+        run->redo_objective = v;
+    }
+    run->redo_objective[r] = obj;
+    run->nredo = r + 1;
+    return STRATA_OK;
+}
+
 /* Clusters view `full` into k clusters. On return `a` [full.n] holds the
  * cluster (0..k-1) of each view row, C [k, Dt] the centroids, cnt [k] the
  * global sizes. run (may be NULL) receives the record. */
@@ -117,10 +132,8 @@ static strata_status solve(const problem *pb, const km_view *full, int k, int ni
     if (run) run->n_used = train.n_global;
 
     float *bestC = strata_malloc_array((size_t)k * (size_t)dt, sizeof(float));
-    strata_kmeans_iter *iters = strata_calloc((size_t)niter + 1, sizeof *iters);
-    if (!bestC || !iters) {
-        strata_free(bestC);
-        strata_free(iters);
+    km_iters cur = {NULL, 0, 0}, kept = {NULL, 0, 0}; /* this redo's / the best's records */
+    if (!bestC) {
         st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
         goto out;
     }
@@ -137,29 +150,38 @@ static strata_status solve(const problem *pb, const km_view *full, int k, int ni
         double tinit = km_now() - t0;
         int n_iter = 0;
         if (st == STRATA_OK)
-            st = km_lloyd(&s, &train, niter, p->bounds, 1, &rng, iters, &n_iter, pb->prog, err);
+            st = km_lloyd(&s, &train, niter, p->bounds, 1, &rng, run ? &cur : NULL, &n_iter,
+                          pb->prog, err);
+        double obj = st == STRATA_OK ? km_objective(&s) : 0;
+        if (st == STRATA_OK && run) st = record_redo(run, r, obj, err);
         if (st) {
             km_state_free(&s);
             break;
         }
-        double obj = km_objective(&s);
-        if (run) run->redo_objective[r] = obj;
         if (obj > best_obj) {
             best_obj = obj;
             memcpy(bestC, s.C, (size_t)k * (size_t)dt * sizeof(float));
             km_state_free(&best);
             best = s;
             if (run) {
+                km_iters t = kept;
+                kept = cur;
+                cur = t;
                 run->best_redo = r;
-                run->n_iter = n_iter;
-                memcpy(run->iters, iters, (size_t)n_iter * sizeof *iters);
                 run->init_seconds = tinit;
             }
         } else {
             km_state_free(&s);
         }
     }
-    strata_free(iters);
+    if (st == STRATA_OK && run) { /* the kept run's records move to the result */
+        strata_free(run->iters);
+        run->iters = kept.v;
+        run->n_iter = kept.n;
+        kept.v = NULL;
+    }
+    km_iters_free(&cur);
+    km_iters_free(&kept);
     if (st == STRATA_OK) {
         if (sampled) {
             /* assign every row to the trained centroids */
@@ -193,6 +215,26 @@ out:
 /* Splitting clusters above max_cluster_size                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The split queue is FIFO and only moves forward: every split pushes up to
+ * two clusters, so it holds as many entries as splits, not as clusters, and
+ * grows on its own. 0 ok, -1 out of memory. */
+typedef struct split_queue {
+    int *v;
+    int head, tail, cap;
+} split_queue;
+
+static int queue_push(split_queue *q, int c) {
+    if (q->tail == q->cap) {
+        int ncap = q->cap > 0 ? q->cap * 2 : 64;
+        int *nv = strata_realloc(q->v, (size_t)ncap * sizeof *nv);
+        if (!nv) return -1;
+        q->v = nv;
+        q->cap = ncap;
+    }
+    q->v[q->tail++] = c;
+    return 0;
+}
+
 static strata_status split_big(strata_kmeans_result *res, const problem *pb,
                                int64_t max_size, int *cap, strata_error *err) {
     const strata_kmeans_input *in = pb->in;
@@ -207,10 +249,10 @@ static strata_status split_big(strata_kmeans_result *res, const problem *pb,
     int64_t *perm = strata_malloc_array((size_t)(n > 0 ? n : 1), sizeof *perm);
     int64_t *off = strata_malloc_array((size_t)*cap, sizeof *off);
     int64_t *len = strata_calloc((size_t)*cap, sizeof *len);
-    int *queue = strata_malloc_array((size_t)*cap, sizeof *queue);
+    split_queue queue = {NULL, 0, 0, 0};
     int32_t *a2 = strata_malloc_array((size_t)(n > 0 ? n : 1), sizeof *a2);
     int64_t *tmp = strata_malloc_array((size_t)(n > 0 ? n : 1), sizeof *tmp);
-    if (!perm || !off || !len || !queue || !a2 || !tmp) {
+    if (!perm || !off || !len || !a2 || !tmp) {
         st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (split)");
         goto done;
     }
@@ -232,11 +274,13 @@ static strata_status split_big(strata_kmeans_result *res, const problem *pb,
         for (int64_t i = 0; i < n; i++) perm[fill[res->assign[i]]++] = i;
         strata_free(fill);
     }
-    int qh = 0, qt = 0;
     for (int c = 0; c < K; c++)
-        if (res->size[c] > max_size) queue[qt++] = c;
-    while (qh < qt) {
-        int c = queue[qh++];
+        if (res->size[c] > max_size && queue_push(&queue, c)) {
+            st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (split)");
+            goto done;
+        }
+    while (queue.head < queue.tail) {
+        int c = queue.v[queue.head++];
         km_view v;
         if ((st = km_view_make(&v, in, pb->invn, perm + off[c], len[c], pb->comm, err))) break;
         float C2[2 * 4096];
@@ -275,9 +319,7 @@ static strata_status split_big(strata_kmeans_result *res, const problem *pb,
             if (o2) off = o2;
             int64_t *l2 = strata_realloc(len, (size_t)ncap * sizeof *len);
             if (l2) len = l2;
-            int *q2 = strata_realloc(queue, (size_t)ncap * sizeof *queue);
-            if (q2) queue = q2;
-            if (!o2 || !l2 || !q2) {
+            if (!o2 || !l2) {
                 if (C != C2) strata_free(C);
                 km_view_free(&v);
                 st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (split)");
@@ -306,14 +348,17 @@ static strata_status split_big(strata_kmeans_result *res, const problem *pb,
         res->n_split++;
         if (C != C2) strata_free(C);
         km_view_free(&v);
-        if (cnt[0] > max_size) queue[qt++] = c;
-        if (cnt[1] > max_size) queue[qt++] = nc;
+        if ((cnt[0] > max_size && queue_push(&queue, c)) ||
+            (cnt[1] > max_size && queue_push(&queue, nc))) {
+            st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (split)");
+            break;
+        }
     }
 done:
     strata_free(perm);
     strata_free(off);
     strata_free(len);
-    strata_free(queue);
+    strata_free(queue.v);
     strata_free(a2);
     strata_free(tmp);
     return st;
@@ -332,28 +377,27 @@ static strata_status final_stats(strata_kmeans_result *res, const problem *pb,
     int64_t *S = strata_calloc(kd + (size_t)K, sizeof(int64_t)); /* [K, Dt] | counts [K] */
     int64_t *off = strata_calloc((size_t)K + 1, sizeof(int64_t));
     int64_t *perm = strata_malloc_array((size_t)(n > 0 ? n : 1), sizeof(int64_t));
+    int64_t *fill = strata_malloc_array((size_t)K + 1, sizeof(int64_t));
     float *rows = strata_malloc_array((size_t)km_max_threads() * (size_t)dt, sizeof(float));
     res->cos_centroid = strata_calloc((size_t)K, sizeof(double));
     res->pairwise = strata_calloc((size_t)K * (size_t)in->nparts, sizeof(double));
-    if (!S || !off || !perm || !rows || !res->cos_centroid || !res->pairwise) {
+    km_view v;
+    strata_status vs = STRATA_ENOMEM;
+    if (!S || !off || !perm || !fill || !rows || !res->cos_centroid || !res->pairwise ||
+        (vs = km_view_make(&v, in, pb->invn, NULL, n, NULL, err)) != STRATA_OK) {
         strata_free(S);
         strata_free(off);
         strata_free(perm);
+        strata_free(fill);
         strata_free(rows);
+        if (vs != STRATA_ENOMEM) return vs;
         return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (statistics)");
     }
     for (int64_t i = 0; i < n; i++) off[res->assign[i] + 1]++;
     for (int c = 0; c < K; c++) off[c + 1] += off[c];
-    {
-        int64_t *fill = strata_malloc_array((size_t)K + 1, sizeof(int64_t));
-        if (fill) {
-            memcpy(fill, off, ((size_t)K + 1) * sizeof(int64_t));
-            for (int64_t i = 0; i < n; i++) perm[fill[res->assign[i]]++] = i;
-            strata_free(fill);
-        }
-    }
-    km_view v;
-    km_view_make(&v, in, pb->invn, NULL, n, NULL, err);
+    memcpy(fill, off, ((size_t)K + 1) * sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) perm[fill[res->assign[i]]++] = i;
+    strata_free(fill);
 #pragma omp parallel
     {
         float *row = rows + (size_t)km_thread_num() * (size_t)dt;
@@ -500,8 +544,10 @@ strata_status strata_kmeans_fit(strata_kmeans_result *res, const strata_kmeans_i
         st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (K=%lld)", (long long)ktot);
         goto fail;
     }
+    /* iterations for progress, saturated (runs * niter * nredo may pass 2^63) */
+    double tot_it = (double)nruns * (double)p->niter * (double)p->nredo;
     km_prog prog = {p->progress.fn ? &p->progress : NULL, 0,
-                    (int64_t)nruns * p->niter * p->nredo};
+                    tot_it < 9e18 ? (int64_t)tot_it : INT64_MAX};
     problem pb = {in, invn, p, comm, &prog};
     int first = 0;
     for (int s = 0; s < nsrc; s++) {
@@ -516,14 +562,6 @@ strata_status strata_kmeans_fit(strata_kmeans_result *res, const strata_kmeans_i
         run->n = v.n_global;
         run->k = ks[s];
         run->first_cluster = first;
-        run->nredo = p->nredo;
-        run->redo_objective = strata_calloc((size_t)p->nredo, sizeof(double));
-        run->iters = strata_calloc((size_t)p->niter + 1, sizeof(strata_kmeans_iter));
-        if (!run->redo_objective || !run->iters) {
-            km_view_free(&v);
-            st = strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
-            goto fail;
-        }
         st = solve(&pb, &v, ks[s], p->niter, p->nredo, (uint64_t)s << 32, a,
                    res->centroids + (size_t)first * (size_t)dt, res->size + first, run, err);
         km_view_free(&v);

@@ -99,6 +99,8 @@ typedef struct km_state {
     int bounds_valid;
     int64_t *mv_off;   /* [2K + 2] move lists offsets (in, out)            */
     int64_t *mv;       /* [2n] rows moving in / out                        */
+    int64_t *rep;      /* [K] sizes while repairing empty clusters (kept
+                          here so that the repair cannot fail)              */
 } km_state;
 
 strata_status km_state_init(km_state *s, const km_view *v, int k, strata_error *err);
@@ -115,14 +117,23 @@ double km_objective(const km_state *s);
  * drift and bound shifts updated. Returns the number repaired. */
 int km_update(km_state *s, const strata_kmeans_input *in, strata_rng *rng, int repair);
 
+/* Per-iteration records, grown as iterations run: memory follows the
+ * iterations done (Lloyd stops early), not the niter asked for. */
+typedef struct km_iters {
+    strata_kmeans_iter *v; /* [n] (owned) */
+    int n, cap;
+} km_iters;
+void km_iters_free(km_iters *r);
+
 /* Full Lloyd on a view from s->C: niter iterations (early stop when nothing
- * moves), then a final assignment to the final centroids. iters [niter]. */
+ * moves), then a final assignment to the final centroids. rec (may be NULL)
+ * is reset and receives one record per iteration run. */
 typedef struct km_prog {
     const strata_progress *progress;
     int64_t done, total;
 } km_prog;
 strata_status km_lloyd(km_state *s, const km_view *v, int niter, int bounds,
-                       int repair, strata_rng *rng, strata_kmeans_iter *iters,
+                       int repair, strata_rng *rng, km_iters *rec,
                        int *n_iter, km_prog *prog, strata_error *err);
 
 /* Validates rows (NaN, Inf, zero) and fills invn [nparts, n_local]. */

@@ -551,6 +551,7 @@ void km_state_free(km_state *s) {
     strata_free(s->CM);
     strata_free(s->mv_off);
     strata_free(s->mv);
+    strata_free(s->rep);
     memset(s, 0, sizeof *s);
 }
 
@@ -579,8 +580,10 @@ strata_status km_state_init(km_state *s, const km_view *v, int k, strata_error *
                                 sizeof(float));
     s->mv_off = strata_calloc(2 * (size_t)k + 2, sizeof(int64_t));
     s->mv = strata_malloc_array(2 * n, sizeof(int64_t));
+    s->rep = strata_malloc_array((size_t)k, sizeof(int64_t));
     if (!s->C || !s->Cold || !s->S || !s->cnt || !s->red || !s->a || !s->prev || !s->lb ||
-        !s->ub || !s->cand || !s->ucand || !s->cnext || !s->drift || !s->moved || !s->CM || !s->mv_off || !s->mv) {
+        !s->ub || !s->cand || !s->ucand || !s->cnext || !s->drift || !s->moved || !s->CM ||
+        !s->mv_off || !s->mv || !s->rep) {
         km_state_free(s);
         return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (K=%d, N=%lld)", k,
                                 (long long)v->n);
@@ -994,44 +997,41 @@ int km_update(km_state *s, const strata_kmeans_input *in, strata_rng *rng, int r
     }
     int nrep = 0;
     if (repair) {
-        int64_t *h = strata_malloc_array((size_t)k, sizeof *h);
-        if (h) {
-            memcpy(h, s->cnt, (size_t)k * sizeof *h);
-            const double EPS = 1.0 / 1024.0;
-            for (int ci = 0; ci < k; ci++) {
-                if (h[ci] > 0) continue;
-                uint64_t total = 0;
-                for (int c = 0; c < k; c++)
-                    if (h[c] > 1) total += (uint64_t)(h[c] - 1);
-                if (total == 0) break;
-                uint64_t u = strata_rng_below(rng, total), cum = 0;
-                int cj = 0;
-                for (int c = 0; c < k; c++) {
-                    if (h[c] <= 1) continue;
-                    cum += (uint64_t)(h[c] - 1);
-                    if (u < cum) {
-                        cj = c;
-                        break;
-                    }
+        int64_t *h = s->rep;
+        memcpy(h, s->cnt, (size_t)k * sizeof *h);
+        const double EPS = 1.0 / 1024.0;
+        for (int ci = 0; ci < k; ci++) {
+            if (h[ci] > 0) continue;
+            uint64_t total = 0;
+            for (int c = 0; c < k; c++)
+                if (h[c] > 1) total += (uint64_t)(h[c] - 1);
+            if (total == 0) break;
+            uint64_t u = strata_rng_below(rng, total), cum = 0;
+            int cj = 0;
+            for (int c = 0; c < k; c++) {
+                if (h[c] <= 1) continue;
+                cum += (uint64_t)(h[c] - 1);
+                if (u < cum) {
+                    cj = c;
+                    break;
                 }
-                float *a = s->C + (size_t)ci * (size_t)dt, *b = s->C + (size_t)cj * (size_t)dt;
-                memcpy(a, b, (size_t)dt * sizeof(float));
-                for (int64_t j = 0; j < dt; j++) {
-                    if (j % 2 == 0) {
-                        a[j] = (float)((double)a[j] * (1 + EPS));
-                        b[j] = (float)((double)b[j] * (1 - EPS));
-                    } else {
-                        a[j] = (float)((double)a[j] * (1 - EPS));
-                        b[j] = (float)((double)b[j] * (1 + EPS));
-                    }
-                }
-                km_normalize_parts(a, in->nparts, in->dim);
-                km_normalize_parts(b, in->nparts, in->dim);
-                h[ci] = h[cj] / 2;
-                h[cj] -= h[ci];
-                nrep++;
             }
-            strata_free(h);
+            float *a = s->C + (size_t)ci * (size_t)dt, *b = s->C + (size_t)cj * (size_t)dt;
+            memcpy(a, b, (size_t)dt * sizeof(float));
+            for (int64_t j = 0; j < dt; j++) {
+                if (j % 2 == 0) {
+                    a[j] = (float)((double)a[j] * (1 + EPS));
+                    b[j] = (float)((double)b[j] * (1 - EPS));
+                } else {
+                    a[j] = (float)((double)a[j] * (1 - EPS));
+                    b[j] = (float)((double)b[j] * (1 + EPS));
+                }
+            }
+            km_normalize_parts(a, in->nparts, in->dim);
+            km_normalize_parts(b, in->nparts, in->dim);
+            h[ci] = h[cj] / 2;
+            h[cj] -= h[ci];
+            nrep++;
         }
     }
     /* Drift per centroid, an upper bound on how much any unit row's score
@@ -1085,31 +1085,55 @@ int km_update(km_state *s, const strata_kmeans_input *in, strata_rng *rng, int r
 /* Lloyd                                                                     */
 /* ------------------------------------------------------------------------ */
 
+void km_iters_free(km_iters *r) {
+    if (!r) return;
+    strata_free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+/* The next record of rec (grown by doubling), NULL when out of memory. */
+static strata_kmeans_iter *iters_next(km_iters *rec) {
+    if (rec->n == rec->cap) {
+        int ncap = rec->cap > 0 ? (rec->cap < INT32_MAX / 2 ? rec->cap * 2 : INT32_MAX) : 32;
+        strata_kmeans_iter *nv = strata_realloc(rec->v, (size_t)ncap * sizeof *nv);
+        if (!nv) return NULL;
+        rec->v = nv;
+        rec->cap = ncap;
+    }
+    strata_kmeans_iter *r = &rec->v[rec->n++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
 strata_status km_lloyd(km_state *s, const km_view *v, int niter, int bounds, int repair,
-                       strata_rng *rng, strata_kmeans_iter *iters, int *n_iter, km_prog *prog,
+                       strata_rng *rng, km_iters *rec, int *n_iter, km_prog *prog,
                        strata_error *err) {
     int it = 0, need_final = 1;
     strata_status st;
+    if (rec) rec->n = 0;
     for (; it < niter; it++) {
         double t0 = km_now();
         int64_t changed, scored;
         if ((st = km_assign(s, v, bounds, &changed, &scored, err))) return st;
         double obj = km_objective(s);
-        if (iters) {
-            iters[it].objective = obj;
-            iters[it].changed = changed;
-            iters[it].scored = scored;
+        strata_kmeans_iter *r = NULL;
+        if (rec && !(r = iters_next(rec)))
+            return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory (iteration records)");
+        if (r) {
+            r->objective = obj;
+            r->changed = changed;
+            r->scored = scored;
         }
         if (changed == 0 && it > 0) {
             /* nothing moved: the centroids are already the means */
-            if (iters) iters[it].seconds = km_now() - t0;
+            if (r) r->seconds = km_now() - t0;
             it++;
             if (prog && prog->progress) prog->done++;
             need_final = 0;
             break;
         }
         km_update(s, v->in, rng, repair);
-        if (iters) iters[it].seconds = km_now() - t0;
+        if (r) r->seconds = km_now() - t0;
         if (prog && prog->progress) {
             prog->done++;
             strata_progress_report(prog->progress, "kmeans", prog->done, prog->total, "iter");
@@ -1166,9 +1190,9 @@ strata_status strata_kmeans_lloyd(float *centroids, int32_t *assign,
         return st;
     }
     km_view v;
-    km_view_make(&v, in, invn, NULL, in->n_local, NULL, err);
     km_state s;
-    if ((st = km_state_init(&s, &v, k, err))) {
+    if ((st = km_view_make(&v, in, invn, NULL, in->n_local, NULL, err)) ||
+        (st = km_state_init(&s, &v, k, err))) {
         strata_free(invn);
         return st;
     }
@@ -1177,12 +1201,15 @@ strata_status strata_kmeans_lloyd(float *centroids, int32_t *assign,
     strata_rng rng;
     strata_rng_seed(&rng, 1, 0);
     int done = 0;
-    st = km_lloyd(&s, &v, niter, bounds, repair, &rng, iters, &done, NULL, err);
+    km_iters rec = {NULL, 0, 0};
+    st = km_lloyd(&s, &v, niter, bounds, repair, &rng, iters ? &rec : NULL, &done, NULL, err);
     if (st == STRATA_OK) {
         memcpy(centroids, s.C, (size_t)k * (size_t)dt * sizeof(float));
         memcpy(assign, s.a, (size_t)in->n_local * sizeof(int32_t));
+        if (iters && rec.n > 0) memcpy(iters, rec.v, (size_t)rec.n * sizeof *iters);
         if (n_iter) *n_iter = done;
     }
+    km_iters_free(&rec);
     km_state_free(&s);
     strata_free(invn);
     return st;
@@ -1208,7 +1235,7 @@ strata_status strata_kmeans_lloyd_naive(float *centroids, int32_t *assign,
     }
     if ((st = km_validate(in, invn, NULL, err))) goto done;
     km_view v;
-    km_view_make(&v, in, invn, NULL, n, NULL, err);
+    if ((st = km_view_make(&v, in, invn, NULL, n, NULL, err))) goto done;
     for (int64_t i = 0; i < n; i++) km_load_row(&v, i, X + (size_t)i * (size_t)dt);
     for (int c = 0; c < k; c++)
         km_normalize_parts(centroids + (size_t)c * (size_t)dt, in->nparts, in->dim);

@@ -40,20 +40,34 @@ strata_status strata_plan_clusters_load(strata_plan_clusters *out, const char *p
     strata_status st = STRATA_OK;
     strata_npy a = {0};
     strata_mat cm = {0};
-    if (is_dir(path)) {
-        out->assign_path = strata_path_join(path, "assign.npy");
-        if (!centroids_path) {
-            char *c = strata_path_join(path, "centroids.npy");
-            if (!c) {
-                st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-                goto done;
-            }
-            if (exists(c)) out->centroids_path = c;
-            else strata_free(c);
-        }
-    } else {
-        out->assign_path = strata_strdup(path);
+    /* the folder of the assignment: a `strata cluster` output (one unit,
+     * checked whole) or wherever the user keeps assign.npy */
+    int whole_dir = is_dir(path);
+    char *dir = strata_strdup(path);
+    if (dir && !whole_dir) {
+        char *slash = strrchr(dir, '/');
+        if (slash == dir) slash[1] = '\0';
+        else if (slash) *slash = '\0';
+        else strcpy(dir, ".");
     }
+    if (!dir) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    st = strata_dir_check(dir, whole_dir ? "cluster" : NULL, NULL, err);
+    if (st) {
+        strata_free(dir);
+        return st;
+    }
+    out->assign_path = whole_dir ? strata_path_join(path, "assign.npy") : strata_strdup(path);
+    if (!centroids_path) { /* centroids.npy next to assign.npy, when there */
+        char *c = strata_path_join(dir, "centroids.npy");
+        if (!c) {
+            strata_free(dir);
+            st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (exists(c)) out->centroids_path = c;
+        else strata_free(c);
+    }
+    strata_free(dir);
     if (centroids_path) out->centroids_path = strata_strdup(centroids_path);
     if (!out->assign_path || (centroids_path && !out->centroids_path)) {
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");

@@ -1,12 +1,17 @@
 /*
- * planio.c — a plan on disk: batches.npy, mask.npy, plan.json.
+ * planio.c — a plan on disk: batches.npy, mask.npy, plan.json, manifest.json.
  *
- * Completeness rule: plan.json is removed first and written last, each file
- * is written atomically, so a directory holds a complete plan iff plan.json
- * exists; a failure in between leaves no plan.json (and no temp files).
+ * Completeness rule: the directory is one unit (io.h): its manifest says
+ * incomplete before the first file is touched and lists the files after the
+ * last. plan.json is also removed first and written last, each file is
+ * written atomically, so a failure in between leaves no plan.json, no temp
+ * files, and a manifest that says incomplete.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,7 +44,7 @@ strata_status strata_plan_save(const strata_plan *plan, const char *dir,
                                const char *params_json, strata_error *err) {
     if (!plan || !plan->batches || plan->n_batches < 1 || plan->batch_size < 1)
         return strata_error_set(err, STRATA_EINVAL, "plan save: empty plan");
-    strata_status st = strata_mkdirs(dir, err);
+    strata_status st = strata_dir_begin(dir, "plan", err);
     if (st) return st;
     char *pj = strata_path_join(dir, "plan.json");
     char *pb = strata_path_join(dir, "batches.npy");
@@ -88,6 +93,11 @@ strata_status strata_plan_save(const strata_plan *plan, const char *dir,
     cJSON_AddStringToObject(root, "complete_when", "plan.json exists (written last)");
     if (params) { cJSON_AddItemToObject(root, "params", params); params = NULL; }
     cJSON_AddNumberToObject(root, "n_pairs", (double)plan->n_pairs);
+    if (plan->pairs_fingerprint) {
+        char fp[32];
+        snprintf(fp, sizeof fp, "%016" PRIx64, plan->pairs_fingerprint);
+        cJSON_AddStringToObject(root, "pairs_fingerprint", fp);
+    }
     cJSON_AddNumberToObject(root, "n_batches", (double)nb);
     cJSON_AddNumberToObject(root, "batch_size", (double)B);
     cJSON_AddStringToObject(root, "batches", "batches.npy");
@@ -149,6 +159,10 @@ strata_status strata_plan_save(const strata_plan *plan, const char *dir,
         cJSON_AddItemToObject(root, arrs[a].name, x);
     }
     st = strata__json_write(pj, root, err);
+    if (!st) {
+        const char *unit[3] = {"batches.npy", "plan.json", "mask.npy"};
+        st = strata_dir_commit(dir, "plan", unit, plan->mask ? 3 : 2, err);
+    }
     goto done;
 oom:
     st = strata_error_set(err, STRATA_ENOMEM, "plan save: out of memory");
@@ -164,6 +178,21 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Load                                                                      */
 /* ------------------------------------------------------------------------ */
+
+/* Reads "pairs_fingerprint" of plan.json (0 when absent). */
+static strata_status read_fingerprint(const cJSON *root, const char *path, uint64_t *fp,
+                                      strata_error *err) {
+    *fp = 0;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "pairs_fingerprint");
+    if (!f) return STRATA_OK; /* a plan from before fingerprints */
+    char *end = NULL;
+    if (cJSON_IsString(f) && strlen(f->valuestring) == 16)
+        *fp = strtoull(f->valuestring, &end, 16);
+    if (!end || *end || *fp == 0)
+        return strata_error_set(err, STRATA_EFORMAT,
+                                "%s: field \"pairs_fingerprint\" must be 16 hex digits", path);
+    return STRATA_OK;
+}
 
 static strata_status read_int_array(const cJSON *root, const char *name, int64_t nb,
                                     int32_t **out, const char *path, strata_error *err) {
@@ -200,6 +229,7 @@ strata_status strata_plan_load(strata_plan *out, const char *dir, strata_error *
     strata_npy nb_npy = {0}, m_npy = {0};
     strata_status st = STRATA_OK;
     if (!pj || !pb || !pm) { st = strata_error_set(err, STRATA_ENOMEM, "out of memory"); goto done; }
+    if ((st = strata_dir_check(dir, "plan", NULL, err))) goto done;
     if (access(pj, F_OK) != 0) {
         st = strata_error_set(err, STRATA_EIO,
                               "%s: missing — %s is not a complete plan (plan.json is written last)",
@@ -234,6 +264,7 @@ strata_status strata_plan_load(strata_plan *out, const char *dir, strata_error *
                               "%s: field \"n_pairs\" must be a non-negative integer", pj);
         goto done;
     }
+    if ((st = read_fingerprint(root, pj, &out->pairs_fingerprint, err))) goto done;
     for (int64_t t = 0; t < nb * B; t++) {
         int64_t v = ((const int64_t *)nb_npy.data)[t];
         if (v < -1 || (out->n_pairs > 0 && v >= out->n_pairs)) {
@@ -285,5 +316,28 @@ done:
     strata_free(pb);
     strata_free(pm);
     if (st) strata_plan_free(out);
+    return st;
+}
+
+strata_status strata_plan_check_pairs(const char *dir, uint64_t pairs_fingerprint,
+                                      const char *pairs_name, strata_error *err) {
+    strata_status st = strata_dir_check(dir, "plan", NULL, err);
+    if (st) return st;
+    char *pj = strata_path_join(dir, "plan.json");
+    if (!pj) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    cJSON *root = NULL;
+    uint64_t fp = 0;
+    if (access(pj, F_OK) != 0)
+        st = strata_error_set(err, STRATA_EFORMAT,
+                              "%s: missing (the plan is incomplete; run `strata plan` again)", pj);
+    if (!st) st = strata__json_read(pj, &root, err);
+    if (!st) st = read_fingerprint(root, pj, &fp, err);
+    if (!st && fp && pairs_fingerprint && fp != pairs_fingerprint)
+        st = strata_error_set(err, STRATA_EFORMAT,
+                              "%s: the plan was made for other pairs (fingerprint %016" PRIx64
+                              ") than %s (%016" PRIx64 "); plan these pairs with `strata plan`",
+                              pj, fp, pairs_name ? pairs_name : "these", pairs_fingerprint);
+    cJSON_Delete(root);
+    strata_free(pj);
     return st;
 }

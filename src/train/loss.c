@@ -69,19 +69,21 @@ static double direction(const double *S, double *dS, double *row_loss, int N,
 /* InfoNCE                                                                   */
 /* ------------------------------------------------------------------------ */
 
-void strata_infonce(const float *q, const float *d, int N, int C,
-                    const uint8_t *mask, double tau, int symmetric,
-                    float *dq, float *dd, strata_infonce_stats *st) {
+strata_status strata_infonce(const float *q, const float *d, int N, int C,
+                             const uint8_t *mask, double tau, int symmetric,
+                             float *dq, float *dd, strata_infonce_stats *st,
+                             strata_error *err) {
+    if (N < 1 || C < 1 || !(tau > 0))
+        return strata_error_set(err, STRATA_EINVAL, "infonce: N %d, C %d, tau %g", N, C, tau);
     size_t NN = (size_t)N * N;
     double *S = strata_malloc_array(NN, sizeof(double));
     double *dS = strata_calloc(NN, sizeof(double));
     double *rl = strata_malloc_array((size_t)N, sizeof(double));
-    if (!S || !dS || !rl) { /* the caller sized everything else; report a NaN loss */
+    if (!S || !dS || !rl) {
         strata_free(S);
         strata_free(dS);
         strata_free(rl);
-        if (st) st->loss = st->acc = st->masked_frac = NAN;
-        return;
+        return strata_error_set(err, STRATA_ENOMEM, "infonce: out of memory (N = %d)", N);
     }
     int nbytes = (N + 7) / 8;
 #pragma omp parallel for schedule(static) if ((int64_t)N * N * C >= 32768)
@@ -127,4 +129,5 @@ void strata_infonce(const float *q, const float *d, int N, int C,
     strata_free(S);
     strata_free(dS);
     strata_free(rl);
+    return STRATA_OK;
 }

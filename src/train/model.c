@@ -483,8 +483,9 @@ strata_status strata_train_batch(strata_train_ws *ws,
     if (ch == n_seq) {
         /* whole batch: one forward with activations, one backward */
         tokens = chunk_forward(ws, cfg, w, ids, lengths, T, 0, n_seq, pool);
-        strata_infonce(ws->emb, ws->emb + (size_t)N * C, N, C, mask, tau,
-                       symmetric, ws->demb, ws->demb + (size_t)N * C, st);
+        if ((s = strata_infonce(ws->emb, ws->emb + (size_t)N * C, N, C, mask, tau, symmetric,
+                                ws->demb, ws->demb + (size_t)N * C, st, err)))
+            return s;
         strata_train_backward(cfg, w, ws->acts, ws->demb, g);
     } else {
         /* GradCache: embed chunk by chunk, loss gradient w.r.t. the
@@ -493,8 +494,9 @@ strata_status strata_train_batch(strata_train_ws *ws,
             int n = n_seq - s0 < ch ? n_seq - s0 : ch;
             tokens += chunk_forward(ws, cfg, w, ids, lengths, T, s0, n, pool);
         }
-        strata_infonce(ws->emb, ws->emb + (size_t)N * C, N, C, mask, tau,
-                       symmetric, ws->demb, ws->demb + (size_t)N * C, st);
+        if ((s = strata_infonce(ws->emb, ws->emb + (size_t)N * C, N, C, mask, tau, symmetric,
+                                ws->demb, ws->demb + (size_t)N * C, st, err)))
+            return s;
         for (int s0 = 0; s0 < n_seq; s0 += ch) {
             int n = n_seq - s0 < ch ? n_seq - s0 : ch;
             chunk_forward(ws, cfg, w, ids, lengths, T, s0, n, pool);

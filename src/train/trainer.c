@@ -8,6 +8,7 @@
 #include "strata/data.h"
 #include "strata/eval.h"
 #include "strata/io.h"
+#include "strata/plan.h"
 #include "core/internal.h"
 
 #include <dirent.h>
@@ -69,28 +70,45 @@ static void fsync_dir(const char *dir) {
     }
 }
 
-/* Latest complete checkpoint step in dir (-1 if none); removes stale
- * .checkpoint-*.tmp folders left by a killed run when clean is set. */
-static int64_t latest_checkpoint(const char *dir, int clean) {
+/* Latest complete checkpoint step in dir to *best (-1 if none): its
+ * manifest says complete (or, for a checkpoint from before manifests,
+ * trainer_state.json, written last, exists). Removes the .checkpoint-* and
+ * .final.* folders a killed run left (being written, or set aside) when
+ * clean is set. Fails only when out of memory: a checkpoint that could not
+ * be checked is not taken for an incomplete one. */
+static strata_status latest_checkpoint(const char *dir, int clean, int64_t *best_out,
+                                       strata_error *err) {
+    *best_out = -1;
     DIR *d = opendir(dir);
-    if (!d) return -1;
+    if (!d) return STRATA_OK;
     int64_t best = -1;
+    strata_status st = STRATA_OK;
     struct dirent *e;
     char path[4096];
     while ((e = readdir(d))) {
         long long s;
         char tail;
-        if (clean && strncmp(e->d_name, ".checkpoint-", 12) == 0) {
+        if (clean && (strncmp(e->d_name, ".checkpoint-", 12) == 0 ||
+                      strncmp(e->d_name, ".final.", 7) == 0)) {
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
             rm_tree(path);
             continue;
         }
         if (sscanf(e->d_name, "checkpoint-%lld%c", &s, &tail) != 1) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        strata_error ce;
+        strata_error_clear(&ce);
+        if (strata_dir_check(path, "checkpoint", NULL, &ce) != STRATA_OK) {
+            if (ce.status != STRATA_ENOMEM) continue;
+            st = strata_error_set(err, STRATA_ENOMEM, "%s", ce.msg);
+            break;
+        }
         snprintf(path, sizeof path, "%s/%s/trainer_state.json", dir, e->d_name);
         if (access(path, R_OK) == 0 && s > best) best = s;
     }
     closedir(d);
-    return best;
+    if (!st) *best_out = best;
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -102,10 +120,13 @@ typedef struct plan_view {
     strata_npy mask;        /* uint8 [nb, B, W] or count 0 */
     int has_mask;
     int64_t nb, B, W;
+    uint64_t fingerprint;   /* of the batches and the mask (resume check) */
 } plan_view;
 
+/* Opens the plan in dir for pairs of n_pairs rows whose fingerprint is
+ * pairs_fp (the plan must have been made for them when it says so). */
 static strata_status plan_open(plan_view *pv, const char *dir, int64_t n_pairs,
-                               strata_error *err) {
+                               uint64_t pairs_fp, const char *pairs_path, strata_error *err) {
     memset(pv, 0, sizeof *pv);
     char *pj = strata_path_join(dir, "plan.json");
     char *bp = strata_path_join(dir, "batches.npy");
@@ -115,11 +136,7 @@ static strata_status plan_open(plan_view *pv, const char *dir, int64_t n_pairs,
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
-    if (access(pj, R_OK) != 0) {
-        st = strata_error_set(err, STRATA_EFORMAT,
-                              "%s: missing (the plan is incomplete; run `strata plan` again)", pj);
-        goto done;
-    }
+    if ((st = strata_plan_check_pairs(dir, pairs_fp, pairs_path, err))) goto done;
     if ((st = strata_npy_load(&pv->batches, bp, err))) goto done;
     if (pv->batches.dtype != STRATA_DTYPE_I64 || pv->batches.ndim != 2 ||
         pv->batches.shape[0] < 1 || pv->batches.shape[1] < 1) {
@@ -163,6 +180,11 @@ static strata_status plan_open(plan_view *pv, const char *dir, int64_t n_pairs,
         }
         pv->has_mask = 1;
     }
+    pv->fingerprint = strata_hash64(pv->batches.data, (size_t)(pv->nb * pv->B) * sizeof(int64_t),
+                                    (uint64_t)pv->B);
+    if (pv->has_mask)
+        pv->fingerprint = strata_hash64(pv->mask.data, (size_t)(pv->nb * pv->B * pv->W),
+                                        pv->fingerprint);
 done:
     strata_free(pj);
     strata_free(bp);
@@ -183,6 +205,7 @@ typedef struct run {
     const strata_train_params *p;
     strata_pairs pairs;
     int have_pairs;
+    uint64_t pairs_fp;               /* strata_pairs_fingerprint(&pairs) */
     plan_view plan;
     int have_plan;
     strata_bert *m;
@@ -288,24 +311,119 @@ static strata_status save_checkpoint(run *r, const char *name, int with_state,
         }
         cJSON_AddStringToObject(j, "pool", r->pool == STRATA_POOL_CLS ? "cls" : "mean");
         cJSON_AddStringToObject(j, "precision", strata_precision_name(r->prec));
+        char fp[32];
+        snprintf(fp, sizeof fp, "%016" PRIx64, r->pairs_fp);
+        cJSON_AddStringToObject(j, "pairs_fingerprint", fp);
+        snprintf(fp, sizeof fp, "%016" PRIx64, r->plan.fingerprint);
+        cJSON_AddStringToObject(j, "plan_fingerprint", fp);
         cJSON_AddItemToObject(j, "args", args_json(p));
         snprintf(path, sizeof path, "%s/trainer_state.json", tmp);
         st = strata__json_write(path, j, err);
         cJSON_Delete(j);
         if (st) goto fail;
+        /* the model's manifest grows into the checkpoint's */
+        static const char *const extra[] = {"optimizer.safetensors", "trainer_state.json"};
+        if ((st = strata_dir_commit(tmp, "checkpoint", extra, 2, err))) goto fail;
     }
     fsync_dir(tmp);
-    rm_tree(fin);
+    /* an old folder of the same name is set aside, not deleted in place:
+     * NAME is always either the old unit or the new one, never half of one */
+    char old[4096];
+    snprintf(old, sizeof old, "%s/.%s.old", p->out_dir, name);
+    rm_tree(old);
+    struct stat sb;
+    if (lstat(fin, &sb) == 0 && rename(fin, old) != 0) {
+        st = strata_error_set(err, STRATA_EIO, "%s: cannot rename to %s: %s", fin, old,
+                              strerror(errno));
+        goto fail;
+    }
     if (rename(tmp, fin) != 0) {
         st = strata_error_set(err, STRATA_EIO, "%s: cannot rename to %s: %s", tmp, fin,
                               strerror(errno));
         goto fail;
     }
     fsync_dir(p->out_dir);
+    rm_tree(old);
     return STRATA_OK;
 fail:
     rm_tree(tmp);
     return strata_error_prefix(err, "checkpoint %s", fin);
+}
+
+/* A fingerprint field of trainer_state.json: 1 and *v when present. */
+static int state_fp(const cJSON *j, const char *key, uint64_t *v) {
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, key);
+    char *end = NULL;
+    if (!cJSON_IsString(f)) return 0;
+    *v = strtoull(f->valuestring, &end, 16);
+    return end && !*end;
+}
+
+/* --resume continues the run trainer_state.json (at path) describes: the
+ * same pairs and plan (by content; by path for a checkpoint from before
+ * fingerprints) and every setting that shapes the result. --steps (the new
+ * total), --save-every, --chunk and evaluation may change. */
+static strata_status check_resume(const run *r, const cJSON *j, const char *path,
+                                  strata_error *err) {
+    const strata_train_params *p = r->p;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "args");
+    if (!cJSON_IsObject(a))
+        return strata_error_set(err, STRATA_EFORMAT, "%s: field \"args\" missing", path);
+    const char *refuse = "%s: the run was started with %s %s; --resume with %s %s would change "
+                         "it (give the same value, or start a new run with another --out)";
+    uint64_t fp;
+    const cJSON *ap = cJSON_GetObjectItemCaseSensitive(a, "pairs");
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(a, "plan");
+    if (state_fp(j, "pairs_fingerprint", &fp)) {
+        if (fp != r->pairs_fp)
+            return strata_error_set(err, STRATA_EINVAL, refuse, path, "--pairs",
+                                    cJSON_IsString(ap) ? ap->valuestring : "?", "--pairs",
+                                    p->pairs_path);
+    } else if (cJSON_IsString(ap) && strcmp(ap->valuestring, p->pairs_path) != 0) {
+        return strata_error_set(err, STRATA_EINVAL, refuse, path, "--pairs", ap->valuestring,
+                                "--pairs", p->pairs_path);
+    }
+    if (state_fp(j, "plan_fingerprint", &fp)) {
+        if (fp != r->plan.fingerprint)
+            return strata_error_set(err, STRATA_EINVAL, refuse, path, "--plan",
+                                    cJSON_IsString(al) ? al->valuestring : "?", "--plan",
+                                    p->plan_dir);
+    } else if (cJSON_IsString(al) && strcmp(al->valuestring, p->plan_dir) != 0) {
+        return strata_error_set(err, STRATA_EINVAL, refuse, path, "--plan", al->valuestring,
+                                "--plan", p->plan_dir);
+    }
+    const struct {
+        const char *key, *opt;
+        double now;
+    } num[] = {{"lr", "--lr", p->lr},
+               {"max_len", "--max-len", p->max_len},
+               {"seed", "--seed", (double)p->seed},
+               {"tau", "--tau", p->tau},
+               {"warmup", "--warmup", (double)p->warmup},
+               {"weight_decay", "--weight-decay", p->weight_decay},
+               {"clip", "--clip", p->clip}};
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, num[i].key);
+        if (!cJSON_IsNumber(v) || v->valuedouble == num[i].now) continue;
+        char was[64], now[64];
+        snprintf(was, sizeof was, "%.17g", v->valuedouble);
+        snprintf(now, sizeof now, "%.17g", num[i].now);
+        return strata_error_set(err, STRATA_EINVAL, refuse, path, num[i].opt, was, num[i].opt, now);
+    }
+    const cJSON *sy = cJSON_GetObjectItemCaseSensitive(a, "symmetric");
+    if (cJSON_IsBool(sy) && cJSON_IsTrue(sy) != (p->symmetric != 0))
+        return strata_error_set(err, STRATA_EINVAL, "%s: the run was started %s --symmetric; "
+                                "--resume %s it would change it", path,
+                                cJSON_IsTrue(sy) ? "with" : "without",
+                                p->symmetric ? "with" : "without");
+    const cJSON *po = cJSON_GetObjectItemCaseSensitive(j, "pool");
+    if (p->pool >= 0 && cJSON_IsString(po)) {
+        const char *now = p->pool == STRATA_POOL_CLS ? "cls" : "mean";
+        if (strcmp(po->valuestring, now) != 0)
+            return strata_error_set(err, STRATA_EINVAL, refuse, path, "--pool", po->valuestring,
+                                    "--pool", now);
+    }
+    return STRATA_OK;
 }
 
 static strata_status load_checkpoint(run *r, int64_t step, strata_error *err) {
@@ -345,6 +463,10 @@ static strata_status load_checkpoint(run *r, int64_t step, strata_error *err) {
     snprintf(path, sizeof path, "%s/trainer_state.json", dir);
     cJSON *j;
     if ((st = strata__json_read(path, &j, err))) return st;
+    if ((st = check_resume(r, j, path, err))) {
+        cJSON_Delete(j);
+        return st;
+    }
     cJSON *rng = cJSON_GetObjectItemCaseSensitive(j, "rng_state");
     if (cJSON_IsArray(rng) && cJSON_GetArraySize(rng) == 4)
         for (int i = 0; i < 4; i++) {
@@ -597,7 +719,8 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
     if ((st = strata_mkdirs(p->out_dir, err))) return st;
 
     /* where do we start? */
-    int64_t resume_at = latest_checkpoint(p->out_dir, p->resume);
+    int64_t resume_at;
+    if ((st = latest_checkpoint(p->out_dir, p->resume, &resume_at, err))) return st;
     if (!p->resume && resume_at >= 0)
         return strata_error_set(err, STRATA_EINVAL,
                                 "%s already holds checkpoint-%" PRId64
@@ -608,7 +731,9 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
     po.progress = p->progress;
     if ((st = strata_pairs_load(&r.pairs, p->pairs_path, &po, err))) goto done;
     r.have_pairs = 1;
-    if ((st = plan_open(&r.plan, p->plan_dir, r.pairs.n, err))) goto done;
+    r.pairs_fp = strata_pairs_fingerprint(&r.pairs);
+    if ((st = plan_open(&r.plan, p->plan_dir, r.pairs.n, r.pairs_fp, p->pairs_path, err)))
+        goto done;
     r.have_plan = 1;
 
     if (resume_at >= 0) {
