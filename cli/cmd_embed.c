@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "ctx_cli.h"
 #include "strata/data.h"
 #include "strata/embed.h"
 #include "strata/encoder.h"
@@ -25,10 +26,13 @@ static int o_normalize = 0;
 static int o_no_normalize = 0;
 static int o_batch = 64;
 static int o_fp16 = 0;
+static const char *o_contextual = NULL;
+static const char *o_context = NULL;
+static int o_context_size = 0;
 
 static const cli_opt opts[] = {
     {"model", CLI_STRING, &o_model, "hash|DIR",
-     "\"hash\" (built-in hashed TF-IDF) or a BERT model folder", CLI_REQUIRED},
+     "\"hash\" (built-in hashed TF-IDF) or a BERT model folder (or --contextual)", 0},
     {"input", CLI_STRING, &o_input, "PATH",
      "pairs file (JSONL/TSV, .gz/.zst) or BEIR folder", CLI_REQUIRED},
     {"field", CLI_STRING, &o_field, "NAME",
@@ -49,6 +53,13 @@ static const cli_opt opts[] = {
     {"no-normalize", CLI_FLAG, &o_no_normalize, NULL, "BERT: do not L2-normalize", 0},
     {"batch-size", CLI_INT, &o_batch, "N", "BERT: texts per forward batch (default 64)", 0},
     {"fp16", CLI_FLAG, &o_fp16, NULL, "write float16 instead of float32", 0},
+    {"contextual", CLI_STRING, &o_contextual, "DIR",
+     "a contextual model folder (instead of --model; with --context)", 0},
+    {"context", CLI_STRING, &o_context, "CORPUS|E.npy|null",
+     "contextual: BEIR folder or pairs file to sample J documents from (writes "
+     "context.npy + context.ids.txt beside --out), a stored context.npy, or null", 0},
+    {"context-size", CLI_INT, &o_context_size, "J",
+     "contextual: context documents (default: the model's)", 0},
     {0},
 };
 
@@ -123,7 +134,17 @@ static char *ids_path(const char *out) {
 static int run(const cli_env *env, int npos, char **pos) {
     (void)npos;
     (void)pos;
-    int is_hash = strcmp(o_model, "hash") == 0;
+    if (!o_model == !o_contextual)
+        return cli_usage_error(&cmd_embed, "give --model hash|DIR or --contextual DIR");
+    if (o_contextual && !o_context)
+        return cli_usage_error(&cmd_embed, "--contextual needs --context CORPUS|E.npy|null");
+    if (!o_contextual && (o_context || o_context_size))
+        return cli_usage_error(&cmd_embed, "--context and --context-size apply to --contextual");
+    if (o_contextual && (o_pool || o_normalize || o_no_normalize))
+        return cli_usage_error(&cmd_embed, "--contextual embeddings are the model's (mean of "
+                               "the text positions, head, L2-normalized): no --pool/--normalize");
+    if (o_context_size < 0) return cli_usage_error(&cmd_embed, "--context-size must be >= 1");
+    int is_hash = o_model && strcmp(o_model, "hash") == 0;
     if (o_dim < 1 || o_dim > 65536) return cli_usage_error(&cmd_embed, "--dim must be in [1, 65536]");
     if (o_nnz < 1 || o_nnz > 64) return cli_usage_error(&cmd_embed, "--nnz must be in [1, 64]");
     if (o_max_len < 2) return cli_usage_error(&cmd_embed, "--max-len must be >= 2");
@@ -154,6 +175,9 @@ static int run(const cli_env *env, int npos, char **pos) {
     text_set ts;
     memset(&ts, 0, sizeof ts);
     strata_bert *model = NULL;
+    strata_ctx_model *cm = NULL;
+    cli_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
     strata_hash_idf idf;
     memset(&idf, 0, sizeof idf);
     strata_npy_writer w;
@@ -165,7 +189,18 @@ static int run(const cli_env *env, int npos, char **pos) {
     int rc = CLI_OK, have_pairs = 0, have_beir = 0;
 
     /* load the model first: a bad model fails before reading big inputs */
-    if (!is_hash) {
+    if (o_contextual) {
+        if (strata_ctx_load(&cm, o_contextual, &err)) goto fail;
+        if (cli_ctx_resolve(env, cm, o_context, o_context_size, NULL, o_max_len, o_batch, &ctx,
+                            &err))
+            goto fail;
+        cli_info(env, "context: %s (%d slots)", ctx.what, ctx.J);
+    } else if (!is_hash) {
+        if (strata_ctx_is_model_dir(o_model)) {
+            strata_error_set(&err, STRATA_EINVAL, "%s is a contextual model: use --contextual "
+                             "%s --context CORPUS", o_model, o_model);
+            goto fail;
+        }
         if (strata_bert_load(&model, o_model, &err)) goto fail;
         if (o_pool) model->cfg.pool = strcmp(o_pool, "cls") == 0 ? STRATA_POOL_CLS : STRATA_POOL_MEAN;
         if (o_normalize) model->cfg.normalize = 1;
@@ -230,7 +265,7 @@ static int run(const cli_env *env, int npos, char **pos) {
         if (o_idf_out && strata_hash_idf_save(&idf, o_idf_out, &err)) goto fail;
     }
 
-    int D = is_hash ? o_dim : model->cfg.hidden_size;
+    int D = is_hash ? o_dim : cm ? cm->cfg.bert.hidden_size : model->cfg.hidden_size;
     int64_t shape[2] = {ts.n, D};
     if (strata_npy_writer_open(&w, o_out, o_fp16 ? STRATA_DTYPE_F16 : STRATA_DTYPE_F32, 2,
                                shape, &err))
@@ -254,6 +289,8 @@ static int run(const cli_env *env, int npos, char **pos) {
         cp.offset = c0;
         strata_status st =
             is_hash ? strata_hash_embed(&idf, ts.t + c0, ts.len + c0, cn, &hp, buf, &err)
+            : cm    ? strata_ctx_embed_texts(cm, ctx.E, ctx.J, ts.t + c0, ts.len + c0, cn, &ep,
+                                             buf, &err)
                     : strata_bert_embed_texts(model, ts.t + c0, ts.len + c0, cn, &ep, buf, &err);
         if (st) {
             /* "text K: ..." inside the chunk -> absolute index and field */
@@ -281,6 +318,11 @@ static int run(const cli_env *env, int npos, char **pos) {
         remove(o_out);
         goto fail;
     }
+    if (cm && cli_ctx_save(&ctx, D, o_out, &err)) {
+        remove(o_out);
+        if (idp) remove(idp);
+        goto fail;
+    }
     cli_progress_done(env);
     cli_info(env, "wrote %s [%lld, %d] %s%s%s", o_out, (long long)ts.n, D,
              o_fp16 ? "float16" : "float32", idp ? " and " : "", idp ? idp : "");
@@ -302,6 +344,8 @@ done:
     text_set_free(&ts);
     strata_hash_idf_free(&idf);
     strata_bert_free(model);
+    strata_ctx_free(cm);
+    cli_ctx_free(&ctx);
     if (have_pairs) strata_pairs_free(&pairs);
     if (have_beir) strata_beir_free(&beir);
     return rc;
@@ -318,8 +362,13 @@ const cli_command cmd_embed = {
     "when embedding queries) unless --idf gives one, so queries and corpus "
     "share it; --idf-out saves it. A BERT model folder holds config.json, "
     "model.safetensors, vocab.txt or tokenizer.json, and optionally the "
-    "sentence-transformers 1_Pooling/config.json and modules.json. Results do "
-    "not depend on --threads.",
+    "sentence-transformers 1_Pooling/config.json and modules.json. --contextual DIR "
+    "embeds with a contextual model (docs/contextual.md): its first stage embeds J "
+    "documents sampled from --context (seeded by --seed; a corpus with fewer than J "
+    "documents is oversampled, every document floor(J/n) or ceil(J/n) times), stored "
+    "as context.npy and context.ids.txt beside --out, and every text is embedded "
+    "with them; give --context DIR/context.npy to embed queries with the same context. "
+    "Results do not depend on --threads.",
     opts,
     run,
 };

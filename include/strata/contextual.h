@@ -205,6 +205,18 @@ strata_status strata_ctx_embed_texts(const strata_ctx_model *m,
                                      const strata_embed_params *p,
                                      float *out, strata_error *err);
 
+/* The context of a corpus of n texts: strata_ctx_sample(n, J, seed, 0)
+ * (oversampled when n < J), then strata_ctx_embed_context of those texts.
+ * E: [J, C]; idx: [J] or NULL, receives the sampled corpus indices. An
+ * invalid text fails with "text K: ..." (K its corpus index). */
+strata_status strata_ctx_context_from_texts(const strata_ctx_model *m,
+                                            const char *const *texts,
+                                            const size_t *lens, int64_t n, int J,
+                                            uint64_t seed,
+                                            const strata_embed_params *p,
+                                            float *E, int64_t *idx,
+                                            strata_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Training: one batch with two-stage gradient caching                       */
 /* ------------------------------------------------------------------------ */

@@ -209,6 +209,10 @@ typedef struct strata_train_params {
     int64_t eval_every;       /* evaluation period                           */
     int resume;               /* continue from the latest checkpoint         */
     uint64_t seed;            /* init seed for a fresh model                 */
+    int contextual;           /* train the contextual model (contextual.h)   */
+    int context_size;         /* J (0: the plan's batch size; a loaded
+                                 contextual model's own J)                  */
+    double seq_dropout;       /* p (< 0: the loaded model's, else 0.005)    */
     strata_progress progress;
 } strata_train_params;
 

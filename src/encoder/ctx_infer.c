@@ -368,3 +368,38 @@ strata_status strata_ctx_embed_texts(const strata_ctx_model *m, const float *E, 
     if (J < 1) return strata_error_set(err, STRATA_EINVAL, "context size %d < 1", J);
     return embed_impl(m, 2, E, J, texts, lens, n, p, out, err);
 }
+
+strata_status strata_ctx_context_from_texts(const strata_ctx_model *m, const char *const *texts,
+                                            const size_t *lens, int64_t n, int J, uint64_t seed,
+                                            const strata_embed_params *p, float *E, int64_t *idx,
+                                            strata_error *err) {
+    if (n < 1) return strata_error_set(err, STRATA_EINVAL, "the context corpus is empty");
+    if (J < 1) return strata_error_set(err, STRATA_EINVAL, "context size %d < 1", J);
+    int64_t *ix = strata_malloc_array((size_t)J, sizeof(int64_t));
+    const char **t = strata_malloc_array((size_t)J, sizeof(char *));
+    size_t *l = strata_malloc_array((size_t)J, sizeof(size_t));
+    strata_status st = STRATA_OK;
+    if (!ix || !t || !l) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    if (!st) st = strata_ctx_sample(n, J, seed, 0, ix, err);
+    if (!st) {
+        for (int j = 0; j < J; j++) {
+            t[j] = texts[ix[j]];
+            l[j] = lens[ix[j]];
+        }
+        st = strata_ctx_embed_context(m, t, l, J, p, E, err);
+        if (st && strncmp(err->msg, "text ", 5) == 0) { /* name the corpus index */
+            long long k = -1;
+            if (sscanf(err->msg, "text %lld", &k) == 1 && k >= 0 && k < J) {
+                const char *rest = strchr(err->msg, ':');
+                char msg[STRATA_ERROR_MSG_MAX];
+                snprintf(msg, sizeof msg, "%s", rest ? rest + 2 : "");
+                strata_error_set(err, st, "text %lld: %s", (long long)ix[k], msg);
+            }
+        }
+    }
+    if (!st && idx) memcpy(idx, ix, sizeof(int64_t) * (size_t)J);
+    strata_free(ix);
+    strata_free(t);
+    strata_free(l);
+    return st;
+}
