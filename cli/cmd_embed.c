@@ -131,9 +131,8 @@ static char *ids_path(const char *out) {
 /* Run                                                                       */
 /* ------------------------------------------------------------------------ */
 
-static int run(const cli_env *env, int npos, char **pos) {
-    (void)npos;
-    (void)pos;
+/* Option combinations and ranges; 0 or the usage exit code. */
+static int check_options(void) {
     if (!o_model == !o_contextual)
         return cli_usage_error(&cmd_embed, "give --model hash|DIR or --contextual DIR");
     if (o_contextual && !o_context)
@@ -157,6 +156,88 @@ static int run(const cli_env *env, int npos, char **pos) {
         return cli_usage_error(&cmd_embed, "--idf and --idf-out exclude each other");
     if (!is_hash && (o_idf || o_idf_out || o_bigrams))
         return cli_usage_error(&cmd_embed, "--idf, --idf-out and --bigrams apply to --model hash");
+    return 0;
+}
+
+/* Loads the model (a bad model fails before reading big inputs): the
+ * contextual model and its context, a BERT folder, or the hash IDF table. */
+static strata_status load_model(const cli_env *env, int is_hash, strata_bert **model,
+                                strata_ctx_model **cm, cli_ctx *ctx, strata_hash_idf *idf,
+                                strata_error *err) {
+    strata_status st = STRATA_OK;
+    if (o_contextual) {
+        if ((st = strata_ctx_load(cm, o_contextual, err))) return st;
+        st = cli_ctx_resolve(env, *cm, o_context, o_context_size, NULL, o_max_len, o_batch, ctx,
+                             err);
+        if (!st) cli_info(env, "context: %s (%d slots)", ctx->what, ctx->J);
+    } else if (!is_hash) {
+        if (strata_ctx_is_model_dir(o_model))
+            return strata_error_set(err, STRATA_EINVAL, "%s is a contextual model: use "
+                                    "--contextual %s --context CORPUS", o_model, o_model);
+        if ((st = strata_bert_load(model, o_model, err))) return st;
+        if (o_pool) (*model)->cfg.pool = strcmp(o_pool, "cls") == 0 ? STRATA_POOL_CLS : STRATA_POOL_MEAN;
+        if (o_normalize) (*model)->cfg.normalize = 1;
+        if (o_no_normalize) (*model)->cfg.normalize = 0;
+    } else if (o_idf) {
+        st = strata_hash_idf_load(idf, o_idf, err);
+    }
+    return st;
+}
+
+/* Reads the texts to embed (and those the hash IDF is fitted on). */
+static strata_status load_inputs(const cli_env *env, int is_beir, int is_hash, const char *field,
+                                 strata_beir *beir, int *have_beir, strata_pairs *pairs,
+                                 int *have_pairs, text_set *ts, strata_error *err) {
+    if (is_beir) {
+        if (strata_beir_load(beir, o_input, NULL, env->progress, err)) return err->status;
+        *have_beir = 1;
+        const strata_texts *tx = strcmp(field, "corpus") == 0 ? &beir->corpus : &beir->queries;
+        if (fill_texts(tx, &ts->t, &ts->len))
+            return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        ts->n = tx->n;
+        ts->ids = tx;
+        if (tx == &beir->corpus) {
+            ts->fit_t = ts->t;
+            ts->fit_len = ts->len;
+            ts->fit_n = ts->n;
+        } else if (is_hash && !o_idf) {
+            if (fill_texts(&beir->corpus, &ts->fit_t, &ts->fit_len))
+                return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+            ts->fit_n = beir->corpus.n;
+        }
+    } else {
+        strata_pairs_options po = strata_pairs_default_options();
+        po.progress = env->progress;
+        if (strata_pairs_load(pairs, o_input, &po, err)) return err->status;
+        *have_pairs = 1;
+        int which = strcmp(field, "positive") == 0;
+        size_t n1 = (size_t)(pairs->n > 0 ? pairs->n : 1);
+        ts->t = strata_malloc_array(n1, sizeof(char *));
+        ts->len = strata_malloc_array(n1, sizeof(size_t));
+        ts->fit_t = strata_malloc_array(2 * n1, sizeof(char *));
+        ts->fit_len = strata_malloc_array(2 * n1, sizeof(size_t));
+        if (!ts->t || !ts->len || !ts->fit_t || !ts->fit_len)
+            return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        ts->n = pairs->n;
+        ts->fit_n = 2 * pairs->n;
+        for (int64_t i = 0; i < 2 * pairs->n; i++) {
+            ts->fit_t[i] = pairs->arena + pairs->off[i];
+            ts->fit_len[i] = strata_pairs_text_len(pairs, i);
+        }
+        for (int64_t i = 0; i < pairs->n; i++) {
+            ts->t[i] = ts->fit_t[2 * i + which];
+            ts->len[i] = ts->fit_len[2 * i + which];
+        }
+    }
+    return STRATA_OK;
+}
+
+static int run(const cli_env *env, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    int urc = check_options();
+    if (urc) return urc;
+    int is_hash = o_model && strcmp(o_model, "hash") == 0;
 
     struct stat sb;
     int is_beir = stat(o_input, &sb) == 0 && S_ISDIR(sb.st_mode);
@@ -188,65 +269,11 @@ static int run(const cli_env *env, int npos, char **pos) {
     float *buf = NULL;
     int rc = CLI_OK, have_pairs = 0, have_beir = 0;
 
-    /* load the model first: a bad model fails before reading big inputs */
-    if (o_contextual) {
-        if (strata_ctx_load(&cm, o_contextual, &err)) goto fail;
-        if (cli_ctx_resolve(env, cm, o_context, o_context_size, NULL, o_max_len, o_batch, &ctx,
-                            &err))
-            goto fail;
-        cli_info(env, "context: %s (%d slots)", ctx.what, ctx.J);
-    } else if (!is_hash) {
-        if (strata_ctx_is_model_dir(o_model)) {
-            strata_error_set(&err, STRATA_EINVAL, "%s is a contextual model: use --contextual "
-                             "%s --context CORPUS", o_model, o_model);
-            goto fail;
-        }
-        if (strata_bert_load(&model, o_model, &err)) goto fail;
-        if (o_pool) model->cfg.pool = strcmp(o_pool, "cls") == 0 ? STRATA_POOL_CLS : STRATA_POOL_MEAN;
-        if (o_normalize) model->cfg.normalize = 1;
-        if (o_no_normalize) model->cfg.normalize = 0;
-    } else if (o_idf) {
-        if (strata_hash_idf_load(&idf, o_idf, &err)) goto fail;
-    }
+    if (load_model(env, is_hash, &model, &cm, &ctx, &idf, &err)) goto fail;
 
-    if (is_beir) {
-        if (strata_beir_load(&beir, o_input, NULL, env->progress, &err)) goto fail;
-        have_beir = 1;
-        const strata_texts *tx = strcmp(field, "corpus") == 0 ? &beir.corpus : &beir.queries;
-        if (fill_texts(tx, &ts.t, &ts.len)) goto oom;
-        ts.n = tx->n;
-        ts.ids = tx;
-        if (tx == &beir.corpus) {
-            ts.fit_t = ts.t;
-            ts.fit_len = ts.len;
-            ts.fit_n = ts.n;
-        } else if (is_hash && !o_idf) {
-            if (fill_texts(&beir.corpus, &ts.fit_t, &ts.fit_len)) goto oom;
-            ts.fit_n = beir.corpus.n;
-        }
-    } else {
-        strata_pairs_options po = strata_pairs_default_options();
-        po.progress = env->progress;
-        if (strata_pairs_load(&pairs, o_input, &po, &err)) goto fail;
-        have_pairs = 1;
-        int which = strcmp(field, "positive") == 0;
-        size_t n1 = (size_t)(pairs.n > 0 ? pairs.n : 1);
-        ts.t = strata_malloc_array(n1, sizeof(char *));
-        ts.len = strata_malloc_array(n1, sizeof(size_t));
-        ts.fit_t = strata_malloc_array(2 * n1, sizeof(char *));
-        ts.fit_len = strata_malloc_array(2 * n1, sizeof(size_t));
-        if (!ts.t || !ts.len || !ts.fit_t || !ts.fit_len) goto oom;
-        ts.n = pairs.n;
-        ts.fit_n = 2 * pairs.n;
-        for (int64_t i = 0; i < 2 * pairs.n; i++) {
-            ts.fit_t[i] = pairs.arena + pairs.off[i];
-            ts.fit_len[i] = strata_pairs_text_len(&pairs, i);
-        }
-        for (int64_t i = 0; i < pairs.n; i++) {
-            ts.t[i] = ts.fit_t[2 * i + which];
-            ts.len[i] = ts.fit_len[2 * i + which];
-        }
-    }
+    if (load_inputs(env, is_beir, is_hash, field, &beir, &have_beir, &pairs, &have_pairs, &ts,
+                    &err))
+        goto fail;
     if (ts.n == 0) {
         strata_error_set(&err, STRATA_EFORMAT, "%s: no texts to embed (field %s)", o_input, field);
         goto fail;
