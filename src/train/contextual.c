@@ -159,6 +159,13 @@ static strata_status reserve(strata_ctx_ws *ws, int J, int n_seq, int ch1, int c
     return st;
 }
 
+static int same_shape(const strata_bert_config *a, const strata_bert_config *b) {
+    return a->vocab_size == b->vocab_size && a->hidden_size == b->hidden_size &&
+           a->num_layers == b->num_layers && a->num_heads == b->num_heads &&
+           a->intermediate_size == b->intermediate_size && a->max_position == b->max_position &&
+           a->type_vocab_size == b->type_vocab_size && a->layer_norm_eps == b->layer_norm_eps;
+}
+
 /* Copies rows [r0, r0+n) of ids [*, T] into dst + r0*T with the chunk's own
  * padded length (its longest sequence); returns that length. */
 static int compact(int32_t *dst, const int32_t *ids, const int *len, int T, int r0, int n) {
@@ -353,6 +360,9 @@ strata_status strata_ctx_train_batch(strata_ctx_ws *ws, const strata_ctx_config 
                                      strata_infonce_stats *st, strata_error *err) {
     strata_status s = check_batch(cfg, b, err);
     if (s) return s;
+    if (!same_shape(&ws->cfg.bert, &cfg->bert))
+        return strata_error_set(err, STRATA_EINVAL,
+                                "contextual batch: the workspace was made for another model shape");
     ws->cfg = *cfg;
     int C = cfg->bert.hidden_size, J = cfg->context_size, S = cfg->n_prompt;
     int N = b->N, n_seq = 2 * N;
