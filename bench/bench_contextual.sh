@@ -9,7 +9,9 @@
 #
 #   bench/bench_contextual.sh [THREADS] [ROUNDS]     (defaults 2, 5)
 # Output: bench/out/contextual.jsonl (appended) and a summary on stdout
-# (median over rounds of the per-round ratios).
+# (median over rounds of the per-round ratios), for process CPU time and
+# wall time. On a shared machine read the CPU-time ratios of a one-thread
+# run (THREADS=1): they count the work, not the waits for a core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}
@@ -36,12 +38,14 @@ rows = [json.loads(l) for l in sys.stdin]
 r0 = rows[0]
 N, T, J = r0["N"], r0["T"], r0["J"]
 tok = (2 * N * (T + J + 8) + J * T) / (2 * N * T)
-med = lambda k: statistics.median(r[k] for r in rows)
-tr = statistics.median(r["train_ctx_ms"] / r["train_bi_ms"] for r in rows)
-em = statistics.median(r["embed_ctx_stage2_ms"] / r["embed_bi_ms"] for r in rows)
-print("%-7s L=%d C=%d pairs=%d T=%d J=%d | train: biencoder %.0f ms, contextual %.0f ms, ratio %.2fx (token ratio %.2f) | embed %d texts: biencoder %.1f ms, contextual %.1f ms, ratio %.2fx (tokens %.2f); first stage over J once %.1f ms"
-      % (name, r0["L"], r0["C"], N, T, J, med("train_bi_ms"), med("train_ctx_ms"), tr, tok,
-         2 * N, med("embed_bi_ms"), med("embed_ctx_stage2_ms"), em, (T + J + 8) / T,
-         med("context_stage1_ms")))
+for clock, suf in (("cpu", "_cpu_ms"), ("wall", "_ms")):
+    med = lambda k: statistics.median(r[k + suf] for r in rows)
+    ratio = lambda a, b: statistics.median(r[a + suf] / r[b + suf] for r in rows)
+    print("%-7s %-4s L=%d C=%d pairs=%d T=%d J=%d | train: biencoder %.0f ms, contextual %.0f ms,"
+          " ratio %.2fx (tokens %.2fx) | embed %d texts: biencoder %.1f ms, contextual %.1f ms,"
+          " ratio %.2fx (tokens %.2fx) | first stage over J, once: %.1f ms"
+          % (name, clock, r0["L"], r0["C"], N, T, J, med("train_bi"), med("train_ctx"),
+             ratio("train_ctx", "train_bi"), tok, 2 * N, med("embed_bi"), med("embed_ctx_stage2"),
+             ratio("embed_ctx_stage2", "embed_bi"), (T + J + 8) / T, med("context_stage1")))
 ' "$name"
 done
