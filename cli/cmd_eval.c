@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "commands.h"
 #include "ctx_cli.h"
+#include "compare_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ static const char *o_run, *o_qrels, *o_run_out, *o_out, *o_run_name = "strata";
 static int o_k = 100, o_normalize, o_ignore_ids, o_skip_unknown;
 static int o_max_len = 0, o_batch = 0, o_context_size = 0;
 static const char *o_context;
+static cli_strings o_compare_to;
+static const char *o_compare_out;
 
 static const cli_opt opts[] = {
     {"beir", CLI_STRING, &o_beir, "DIR",
@@ -54,14 +57,18 @@ static const cli_opt opts[] = {
     {"ignore-identical-ids", CLI_FLAG, &o_ignore_ids, NULL,
      "drop retrieved documents whose id equals the query id (BEIR: ArguAna, Quora)", 0},
     {"run-out", CLI_STRING, &o_run_out, "PATH", "write the TREC run file here", 0},
-    {"run-name", CLI_STRING, &o_run_name, "NAME", "run name column of --run-out (default strata)",
-     0},
+    {"run-name", CLI_STRING, &o_run_name, "NAME",
+     "run name column of --run-out, and this run's name for --compare-to (default strata; "
+     "with --run the file name)", 0},
     {"out", CLI_STRING, &o_out, "PATH", "write metrics JSON (mean and per query) here", 0},
     {"run", CLI_STRING, &o_run, "PATH", "evaluate this TREC run file instead of searching", 0},
     {"qrels", CLI_STRING, &o_qrels, "PATH",
      "qrels file (query-id corpus-id score; overrides DIR/qrels/<split>.tsv)", 0},
     {"skip-unknown", CLI_FLAG, &o_skip_unknown, NULL,
      "skip (and count) qrels/run lines naming unknown ids instead of failing", 0},
+    {"compare-to", CLI_STRINGS, &o_compare_to, "[NAME=]RUN",
+     "compare with a TREC run or metrics JSON on the same queries (as strata compare)", 0},
+    {"compare-out", CLI_STRING, &o_compare_out, "PATH", "write that comparison as JSON here", 0},
     {0}};
 
 static const char description[] =
@@ -243,13 +250,25 @@ static void print_summary(const strata_metrics *m) {
     fflush(stdout);
 }
 
-/* Writes the metrics JSON (when asked) and prints the summary. */
-static int finish(const cli_env *env, const strata_beir *b, const strata_metrics *mean,
-                  const strata_metrics *pq, strata_error *err) {
+/* Writes the metrics JSON (when asked), prints the summary, then the
+ * comparison with the --compare-to runs. udoc: how those runs' unknown
+ * document ids are treated (as for --run). */
+static int finish(const cli_env *env, strata_beir *b, const strata_metrics *mean,
+                  const strata_metrics *pq, const strata_run *run, strata_unknown_ids udoc,
+                  strata_error *err) {
     if (o_out && strata_metrics_write_json(o_out, b, mean, pq, err)) return cli_fail(err);
     cli_progress_done(env);
     print_summary(mean);
-    return CLI_OK;
+    if (!o_compare_to.n) return CLI_OK;
+    if (!b->qrels_off) return cli_usage_error(&cmd_eval, "--compare-to needs qrels");
+    cmp_options co = {o_ignore_ids, o_skip_unknown, udoc, 0};
+    /* this run's name: --run-name, or with --run the file's base name */
+    char name[256];
+    const char *base = o_run ? strrchr(o_run, '/') : NULL;
+    snprintf(name, sizeof name, "%s", o_run && strcmp(o_run_name, "strata") == 0
+                                          ? (base ? base + 1 : o_run) : o_run_name);
+    return cmp_eval_compare(env, &cmd_eval, b, name, pq, run, &o_compare_to, &co,
+                            o_compare_out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -299,7 +318,7 @@ static int eval_run_file(const cli_env *env) {
     } else if (strata_eval_metrics(&b, &run, o_ignore_ids, &mean, pq, &err)) {
         rc = cli_fail(&err);
     } else {
-        rc = finish(env, &b, &mean, pq, &err);
+        rc = finish(env, &b, &mean, pq, &run, ro.unknown_doc, &err);
     }
     free(pq);
     strata_run_free(&run);
@@ -381,7 +400,7 @@ static int eval_embeddings(const cli_env *env) {
     if (!st && o_run_out) st = strata_run_write_trec(&run, &b, o_run_out, o_run_name, &err);
     int rc;
     if (st) rc = cli_fail(&err);
-    else rc = finish(env, &b, &mean, pq, &err);
+    else rc = finish(env, &b, &mean, pq, &run, bo.unknown, &err);
     free(pq);
     strata_run_free(&run);
     if (o_model) {
@@ -405,6 +424,8 @@ static int run(const cli_env *env, int npos, char **pos) {
     (void)npos;
     (void)pos;
     if (o_k < 1) return cli_usage_error(&cmd_eval, "--k must be >= 1 (got %d)", o_k);
+    if (o_compare_out && !o_compare_to.n)
+        return cli_usage_error(&cmd_eval, "--compare-out needs --compare-to");
     if (o_run) {
         if (o_model || o_cemb || o_qemb)
             return cli_usage_error(&cmd_eval,

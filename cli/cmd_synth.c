@@ -10,6 +10,7 @@ static int o_per = 50;
 static int o_subtopics = 4;
 static int o_queries = 200;
 static int o_corpus = 2000;
+static double o_paraphrase = 0.5;
 
 static const cli_opt opts[] = {
     {"out", CLI_STRING, &o_out, "DIR", "output directory (created if missing)", CLI_REQUIRED},
@@ -18,6 +19,8 @@ static const cli_opt opts[] = {
     {"subtopics", CLI_INT, &o_subtopics, "N", "subtopics per topic (default 4)", 0},
     {"test-queries", CLI_INT, &o_queries, "N", "queries in the BEIR test set (default 200)", 0},
     {"corpus", CLI_INT, &o_corpus, "N", "passages in the BEIR test corpus (default 2000)", 0},
+    {"paraphrase", CLI_DOUBLE, &o_paraphrase, "P",
+     "probability that a query names a word by its synonym (default 0.5)", 0},
     {0},
 };
 
@@ -30,6 +33,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     p.n_subtopics = o_subtopics;
     p.n_test_queries = o_queries;
     p.n_corpus = o_corpus;
+    p.paraphrase = o_paraphrase;
     p.seed = env->seed;
     strata_error err;
     strata_error_clear(&err);

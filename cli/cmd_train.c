@@ -11,7 +11,7 @@ static const char *o_pool, *o_eval_beir;
 static double o_tau = 0.02, o_lr = 2e-5, o_wd = 0.01, o_clip = 1.0;
 static int o_symmetric, o_max_len = 64, o_chunk, o_resume, o_contextual, o_context_size;
 static double o_seq_dropout = -1;
-static int64_t o_warmup = 1000, o_steps, o_save_every, o_eval_every;
+static int64_t o_warmup = -1, o_steps, o_save_every, o_eval_every;
 
 static const cli_opt opts[] = {
     {"pairs", CLI_STRING, &o_pairs, "PAIRS", "training pairs (JSONL/TSV, .gz/.zst)", CLI_REQUIRED},
@@ -25,7 +25,7 @@ static const cli_opt opts[] = {
     {"pool", CLI_STRING, &o_pool, "cls|mean", "pooling (default: the model's, else mean)", 0},
     {"max-len", CLI_INT, &o_max_len, "N", "tokens per text (default 64)", 0},
     {"lr", CLI_DOUBLE, &o_lr, "LR", "peak learning rate (default 2e-5)", 0},
-    {"warmup", CLI_INT64, &o_warmup, "N", "linear warmup steps (default 1000)", 0},
+    {"warmup", CLI_INT64, &o_warmup, "N", "linear warmup steps, shorter than the run (default: a tenth of the steps)", 0},
     {"weight-decay", CLI_DOUBLE, &o_wd, "W", "AdamW decay, not on biases/LayerNorm (default 0.01)", 0},
     {"clip", CLI_DOUBLE, &o_clip, "X", "global gradient-norm clipping, 0 off (default 1.0)", 0},
     {"chunk", CLI_INT, &o_chunk, "C", "GradCache chunk in sequences (default 0: whole batch)", 0},

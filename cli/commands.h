@@ -12,5 +12,6 @@ extern const cli_command cmd_plan;      /* cmd_plan.c     */
 extern const cli_command cmd_hardness;  /* cmd_hardness.c */
 extern const cli_command cmd_train;     /* cmd_train.c    */
 extern const cli_command cmd_eval;      /* cmd_eval.c     */
+extern const cli_command cmd_compare;   /* cmd_compare.c  */
 extern const cli_command cmd_demo;      /* cmd_demo.c     */
 #endif

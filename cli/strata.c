@@ -2,7 +2,9 @@
  * strata.c — entry point: `strata <command> [options]`.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "strata/strata.h"
@@ -10,7 +12,7 @@
 /* Pipeline order, as `strata --help` lists them. */
 static const cli_command *const commands[] = {
     &cmd_synth, &cmd_inspect, &cmd_tokenize, &cmd_embed, &cmd_cluster,
-    &cmd_plan,  &cmd_hardness, &cmd_train,   &cmd_eval,  &cmd_demo,
+    &cmd_plan,  &cmd_hardness, &cmd_train,   &cmd_eval,  &cmd_compare, &cmd_demo,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -26,7 +28,21 @@ static void usage(FILE *f) {
     fprintf(f, "\nCommon options on every command: --threads N, --seed N, --quiet.\n");
 }
 
+/* OpenBLAS fell back to generic kernels on a CPU it does not know: start
+ * again, once, with the kernel family the CPU supports
+ * (strata_blas_coretype_hint). STRATA_BLAS_CHECKED stops a second try. */
+static void blas_kernels(char **argv) {
+    if (getenv("STRATA_BLAS_CHECKED")) return;
+    const char *hint = strata_blas_coretype_hint();
+    if (!hint) return;
+    setenv("OPENBLAS_CORETYPE", hint, 1);
+    setenv("STRATA_BLAS_CHECKED", "1", 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: go on with the generic kernels */
+}
+
 int main(int argc, char **argv) {
+    blas_kernels(argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

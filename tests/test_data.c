@@ -581,6 +581,7 @@ static void test_synth_structure(void **state) {
     char d[1024];
     snprintf(d, sizeof d, "%s", tu_join(tu_tmpdir(), "syn_s"));
     strata_synth_params p = strata_synth_default_params();
+    p.paraphrase = 0; /* synonyms are tested below */
     strata_error err;
     assert_int_equal(strata_synth_write(d, &p, &err), STRATA_OK);
     strata_pairs pr;
@@ -675,6 +676,117 @@ static void test_synth_structure(void **state) {
     strata_pairs_free(&pr);
 }
 
+/* Synonyms: with paraphrase 0 every query word of a pair's entity and
+ * subtopic key words is in its positive; with 0.5 the queries differ only in
+ * the words replaced, each replacement is absent from every positive (passages
+ * never use synonyms), and about the expected share of queries has one. */
+static void test_synth_paraphrase(void **state) {
+    (void)state;
+    char d0[1024], d5[1024];
+    snprintf(d0, sizeof d0, "%s", tu_join(tu_tmpdir(), "syn_p0"));
+    snprintf(d5, sizeof d5, "%s", tu_join(tu_tmpdir(), "syn_p5"));
+    strata_synth_params p = strata_synth_default_params();
+    strata_error err;
+    p.paraphrase = 0;
+    assert_int_equal(strata_synth_write(d0, &p, &err), STRATA_OK);
+    p.paraphrase = 0.5;
+    assert_int_equal(strata_synth_write(d5, &p, &err), STRATA_OK);
+    p.paraphrase = 1.5;
+    assert_int_equal(strata_synth_write(d5, &p, &err), STRATA_EINVAL);
+    strata_pairs a, b;
+    assert_int_equal(load(&a, tu_join(d0, "pairs.jsonl"), &err), STRATA_OK);
+    assert_int_equal(load(&b, tu_join(d5, "pairs.jsonl"), &err), STRATA_OK);
+    assert_int_equal(a.n, b.n);
+    /* every word of every positive, to check that synonyms never occur there */
+    size_t cap = (size_t)b.n * 256, nall = 0;
+    uint64_t *allw = malloc(cap * sizeof *allw);
+    for (int64_t i = 0; i < b.n; i++) nall += (size_t)word_hashes(strata_pairs_positive(&b, i), allw + nall, 256);
+    qsort(allw, nall, sizeof *allw, cmp_u64);
+    int64_t changed = 0, words_changed = 0;
+    for (int64_t i = 0; i < a.n; i++) {
+        assert_string_equal(strata_pairs_positive(&a, i), strata_pairs_positive(&b, i));
+        uint64_t qa[64], qb[64];
+        int na = word_hashes(strata_pairs_query(&a, i), qa, 64), nb = word_hashes(strata_pairs_query(&b, i), qb, 64);
+        int diff = nb - shared_words(qb, nb, qa, na); /* distinct words new in b */
+        changed += diff > 0;
+        words_changed += diff;
+        assert_true(diff <= 3);
+        for (int k = 0; k < nb; k++) {
+            int in_a = shared_words(qb + k, 1, qa, na);
+            if (!in_a) assert_null(bsearch(&qb[k], allw, nall, sizeof *allw, cmp_u64));
+        }
+    }
+    /* 3 candidate words (entity 80% of the time, two key words of which 3 in 5
+     * are subtopic words) at rate 0.5: 0.5 * (0.8 + 2 * 0.6) = 1.0 per query */
+    double per_query = (double)words_changed / (double)a.n;
+    print_message("paraphrase 0.5: %.1f%% of queries changed, %.3f words per query\n",
+                  100.0 * (double)changed / (double)a.n, per_query);
+    assert_true(per_query > 0.9 && per_query < 1.1);
+    free(allw);
+    strata_pairs_free(&a);
+    strata_pairs_free(&b);
+}
+
+/* The test set cannot be ranked by style: every document about a query's
+ * topic (its relevant passages, its distractors, and every other passage of
+ * that topic) is in the query's style, so style tells nothing that the topic
+ * words do not. */
+static void test_synth_beir_style_fair(void **state) {
+    (void)state;
+    char d[1024];
+    snprintf(d, sizeof d, "%s", tu_join(tu_tmpdir(), "syn_fair"));
+    strata_synth_params p = strata_synth_default_params();
+    strata_error err;
+    assert_int_equal(strata_synth_write(d, &p, &err), STRATA_OK);
+    typedef struct meta {
+        char id[16], source[32], topic[32];
+    } meta;
+    meta *qm = calloc((size_t)p.n_test_queries, sizeof *qm), *dm = calloc((size_t)p.n_corpus, sizeof *dm);
+    const char *files[2] = {"beir/queries.jsonl", "beir/corpus.jsonl"};
+    int counts[2] = {0, 0};
+    for (int f = 0; f < 2; f++) {
+        strata_lines *r;
+        assert_int_equal(strata_lines_open(&r, tu_join(d, files[f]), 0, &err), STRATA_OK);
+        const char *line;
+        size_t len;
+        while (strata_lines_next(r, &line, &len, &err) == 1) {
+            cJSON *o = cJSON_Parse(line), *md = cJSON_GetObjectItem(o, "metadata");
+            assert_non_null(md);
+            meta *m = f ? &dm[counts[1]++] : &qm[counts[0]++];
+            snprintf(m->id, sizeof m->id, "%s", cJSON_GetObjectItem(o, "_id")->valuestring);
+            snprintf(m->source, sizeof m->source, "%s", cJSON_GetObjectItem(md, "source")->valuestring);
+            snprintf(m->topic, sizeof m->topic, "%s", cJSON_GetObjectItem(md, "topic")->valuestring);
+            cJSON_Delete(o);
+        }
+        strata_lines_close(r);
+    }
+    assert_int_equal(counts[0], p.n_test_queries);
+    assert_int_equal(counts[1], p.n_corpus);
+    int styles_seen[STRATA_SYNTH_SOURCES] = {0};
+    int64_t same_topic = 0;
+    for (int q = 0; q < counts[0]; q++) {
+        for (int s = 0; s < STRATA_SYNTH_SOURCES; s++)
+            styles_seen[s] |= strcmp(qm[q].source, strata_synth_source_name(s)) == 0;
+        for (int k = 0; k < counts[1]; k++)
+            if (strcmp(dm[k].topic, qm[q].topic) == 0) {
+                same_topic++;
+                if (strcmp(dm[k].source, qm[q].source) != 0)
+                    fail_msg("%s (%s, %s) and %s (%s): same topic, other style", qm[q].id, qm[q].topic,
+                             qm[q].source, dm[k].id, dm[k].source);
+            }
+    }
+    for (int s = 0; s < STRATA_SYNTH_SOURCES; s++) assert_true(styles_seen[s]); /* every style is tested */
+    assert_true(same_topic > (int64_t)counts[0] * 20); /* and there are many same-topic distractors */
+    /* the judged documents: by the same rule, in the query's style */
+    strata_beir b;
+    assert_int_equal(strata_beir_load(&b, tu_join(d, "beir"), "test", (strata_progress){0}, &err), STRATA_OK);
+    for (int64_t k = 0; k < b.n_qrels; k++)
+        assert_string_equal(qm[b.qrels[k].query].source, dm[b.qrels[k].doc].source);
+    strata_beir_free(&b);
+    free(qm);
+    free(dm);
+}
+
 static void test_synth_beir(void **state) {
     (void)state;
     char d[1024];
@@ -719,6 +831,8 @@ int main(void) {
         cmocka_unit_test(test_synth_words_disjoint),
         cmocka_unit_test(test_synth_deterministic),
         cmocka_unit_test(test_synth_structure),
+        cmocka_unit_test(test_synth_paraphrase),
+        cmocka_unit_test(test_synth_beir_style_fair),
         cmocka_unit_test(test_synth_beir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

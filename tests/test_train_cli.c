@@ -437,8 +437,44 @@ static void test_bad_input(void **state) {
     assert_int_equal(tu_count_files(run, ".tmp."), 0);
 }
 
+/* Learning rate of log line `step` (1-based), NAN if absent. */
+static double log_lr(const char *run, int step) {
+    char *t = tu_read(tu_join(run, "log.jsonl"), NULL);
+    if (!t) return NAN;
+    char key[64];
+    snprintf(key, sizeof key, "{\"step\":%d,", step);
+    char *p = strstr(t, key), *q = p ? strstr(p, "\"lr\":") : NULL;
+    double v = q ? strtod(q + 5, NULL) : NAN;
+    free(t);
+    return v;
+}
+
+/* Without --warmup the warmup is a tenth of the steps, so the peak is
+ * reached; a warmup as long as the run is refused before any work. */
+static void test_warmup_default(void **state) {
+    (void)state;
+    const char *fx = fixture();
+    const char *run = tmp_path("run_warm");
+    int rc = tu_sh("%s train --pairs %s/pairs.jsonl --plan %s/plan --config %s/config.json --vocab %s/vocab.txt"
+                   " --lr 1e-3 --steps 20 --out %s --quiet --threads 1",
+                   tu_strata(), fx, fx, fx, fx, run);
+    if (rc) print_message("%s\n", tu_last_err());
+    assert_int_equal(rc, 0);
+    assert_true(fabs(log_lr(run, 1) - 5e-4) < 1e-12); /* step 1 of a warmup of 2 */
+    assert_true(fabs(log_lr(run, 2) - 1e-3) < 1e-12); /* the peak */
+    assert_true(log_lr(run, 20) < log_lr(run, 3));      /* then the decay */
+    const char *run2 = tmp_path("run_warm2");
+    rc = tu_sh("%s train --pairs %s/pairs.jsonl --plan %s/plan --config %s/config.json --vocab %s/vocab.txt"
+               " --lr 1e-3 --steps 5 --warmup 5 --out %s --quiet",
+               tu_strata(), fx, fx, fx, fx, run2);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(tu_last_err(), "--warmup 5 is not shorter than the run (5 steps)"));
+    assert_false(tu_exists(run2));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_warmup_default),
         cmocka_unit_test(test_train_log_and_checkpoints),
         cmocka_unit_test(test_sigkill_resume_bitwise),
         cmocka_unit_test(test_threads_same_bytes),

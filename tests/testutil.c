@@ -1,6 +1,7 @@
 /* testutil.c — see testutil.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
+#include "strata/strata.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -166,4 +167,26 @@ const char *tu_last_err(void) {
     free(b);
     b = tu_read(g_err, NULL);
     return b ? b : "";
+}
+
+/* Test programs run the BLAS kernels the `strata` CLI runs (cli/strata.c):
+ * where OpenBLAS fell back to generic kernels on a CPU it does not know,
+ * start again once with the family the CPU supports, so results compared
+ * between a test's library calls and the CLI come from the same kernels. */
+__attribute__((constructor)) static void tu_blas_kernels(void) {
+    if (getenv("STRATA_BLAS_CHECKED")) return;
+    const char *hint = strata_blas_coretype_hint();
+    if (!hint) return;
+    static char *argv[256];
+    static char buf[65536];
+    FILE *f = fopen("/proc/self/cmdline", "rb");
+    if (!f) return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    int argc = 0;
+    for (size_t i = 0; i < n && argc < 255; i += strlen(buf + i) + 1) argv[argc++] = buf + i;
+    argv[argc] = NULL;
+    setenv("OPENBLAS_CORETYPE", hint, 1);
+    setenv("STRATA_BLAS_CHECKED", "1", 1);
+    execv("/proc/self/exe", argv);
 }

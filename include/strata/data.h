@@ -227,6 +227,12 @@ typedef struct strata_synth_params {
     int n_subtopics;       /* per topic, default 4                          */
     int n_corpus;          /* BEIR test corpus size, default 2000 (raised
                               to fit the relevant passages if needed)      */
+    double paraphrase;     /* probability that a query (training or test)
+                              names its entity, or one of its subtopic key
+                              words, by that word's synonym, which passages
+                              never use; default 0.5. The vocabulary
+                              mismatch that lexical matching cannot bridge
+                              and a trained encoder can learn            */
 } strata_synth_params;
 
 /* Names of the synthetic sources, in output order (5 of them). */

@@ -53,6 +53,20 @@ int strata_tokenizer_vocab_size(const strata_tokenizer *tok);
 int strata_tokenizer_special(const strata_tokenizer *tok, const char *name); /* "[CLS]" ... or -1 */
 const char *strata_tokenizer_token(const strata_tokenizer *tok, int id);
 
+/* Builds an uncased WordPiece vocabulary for a fresh model from the words
+ * of pairs (queries and positives) and writes it to path (vocab.txt,
+ * atomically): the five BERT specials ([PAD] [UNK] [CLS] [SEP] [MASK]), every
+ * printable ASCII character except the capitals alone and as a "##"
+ * continuation (so every ASCII word tokenizes), then the max_words most
+ * frequent words of two or more letters, lower-cased, split at anything but
+ * ASCII letters and digits. Ties are broken by the word, so the file is
+ * deterministic. With no capital in it, strata_tokenizer_load treats the
+ * file as uncased and lower-cases its input. Errors: max_words < 0, out of
+ * memory, write failures. */
+struct strata_pairs;
+strata_status strata_vocab_build(const struct strata_pairs *pairs, int max_words,
+                                 const char *path, strata_error *err);
+
 /* Encodes UTF-8 text into at most max_len ids (with [CLS] ... [SEP] when
  * add_special; truncation keeps the first tokens and the final [SEP]).
  * Writes *n_ids; ids must hold max_len entries (max_len >= 2 with specials,
@@ -167,6 +181,13 @@ void strata_bert_bind(const strata_bert_config *cfg, float *block,
 strata_status strata_bert_config_load(strata_bert_config *cfg,
                                       const char *config_json_path,
                                       strata_error *err);
+
+/* Writes cfg as a Hugging Face BERT config.json (atomically): the keys
+ * strata_bert_config_load reads, plus model_type, architectures, hidden_act
+ * "gelu", absolute positions and pad_token_id = pad_id. strata_bert_save
+ * writes its config.json with this function. */
+strata_status strata_bert_config_save(const strata_bert_config *cfg, int pad_id,
+                                      const char *path, strata_error *err);
 
 /* Loads a model folder: config.json, model.safetensors (names with or without
  * the "bert." prefix; F32/F16/BF16; pooler.* and position_ids ignored),

@@ -140,6 +140,16 @@ static inline void strata_progress_report(const strata_progress *p,
  * sgemm from inside their own OpenMP row blocks (measured 3-4x faster here
  * than one multi-threaded BLAS call per block). Returns the count in effect. */
 int strata_set_threads(int n);
+
+/* The OpenBLAS kernel family ("SkylakeX", "Haswell") this CPU supports when
+ * the OpenBLAS in use fell back to generic kernels for it (a CPU model newer
+ * than OpenBLAS's table: OpenBLAS 0.3.21 runs Sapphire Rapids with its SSE3
+ * Prescott kernels, 2-4x slower) and OPENBLAS_CORETYPE is unset; NULL when
+ * OpenBLAS chose an AVX2/AVX-512 family, was told which, or the CPU has
+ * neither. OpenBLAS reads OPENBLAS_CORETYPE only when it loads: acting on
+ * the hint means setting that variable and starting the program again, as
+ * the `strata` CLI does. */
+const char *strata_blas_coretype_hint(void);
 int strata_get_threads(void);
 
 /* Sets the BLAS thread count (n <= 0: 1). Use it around one large product

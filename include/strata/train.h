@@ -198,7 +198,10 @@ typedef struct strata_train_params {
     int pool;                 /* -1: the model's; STRATA_POOL_CLS/MEAN       */
     int max_len;              /* tokens per text; default 64                 */
     double lr;                /* default 2e-5                                */
-    int64_t warmup;           /* default 1000                                */
+    int64_t warmup;           /* linear warmup steps; default -1: a tenth of
+                                 the total steps. A warmup as long as the run
+                                 or longer is an error: the learning rate
+                                 would never reach its peak                 */
     double weight_decay;      /* default 0.01                                */
     double clip;              /* default 1.0 (<= 0: no clipping)             */
     double beta1, beta2, eps; /* 0.9, 0.999, 1e-8                            */

@@ -14,18 +14,25 @@
  *                  templates with style words ("how does _ affect _ in _ _ ?",
  *                  "in this paper we study _ and _ ."); every source covers
  *                  every topic with the same number of pairs. A positive uses
- *                  each of its source's sentence templates once (random
- *                  order), and a source's query templates are permutations
+ *                  the same 4 sentence templates of its source once each
+ *                  (random order), and a source's query templates are permutations
  *                  of one another, so style words mark the source without
  *                  adding variance inside it
- *   positive       6-7 sentences (the source's templates) whose slots hold
- *                  all the fact's words plus fillers (topic 60%, subtopic
- *                  35%, generic 5%); a subtopic favours 8 of its topic's
- *                  words (70% of its topic-word draws)
+ *   positive       4 sentences (the source's 4 templates) whose slots
+ *                  hold all the fact's words plus fillers (topic 60%,
+ *                  subtopic 35%, generic 5%); a subtopic favours 8 of its
+ *                  topic's words (70% of its topic-word draws)
  *   query          one query template holding the entity (80%), two of the
- *                  five key words and one topic word that may not occur in
+ *                  five key words and two topic words that may not occur in
  *                  the positive: queries share some, not all, words with
  *                  their positive
+ *   synonyms       every entity and subtopic word has a synonym (another
+ *                  pseudo-word) that queries use in its place with
+ *                  probability `paraphrase` (default 0.5) and passages never
+ *                  use: the vocabulary mismatch between how people ask and
+ *                  how passages are written, which exact word matching
+ *                  (the hash embedder) cannot bridge and a trained encoder
+ *                  can learn from the training pairs
  *
  * Same-topic passages share topic vocabulary and same-subtopic passages share
  * subtopic words and entities, so in-batch negatives drawn from one cluster
@@ -35,7 +42,11 @@
  * Test set: per query a fresh fact, one fully relevant passage (score 2), for
  * half the queries a partially relevant one (same entity and subtopic, two
  * shared key words; score 1), two same-subtopic distractors, and random
- * distractors from all topics up to n_corpus passages.
+ * distractors from all topics up to n_corpus passages. Every text about
+ * topic t is written in style t mod 5 (test_style below), so style cannot
+ * stand in for relevance. BEIR lines carry metadata (source, topic,
+ * subtopic; for queries the number of synonyms) for analyses; training
+ * pairs carry source, topic, subtopic and entity.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -44,6 +55,7 @@
 #include "core/internal.h"
 #include "strata/data.h"
 #include "strata/io.h"
+#include "synth_styles.h"
 #include "synth_words.h"
 
 #define N_SUBWORDS 12   /* pseudo-words per subtopic          */
@@ -60,50 +72,6 @@
 /* Sources: styles                                                           */
 /* ------------------------------------------------------------------------ */
 
-typedef struct style {
-    const char *name;
-    int title_case;              /* queries in Title Case (titles, headlines) */
-    const char *query[6];        /* templates, '_' = a slot, NULL-terminated;
-                                    one source's query templates hold the same
-                                    words in different orders, so bag-of-words
-                                    embedders see no template variance inside
-                                    a source (it would swamp the topics)     */
-    const char *sentence[8];
-} style;
-
-static const style styles[STRATA_SYNTH_SOURCES] = {
-    {"forum_qa", 0,
-     {"how does _ affect _ in _ _ _ ?", "in _ _ _ how does _ affect _ ?",
-      "how does _ _ affect _ in _ _ ?", NULL},
-     {"good question , _ usually changes the _ .", "in my experience _ works with _ because of _ .",
-      "the answer is that _ depends on _ and _ .", "you should check _ before _ .",
-      "hope this helps with _ and _ .", "basically _ is a kind of _ .",
-      "i would say _ matters more than _ here .", NULL}},
-    {"paper_titles", 1,
-     {"_ _ : a study of _ in _ _", "a study of _ _ in _ _ : _", "_ in _ _ : a study of _ _",
-      NULL},
-     {"we propose a novel _ for _ .", "in this paper we study _ and _ .",
-      "our results show that _ improves _ .", "experiments on _ demonstrate _ .",
-      "we further analyze _ under _ .", "the proposed _ outperforms _ baselines .",
-      "we discuss implications for _ and _ .", NULL}},
-    {"search_logs", 0,
-     {"_ _ _ _ _ guide", "guide _ _ _ _ _", "_ _ guide _ _ _", NULL},
-     {"learn more about _ and _ on this page .", "our guide to _ covers _ , _ and more .",
-      "click here to compare _ with _ .", "top tips for _ : _ .", "find _ and _ reviews .",
-      "updated : everything about _ and _ .", NULL}},
-    {"claims", 0,
-     {"_ increases _ in _ _ _ .", "in _ _ _ _ increases _ .", "_ _ increases _ in _ _ .", NULL},
-     {"evidence from _ supports the link between _ and _ .", "a trial of _ found _ .",
-      "data on _ indicate _ .", "however _ was not observed in _ .",
-      "analysis of _ suggests _ .", "the association between _ and _ was significant .",
-      NULL}},
-    {"news_headlines", 1,
-     {"_ says _ _ rises in _ _", "in _ _ _ says _ rises _", "_ _ rises in _ _ says _", NULL},
-     {"officials said on tuesday that _ will expand _ .", "the _ announcement follows _ .",
-      "reporters in _ confirmed _ .", "according to a statement , _ expects _ .",
-      "analysts say _ could affect _ .", "the move comes as _ faces _ .", NULL}},
-};
-
 const char *strata_synth_source_name(int s) {
     return s >= 0 && s < STRATA_SYNTH_SOURCES ? styles[s].name : NULL;
 }
@@ -117,6 +85,7 @@ strata_synth_params strata_synth_default_params(void) {
     p.seed = 1;
     p.n_subtopics = 4;
     p.n_corpus = 2000;
+    p.paraphrase = 0.5;
     return p;
 }
 
@@ -132,9 +101,14 @@ typedef struct world {
     const char **topic_name; /* [T]                                         */
     const char **sub;        /* [T * S * N_SUBWORDS]                        */
     const char **ent;        /* [T * S * N_ENTITIES]                        */
+    const char **sub_alias;  /* [T * S * N_SUBWORDS] each subtopic word's
+                                query-side synonym                          */
+    const char **ent_alias;  /* [T * S * N_ENTITIES] each entity's alias     */
     int *pref;               /* [T * S * N_PREF] topic-word indices a subtopic
                                 favours (P_PREF of its topic words)          */
     uint64_t *seen;          /* [seen_cap] hashes of every word in use, 0 empty */
+    double paraphrase;       /* P(a query names the entity or a subtopic key
+                                word by its synonym)                        */
     size_t seen_cap;
 } world;
 
@@ -145,6 +119,8 @@ static void world_free(world *w) {
     strata_free(w->topic_name);
     strata_free(w->sub);
     strata_free(w->ent);
+    strata_free(w->sub_alias);
+    strata_free(w->ent_alias);
     strata_free(w->pref);
     strata_free(w->seen);
     memset(w, 0, sizeof *w);
@@ -201,7 +177,7 @@ static strata_status world_build(world *w, int T, int S, uint64_t seed, strata_e
     memset(w, 0, sizeof *w);
     w->T = T;
     w->S = S;
-    size_t nwords = (size_t)T * (SYNTH_TOPIC_WORDS + 1) + (size_t)T * S * (N_SUBWORDS + N_ENTITIES) +
+    size_t nwords = (size_t)T * (SYNTH_TOPIC_WORDS + 1) + (size_t)T * S * 2 * (N_SUBWORDS + N_ENTITIES) +
                     (size_t)(NFUNC + NGENERIC) + 64;
     w->seen_cap = 1024;
     while (w->seen_cap < nwords * 2) w->seen_cap <<= 1;
@@ -211,7 +187,11 @@ static strata_status world_build(world *w, int T, int S, uint64_t seed, strata_e
     w->sub = strata_calloc((size_t)T * S * N_SUBWORDS, sizeof *w->sub);
     w->ent = strata_calloc((size_t)T * S * N_ENTITIES, sizeof *w->ent);
     w->pref = strata_calloc((size_t)T * S * N_PREF, sizeof *w->pref);
-    if (!w->seen || !w->topic || !w->topic_name || !w->sub || !w->ent || !w->pref) goto oom;
+    w->sub_alias = strata_calloc((size_t)T * S * N_SUBWORDS, sizeof *w->sub_alias);
+    w->ent_alias = strata_calloc((size_t)T * S * N_ENTITIES, sizeof *w->ent_alias);
+    if (!w->seen || !w->topic || !w->topic_name || !w->sub || !w->ent || !w->pref ||
+        !w->sub_alias || !w->ent_alias)
+        goto oom;
     /* reserve every built-in word so pseudo-words never collide with one */
     for (int i = 0; i < NFUNC; i++) seen_add(w, synth_function_words[i]);
     for (int i = 0; i < NGENERIC; i++) seen_add(w, synth_generic_words[i]);
@@ -253,6 +233,13 @@ static strata_status world_build(world *w, int T, int S, uint64_t seed, strata_e
         if (!(w->sub[i] = pseudo_word(w, &r, 2 + (int)(i & 1)))) goto oom;
     for (size_t i = 0; i < (size_t)T * S * N_ENTITIES; i++)
         if (!(w->ent[i] = pseudo_word(w, &r, 2 + (int)strata_rng_below(&r, 2)))) goto oom;
+    /* synonyms last, from their own stream */
+    strata_rng ra;
+    strata_rng_seed(&ra, seed, 4);
+    for (size_t i = 0; i < (size_t)T * S * N_SUBWORDS; i++)
+        if (!(w->sub_alias[i] = pseudo_word(w, &ra, 2 + (int)(i & 1)))) goto oom;
+    for (size_t i = 0; i < (size_t)T * S * N_ENTITIES; i++)
+        if (!(w->ent_alias[i] = pseudo_word(w, &ra, 2 + (int)strata_rng_below(&ra, 2)))) goto oom;
     return STRATA_OK;
 oom:
     world_free(w);
@@ -267,6 +254,9 @@ typedef struct fact {
     int t, u;                 /* topic, subtopic                           */
     const char *ent;
     const char *key[N_KEYS];  /* 3 subtopic words, then 2 topic words       */
+    const char *ent_alias;    /* the entity's query-side alias              */
+    const char *key_alias[N_KEYS]; /* a subtopic key word's synonym; the
+                                      topic words (3, 4) have none: NULL   */
 } fact;
 
 /* k distinct indices from [0, n) into out. */
@@ -287,10 +277,16 @@ static fact make_fact(const world *w, strata_rng *r, int t, int u) {
     f.t = t;
     f.u = u;
     size_t su = (size_t)t * w->S + (size_t)u;
-    f.ent = w->ent[su * N_ENTITIES + strata_rng_below(r, N_ENTITIES)];
+    size_t e = su * N_ENTITIES + strata_rng_below(r, N_ENTITIES);
+    f.ent = w->ent[e];
+    f.ent_alias = w->ent_alias[e];
     int idx[3];
     pick_distinct(r, N_SUBWORDS, 3, idx);
-    for (int i = 0; i < 3; i++) f.key[i] = w->sub[su * N_SUBWORDS + idx[i]];
+    for (int i = 0; i < 3; i++) {
+        f.key[i] = w->sub[su * N_SUBWORDS + idx[i]];
+        f.key_alias[i] = w->sub_alias[su * N_SUBWORDS + idx[i]];
+    }
+    f.key_alias[3] = f.key_alias[4] = NULL;
     pick_distinct(r, SYNTH_TOPIC_WORDS, 2, idx);
     for (int i = 0; i < 2; i++) f.key[3 + i] = w->topic[(size_t)t * SYNTH_TOPIC_WORDS + idx[i]];
     return f;
@@ -359,7 +355,7 @@ static int gen_passage(strata__buf *b, const world *w, strata_rng *r, int s, con
      * mark the source without adding variance that would compete with the
      * topics when clustering within a source */
     int next = 0, nt = n_templates(st->sentence);
-    int order[8];
+    int order[4];
     for (int k = 0; k < nt; k++) order[k] = k;
     for (int k = nt - 1; k > 0; k--) {
         int j = (int)strata_rng_below(r, (uint64_t)k + 1);
@@ -377,19 +373,27 @@ static int gen_passage(strata__buf *b, const world *w, strata_rng *r, int s, con
 /* A query in style s: entity (80%), two key words, two topic words (the
  * first never a key word; either may be absent from the positive), and a
  * filler when the entity is left out. */
-static int gen_query(strata__buf *b, const world *w, strata_rng *r, int s, const fact *f) {
+/* ... and *n_alias (may be NULL) receives how many of its words are synonyms. */
+static int gen_query(strata__buf *b, const world *w, strata_rng *r, int s, const fact *f, int *n_alias) {
     const style *st = &styles[s];
     const char *words[5];
     int n = 0, k2[2];
     pick_distinct(r, N_KEYS, 2, k2);
-    if (strata_rng_uniform(r) < 0.8) words[n++] = f->ent;
-    words[n++] = f->key[k2[0]];
+    /* the three draws happen whatever the paraphrase rate, so a corpus with
+     * synonyms differs from one without only in the words replaced */
+    double pe = strata_rng_uniform(r), p0 = strata_rng_uniform(r), p1 = strata_rng_uniform(r);
+    const char *kw0 = f->key_alias[k2[0]] && p0 < w->paraphrase ? f->key_alias[k2[0]] : f->key[k2[0]];
+    const char *kw1 = f->key_alias[k2[1]] && p1 < w->paraphrase ? f->key_alias[k2[1]] : f->key[k2[1]];
+    int with_ent = strata_rng_uniform(r) < 0.8;
+    if (with_ent) words[n++] = pe < w->paraphrase ? f->ent_alias : f->ent;
+    words[n++] = kw0;
+    if (n_alias) *n_alias = (with_ent && pe < w->paraphrase) + (kw0 != f->key[k2[0]]) + (kw1 != f->key[k2[1]]);
     const char *tw;
     do { /* a topic word other than the chosen key words */
         tw = topic_word(w, r, f->t, f->u);
     } while (tw == f->key[k2[0]] || tw == f->key[k2[1]]);
     words[n++] = tw;
-    words[n++] = f->key[k2[1]];
+    words[n++] = kw1;
     const char *tw2;
     do {
         tw2 = topic_word(w, r, f->t, f->u);
@@ -413,6 +417,17 @@ static int put_json_str(strata__buf *b, const char *s, size_t n) {
         if (strata__buf_append(b, s + i, 1)) return -1;
     }
     return strata__buf_append(b, "\"", 1);
+}
+
+/* Closes a BEIR line with BEIR's metadata object: the text's source (style),
+ * topic and subtopic, and for a query how many of its words are synonyms
+ * (n_alias >= 0), for analyses of what a model ranks (docs/data.md). */
+static int put_metadata(strata__buf *b, const world *w, int s, int t, int u, int n_alias) {
+    if (strata__buf_printf(b, ", \"metadata\": {\"source\": \"%s\", \"topic\": \"%s\", \"subtopic\": %d",
+                           styles[s].name, w->topic_name[t], u))
+        return -1;
+    if (n_alias >= 0 && strata__buf_printf(b, ", \"synonyms\": %d", n_alias)) return -1;
+    return strata__buf_append(b, "}}\n", 3);
 }
 
 typedef struct outputs {
@@ -455,11 +470,11 @@ static strata_status write_pairs(const world *w, const strata_synth_params *p, s
         int u = (int)strata_rng_below(&r, (uint64_t)w->S);
         fact f = make_fact(w, &r, t, u);
         b.len = q.len = d.len = 0;
-        int bad = gen_query(&q, w, &r, s, &f) || gen_passage(&d, w, &r, s, &f);
+        int bad = gen_query(&q, w, &r, s, &f, NULL) || gen_passage(&d, w, &r, s, &f);
         bad = bad || strata__buf_append(&b, "{\"query\": ", 10) || put_json_str(&b, q.data, q.len) ||
               strata__buf_append(&b, ", \"positive\": ", 14) || put_json_str(&b, d.data, d.len) ||
-              strata__buf_printf(&b, ", \"source\": \"%s\", \"topic\": \"%s\", \"subtopic\": %d}\n",
-                                 styles[s].name, w->topic_name[t], u);
+              strata__buf_printf(&b, ", \"source\": \"%s\", \"topic\": \"%s\", \"subtopic\": %d, \"entity\": \"%s\"}\n",
+                                 styles[s].name, w->topic_name[t], u, f.ent);
         if (bad) st = strata_error_set(err, STRATA_ENOMEM, "synth: out of memory");
         else st = write_buf(a, &b, err);
     }
@@ -478,7 +493,22 @@ typedef struct doc {
     char *text;    /* owned */
     int query;     /* judged for this query, or -1 */
     int score;     /* 2 relevant, 1 partially relevant */
+    int s, t, u;   /* style (source), topic, subtopic */
 } doc;
+
+/* The test set's style is a function of the topic: every passage about
+ * topic t, and every query about it, is written in style t mod 5. Training
+ * pairs pair a query and a positive of one style, so a model can learn
+ * "same style, same pair"; if the test set's relevant passages shared the
+ * query's style while same-topic distractors took other styles, matching
+ * style alone would rank most distractors below the answer — a shortcut that
+ * random batches teach (their negatives differ in style) and source or
+ * cluster batches cannot. Here every document that competes with the answer
+ * (same topic) shares the query's style, and documents of another style are
+ * off-topic, which the topic words already tell: style carries no
+ * information about relevance beyond the topic. Real BEIR corpora are one
+ * source each, so the shortcut does not exist there either. */
+static int test_style(int t) { return t % STRATA_SYNTH_SOURCES; }
 
 static strata_status write_beir(const world *w, const strata_synth_params *p, outputs *o,
                                 strata_error *err) {
@@ -501,40 +531,47 @@ static strata_status write_beir(const world *w, const strata_synth_params *p, ou
         if (!(docs[nd].text = strata_strndup(b.data, b.len))) goto oom;     \
         docs[nd].query = (q_);                                              \
         docs[nd].score = (score_);                                          \
+        docs[nd].s = (style_);                                              \
+        docs[nd].t = (fact_)->t;                                            \
+        docs[nd].u = (fact_)->u;                                            \
         nd++;                                                               \
     } while (0)
     for (int qi = 0; qi < nq; qi++) {
         int t = qi % w->T;
         int u = (int)strata_rng_below(&r, (uint64_t)w->S);
-        int s = (int)strata_rng_below(&r, STRATA_SYNTH_SOURCES);
+        int s = test_style(t);
         fact f = make_fact(w, &r, t, u);
         b.len = 0;
-        if (gen_query(&b, w, &r, s, &f)) goto oom;
+        int n_alias;
+        if (gen_query(&b, w, &r, s, &f, &n_alias)) goto oom;
         line.len = 0;
         if (strata__buf_printf(&line, "{\"_id\": \"q%04d\", \"text\": ", qi) ||
-            put_json_str(&line, b.data, b.len) || strata__buf_append(&line, "}\n", 2))
+            put_json_str(&line, b.data, b.len) || put_metadata(&line, w, s, t, u, n_alias))
             goto oom;
         if ((st = write_buf(&o->queries, &line, err))) goto done;
         ADD_DOC(s, &f, qi, 2);
         if (strata_rng_uniform(&r) < 0.5) { /* partially relevant */
             fact g = make_fact(w, &r, t, u);
             g.ent = f.ent;
+            g.ent_alias = f.ent_alias;
             int keep[2];
             pick_distinct(&r, N_KEYS, 2, keep);
-            g.key[keep[0]] = f.key[keep[0]];
-            g.key[keep[1]] = f.key[keep[1]];
-            ADD_DOC((int)strata_rng_below(&r, STRATA_SYNTH_SOURCES), &g, qi, 1);
+            for (int k = 0; k < 2; k++) {
+                g.key[keep[k]] = f.key[keep[k]];
+                g.key_alias[keep[k]] = f.key_alias[keep[k]];
+            }
+            ADD_DOC(s, &g, qi, 1);
         }
         for (int k = 0; k < 2; k++) { /* same-subtopic distractors */
             fact g = make_fact(w, &r, t, u);
-            ADD_DOC((int)strata_rng_below(&r, STRATA_SYNTH_SOURCES), &g, -1, 0);
+            ADD_DOC(s, &g, -1, 0);
         }
     }
     while (nd < nc) {
         int t = (int)strata_rng_below(&r, (uint64_t)w->T);
         int u = (int)strata_rng_below(&r, (uint64_t)w->S);
         fact g = make_fact(w, &r, t, u);
-        ADD_DOC((int)strata_rng_below(&r, STRATA_SYNTH_SOURCES), &g, -1, 0);
+        ADD_DOC(test_style(t), &g, -1, 0);
     }
 #undef ADD_DOC
     /* corpus order is shuffled; ids follow file order */
@@ -546,7 +583,8 @@ static strata_status write_beir(const world *w, const strata_synth_params *p, ou
         line.len = 0;
         if (strata__buf_printf(&line, "{\"_id\": \"doc%05lld\", \"title\": \"\", \"text\": ",
                                (long long)i) ||
-            put_json_str(&line, dd->text, strlen(dd->text)) || strata__buf_append(&line, "}\n", 2))
+            put_json_str(&line, dd->text, strlen(dd->text)) ||
+            put_metadata(&line, w, dd->s, dd->t, dd->u, -1))
             goto oom;
         if ((st = write_buf(&o->corpus, &line, err))) goto done;
     }
@@ -594,6 +632,9 @@ strata_status strata_synth_write(const char *dir, const strata_synth_params *par
     if (p.n_subtopics < 1 || p.n_subtopics > 64)
         return strata_error_set(err, STRATA_EINVAL, "synth: subtopics must be in 1..64 (got %d)",
                                 p.n_subtopics);
+    if (!(p.paraphrase >= 0 && p.paraphrase <= 1))
+        return strata_error_set(err, STRATA_EINVAL, "synth: paraphrase rate must be in [0, 1] (got %g)",
+                                p.paraphrase);
     if (p.n_corpus < 0 || p.n_corpus > 99999)
         return strata_error_set(err, STRATA_EINVAL, "synth: corpus size must be in 0..99999 (got %d)",
                                 p.n_corpus);
@@ -614,6 +655,7 @@ strata_status strata_synth_write(const char *dir, const strata_synth_params *par
     }
     if ((st = strata_mkdirs(qdir, err))) goto done;
     if ((st = world_build(&w, p.n_topics, p.n_subtopics, p.seed, err))) goto done;
+    w.paraphrase = p.paraphrase;
     if ((st = strata_atomic_open(&o.pairs, f_pairs, err)) ||
         (st = strata_atomic_open(&o.corpus, f_corpus, err)) ||
         (st = strata_atomic_open(&o.queries, f_queries, err)) ||

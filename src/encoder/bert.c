@@ -444,9 +444,8 @@ done:
 /* Save                                                                      */
 /* ------------------------------------------------------------------------ */
 
-static strata_status save_config(const strata_bert *m, const char *path,
-                                 strata_error *err) {
-    const strata_bert_config *c = &m->cfg;
+strata_status strata_bert_config_save(const strata_bert_config *c, int pad_id,
+                                      const char *path, strata_error *err) {
     cJSON *j = cJSON_CreateObject();
     cJSON *arch = cJSON_CreateArray();
     if (!j || !arch) {
@@ -464,14 +463,14 @@ static strata_status save_config(const strata_bert *m, const char *path,
     cJSON_AddNumberToObject(j, "intermediate_size", c->intermediate_size);
     cJSON_AddNumberToObject(j, "max_position_embeddings", c->max_position);
     cJSON_AddNumberToObject(j, "type_vocab_size", c->type_vocab_size);
-    cJSON_AddNumberToObject(j, "layer_norm_eps", c->layer_norm_eps);
+    char eps[32]; /* the float's shortest decimal form (1e-12, not 9.99999996e-13) */
+    snprintf(eps, sizeof eps, "%.7g", (double)c->layer_norm_eps);
+    cJSON_AddNumberToObject(j, "layer_norm_eps", strtod(eps, NULL));
     cJSON_AddStringToObject(j, "hidden_act", "gelu");
     cJSON_AddNumberToObject(j, "hidden_dropout_prob", 0.1);
     cJSON_AddNumberToObject(j, "attention_probs_dropout_prob", 0.1);
     cJSON_AddNumberToObject(j, "initializer_range", 0.02);
-    cJSON_AddNumberToObject(j, "pad_token_id",
-                            m->tok && strata_tokenizer_special(m->tok, "[PAD]") >= 0
-                                ? strata_tokenizer_special(m->tok, "[PAD]") : 0);
+    cJSON_AddNumberToObject(j, "pad_token_id", pad_id);
     cJSON_AddStringToObject(j, "position_embedding_type", "absolute");
     cJSON_AddStringToObject(j, "torch_dtype", "float32");
     strata_status st = strata__json_write(path, j, err);
@@ -538,7 +537,8 @@ strata_status strata_bert_save(const strata_bert *m, const char *dir,
     if (st != STRATA_OK) return st;
 
     char *cfg_path = strata_path_join(dir, "config.json");
-    st = cfg_path ? save_config(m, cfg_path, err)
+    int pad = m->tok ? strata_tokenizer_special(m->tok, "[PAD]") : 0;
+    st = cfg_path ? strata_bert_config_save(cfg, pad >= 0 ? pad : 0, cfg_path, err)
                   : strata_error_set(err, STRATA_ENOMEM, "out of memory");
     strata_free(cfg_path);
     if (st != STRATA_OK) return st;

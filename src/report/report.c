@@ -18,9 +18,13 @@ struct strata_report {
     int n_plots;
 };
 
-static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                      "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+/* Okabe & Ito's colour-blind-safe palette (yellow last: faint on white),
+ * and a dash pattern per series as a second cue that survives greyscale. */
+static const char *const palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                      "#E69F00", "#56B4E9", "#000000", "#F0E442"};
 #define NPAL (sizeof palette / sizeof palette[0])
+static const char *const dashes[] = {"none", "6,3", "2,2", "8,3,2,3", "1,3", "10,4"};
+#define NDASH (sizeof dashes / sizeof dashes[0])
 
 static void put(strata_report *r, const char *s) {
     if (!r->oom && strata__buf_append(&r->body, s, strlen(s))) r->oom = 1;
@@ -232,7 +236,7 @@ void strata_report_line_plot(strata_report *r, const strata_plot_options *opt,
     }
     for (int s = 0; s < nseries; s++) {
         const strata_series *se = &series[s];
-        const char *col = palette[(size_t)s % NPAL];
+        const char *col = palette[(size_t)s % NPAL], *dash = dashes[(size_t)s % NDASH];
         if (!ys[s]) continue;
         int open = 0;
         for (int i = 0; i < se->n; i++) {
@@ -243,7 +247,8 @@ void strata_report_line_plot(strata_report *r, const strata_plot_options *opt,
                 continue;
             }
             if (!open) {
-                putf(r, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" points=\"", col);
+                putf(r, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" stroke-dasharray=\"%s\" points=\"",
+                     col, dash);
                 open = 1;
             }
             putf(r, "%.1f,%.1f ", X(x), Y(ys[s][i]));
@@ -257,9 +262,9 @@ void strata_report_line_plot(strata_report *r, const strata_plot_options *opt,
                          Y(ys[s][i]), col);
             }
         double ly = mt + 12 + 16 * s;
-        putf(r, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>"
-                "<text x=\"%.0f\" y=\"%.1f\">",
-             ml + pw + 10, ml + pw + 28, ly, ly, col, ml + pw + 32, ly + 4);
+        putf(r, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\" "
+                "stroke-dasharray=\"%s\"/><text x=\"%.0f\" y=\"%.1f\">",
+             ml + pw + 10, ml + pw + 28, ly, ly, col, dash, ml + pw + 32, ly + 4);
         put_escaped(r, se->name ? se->name : "");
         put(r, "</text>\n");
     }

@@ -27,7 +27,7 @@ strata_train_params strata_train_default_params(void) {
     p.pool = -1;
     p.max_len = 64;
     p.lr = 2e-5;
-    p.warmup = 1000;
+    p.warmup = -1;
     p.weight_decay = 0.01;
     p.clip = 1.0;
     p.beta1 = 0.9;
@@ -468,7 +468,7 @@ static strata_status train_step(run *r, cJSON *line, strata_error *err) {
     else st = strata_train_batch(r->ws, &r->m->cfg, &r->m->w, r->ids, r->lens, n, T, mask,
                                  p->tau, p->symmetric, r->pool, p->chunk, &r->gw, &ls, err);
     if (st) return st;
-    double lr = strata_train_lr(p->lr, p->warmup, r->total, r->step);
+    double lr = strata_train_lr(p->lr, r->warmup, r->total, r->step);
     double gn = r->cm ? strata_ctx_optimizer_step(&r->cm->cfg, r->params, r->grads, r->adam_m,
                                                   r->adam_v, lr, p->weight_decay, p->clip,
                                                   p->beta1, p->beta2, p->eps, r->step + 1)
@@ -521,13 +521,19 @@ static strata_status check_params(const strata_train_params *p, strata_error *er
                                 p->max_len);
     if (!(p->lr >= 0) || !isfinite(p->lr))
         return strata_error_set(err, STRATA_EINVAL, "--lr must be >= 0 (got %g)", p->lr);
-    if (p->warmup < 0 || p->steps < 0 || p->save_every < 0 || p->eval_every < 0 || p->chunk < 0)
+    if (p->warmup < -1 || p->steps < 0 || p->save_every < 0 || p->eval_every < 0 || p->chunk < 0)
         return strata_error_set(err, STRATA_EINVAL,
                                 "--warmup, --steps, --save-every, --eval-every and --chunk must be >= 0");
     if (!(p->weight_decay >= 0) || !isfinite(p->weight_decay) || !isfinite(p->clip))
         return strata_error_set(err, STRATA_EINVAL,
                                 "--weight-decay must be >= 0 and --clip finite (got %g, %g)",
                                 p->weight_decay, p->clip);
+    if (p->steps > 0 && p->warmup > 0 && p->warmup >= p->steps)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "--warmup %" PRId64 " is not shorter than the run (%" PRId64
+                                " steps): the learning rate would never reach its peak; leave "
+                                "--warmup out (a tenth of the steps) or shorten it",
+                                p->warmup, p->steps);
     if (p->pool > STRATA_POOL_MEAN)
         return strata_error_set(err, STRATA_EINVAL, "bad pooling %d", p->pool);
     if (p->context_size < 0 || !(p->seq_dropout <= 1) || (!p->contextual && (p->context_size ||
@@ -607,6 +613,15 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
         r.m->cfg.normalize = 1; /* trained for cosine similarity */
     }
     r.total = p->steps > 0 ? p->steps : r.plan.nb;
+    r.warmup = p->warmup >= 0 ? p->warmup : r.total / 10;
+    if (r.warmup > 0 && r.warmup >= r.total) {
+        st = strata_error_set(err, STRATA_EINVAL,
+                              "--warmup %" PRId64 " is not shorter than the run (%" PRId64
+                              " steps): the learning rate would never reach its peak; leave "
+                              "--warmup out (a tenth of the steps) or shorten it",
+                              r.warmup, r.total);
+        goto done;
+    }
 
     size_t n = r.n_params;
     r.grads = strata_calloc(n, sizeof(float));

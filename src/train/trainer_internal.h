@@ -42,6 +42,7 @@ typedef struct run {
                                         in the checkpoint for extensions */
     int64_t step;                    /* completed steps */
     int64_t total;
+    int64_t warmup;                  /* resolved: p->warmup, or total / 10 */
     strata_pool pool;
     /* per-batch buffers */
     int32_t *ids;                    /* [2B, max_len] */
