@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "ctx_cli.h"
 #include "strata/data.h"
 #include "strata/embed.h"
 #include "strata/encoder.h"
@@ -26,10 +27,13 @@ static int o_no_normalize = 0;
 static int o_batch = 64;
 static int o_fp16 = 0;
 static const char *o_precision = NULL;
+static const char *o_contextual = NULL;
+static const char *o_context = NULL;
+static int o_context_size = 0;
 
 static const cli_opt opts[] = {
     {"model", CLI_STRING, &o_model, "hash|DIR",
-     "\"hash\" (built-in hashed TF-IDF) or a BERT model folder", CLI_REQUIRED},
+     "\"hash\" (built-in hashed TF-IDF) or a BERT model folder (or --contextual)", 0},
     {"input", CLI_STRING, &o_input, "PATH",
      "pairs file (JSONL/TSV, .gz/.zst) or BEIR folder", CLI_REQUIRED},
     {"field", CLI_STRING, &o_field, "NAME",
@@ -51,6 +55,13 @@ static const cli_opt opts[] = {
     {"batch-size", CLI_INT, &o_batch, "N", "BERT: texts per forward batch (default 64)", 0},
     {"fp16", CLI_FLAG, &o_fp16, NULL, "write float16 instead of float32", 0},
     {"precision", CLI_STRING, &o_precision, "MODE", "BERT: " CLI_PRECISION_HELP, 0},
+    {"contextual", CLI_STRING, &o_contextual, "DIR",
+     "a contextual model folder (instead of --model; with --context)", 0},
+    {"context", CLI_STRING, &o_context, "CORPUS|E.npy|null",
+     "contextual: BEIR folder or pairs file to sample J documents from (writes "
+     "context.npy + context.ids.txt beside --out), a stored context.npy, or null", 0},
+    {"context-size", CLI_INT, &o_context_size, "J",
+     "contextual: context documents (default: the model's)", 0},
     {0},
 };
 
@@ -122,10 +133,19 @@ static char *ids_path(const char *out) {
 /* Run                                                                       */
 /* ------------------------------------------------------------------------ */
 
-static int run(const cli_env *env, int npos, char **pos) {
-    (void)npos;
-    (void)pos;
-    int is_hash = strcmp(o_model, "hash") == 0;
+/* Option combinations and ranges; 0 or the usage exit code. */
+static int check_options(void) {
+    if (!o_model == !o_contextual)
+        return cli_usage_error(&cmd_embed, "give --model hash|DIR or --contextual DIR");
+    if (o_contextual && !o_context)
+        return cli_usage_error(&cmd_embed, "--contextual needs --context CORPUS|E.npy|null");
+    if (!o_contextual && (o_context || o_context_size))
+        return cli_usage_error(&cmd_embed, "--context and --context-size apply to --contextual");
+    if (o_contextual && (o_pool || o_normalize || o_no_normalize))
+        return cli_usage_error(&cmd_embed, "--contextual embeddings are the model's (mean of "
+                               "the text positions, head, L2-normalized): no --pool/--normalize");
+    if (o_context_size < 0) return cli_usage_error(&cmd_embed, "--context-size must be >= 1");
+    int is_hash = o_model && strcmp(o_model, "hash") == 0;
     if (o_dim < 1 || o_dim > 65536) return cli_usage_error(&cmd_embed, "--dim must be in [1, 65536]");
     if (o_nnz < 1 || o_nnz > 64) return cli_usage_error(&cmd_embed, "--nnz must be in [1, 64]");
     if (o_max_len < 2) return cli_usage_error(&cmd_embed, "--max-len must be >= 2");
@@ -138,10 +158,92 @@ static int run(const cli_env *env, int npos, char **pos) {
         return cli_usage_error(&cmd_embed, "--idf and --idf-out exclude each other");
     if (!is_hash && (o_idf || o_idf_out || o_bigrams))
         return cli_usage_error(&cmd_embed, "--idf, --idf-out and --bigrams apply to --model hash");
-    if (is_hash && o_precision)
-        return cli_usage_error(&cmd_embed, "--precision applies to a BERT model");
+    if ((is_hash || o_contextual) && o_precision)
+        return cli_usage_error(&cmd_embed, "--precision applies to a BERT --model");
+    return 0;
+}
+
+/* Loads the model (a bad model fails before reading big inputs): the
+ * contextual model and its context, a BERT folder, or the hash IDF table. */
+static strata_status load_model(const cli_env *env, int is_hash, strata_bert **model,
+                                strata_ctx_model **cm, cli_ctx *ctx, strata_hash_idf *idf,
+                                strata_error *err) {
+    strata_status st = STRATA_OK;
+    if (o_contextual) {
+        if ((st = strata_ctx_load(cm, o_contextual, err))) return st;
+        st = cli_ctx_resolve(env, *cm, o_context, o_context_size, NULL, o_max_len, o_batch, ctx,
+                             err);
+        if (!st) cli_info(env, "context: %s (%d slots)", ctx->what, ctx->J);
+    } else if (!is_hash) {
+        if (strata_ctx_is_model_dir(o_model))
+            return strata_error_set(err, STRATA_EINVAL, "%s is a contextual model: use "
+                                    "--contextual %s --context CORPUS", o_model, o_model);
+        if ((st = strata_bert_load(model, o_model, err))) return st;
+        if (o_pool) (*model)->cfg.pool = strcmp(o_pool, "cls") == 0 ? STRATA_POOL_CLS : STRATA_POOL_MEAN;
+        if (o_normalize) (*model)->cfg.normalize = 1;
+        if (o_no_normalize) (*model)->cfg.normalize = 0;
+    } else if (o_idf) {
+        st = strata_hash_idf_load(idf, o_idf, err);
+    }
+    return st;
+}
+
+/* Reads the texts to embed (and those the hash IDF is fitted on). */
+static strata_status load_inputs(const cli_env *env, int is_beir, int is_hash, const char *field,
+                                 strata_beir *beir, int *have_beir, strata_pairs *pairs,
+                                 int *have_pairs, text_set *ts, strata_error *err) {
+    if (is_beir) {
+        if (strata_beir_load(beir, o_input, NULL, env->progress, err)) return err->status;
+        *have_beir = 1;
+        const strata_texts *tx = strcmp(field, "corpus") == 0 ? &beir->corpus : &beir->queries;
+        if (fill_texts(tx, &ts->t, &ts->len))
+            return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        ts->n = tx->n;
+        ts->ids = tx;
+        if (tx == &beir->corpus) {
+            ts->fit_t = ts->t;
+            ts->fit_len = ts->len;
+            ts->fit_n = ts->n;
+        } else if (is_hash && !o_idf) {
+            if (fill_texts(&beir->corpus, &ts->fit_t, &ts->fit_len))
+                return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+            ts->fit_n = beir->corpus.n;
+        }
+    } else {
+        strata_pairs_options po = strata_pairs_default_options();
+        po.progress = env->progress;
+        if (strata_pairs_load(pairs, o_input, &po, err)) return err->status;
+        *have_pairs = 1;
+        int which = strcmp(field, "positive") == 0;
+        size_t n1 = (size_t)(pairs->n > 0 ? pairs->n : 1);
+        ts->t = strata_malloc_array(n1, sizeof(char *));
+        ts->len = strata_malloc_array(n1, sizeof(size_t));
+        ts->fit_t = strata_malloc_array(2 * n1, sizeof(char *));
+        ts->fit_len = strata_malloc_array(2 * n1, sizeof(size_t));
+        if (!ts->t || !ts->len || !ts->fit_t || !ts->fit_len)
+            return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        ts->n = pairs->n;
+        ts->fit_n = 2 * pairs->n;
+        for (int64_t i = 0; i < 2 * pairs->n; i++) {
+            ts->fit_t[i] = pairs->arena + pairs->off[i];
+            ts->fit_len[i] = strata_pairs_text_len(pairs, i);
+        }
+        for (int64_t i = 0; i < pairs->n; i++) {
+            ts->t[i] = ts->fit_t[2 * i + which];
+            ts->len[i] = ts->fit_len[2 * i + which];
+        }
+    }
+    return STRATA_OK;
+}
+
+static int run(const cli_env *env, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    int urc = check_options();
+    if (urc) return urc;
+    int is_hash = o_model && strcmp(o_model, "hash") == 0;
     strata_precision prec = STRATA_PRECISION_FP32;
-    if (!is_hash) {
+    if (!is_hash && !o_contextual) {
         int prc = cli_precision(&cmd_embed, o_precision, &prec);
         if (prc != CLI_OK) return prc;
     }
@@ -163,6 +265,9 @@ static int run(const cli_env *env, int npos, char **pos) {
     text_set ts;
     memset(&ts, 0, sizeof ts);
     strata_bert *model = NULL;
+    strata_ctx_model *cm = NULL;
+    cli_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
     strata_hash_idf idf;
     memset(&idf, 0, sizeof idf);
     strata_npy_writer w;
@@ -173,54 +278,11 @@ static int run(const cli_env *env, int npos, char **pos) {
     float *buf = NULL;
     int rc = CLI_OK, have_pairs = 0, have_beir = 0;
 
-    /* load the model first: a bad model fails before reading big inputs */
-    if (!is_hash) {
-        if (strata_bert_load(&model, o_model, &err)) goto fail;
-        if (o_pool) model->cfg.pool = strcmp(o_pool, "cls") == 0 ? STRATA_POOL_CLS : STRATA_POOL_MEAN;
-        if (o_normalize) model->cfg.normalize = 1;
-        if (o_no_normalize) model->cfg.normalize = 0;
-    } else if (o_idf) {
-        if (strata_hash_idf_load(&idf, o_idf, &err)) goto fail;
-    }
+    if (load_model(env, is_hash, &model, &cm, &ctx, &idf, &err)) goto fail;
 
-    if (is_beir) {
-        if (strata_beir_load(&beir, o_input, NULL, env->progress, &err)) goto fail;
-        have_beir = 1;
-        const strata_texts *tx = strcmp(field, "corpus") == 0 ? &beir.corpus : &beir.queries;
-        if (fill_texts(tx, &ts.t, &ts.len)) goto oom;
-        ts.n = tx->n;
-        ts.ids = tx;
-        if (tx == &beir.corpus) {
-            ts.fit_t = ts.t;
-            ts.fit_len = ts.len;
-            ts.fit_n = ts.n;
-        } else if (is_hash && !o_idf) {
-            if (fill_texts(&beir.corpus, &ts.fit_t, &ts.fit_len)) goto oom;
-            ts.fit_n = beir.corpus.n;
-        }
-    } else {
-        strata_pairs_options po = strata_pairs_default_options();
-        po.progress = env->progress;
-        if (strata_pairs_load(&pairs, o_input, &po, &err)) goto fail;
-        have_pairs = 1;
-        int which = strcmp(field, "positive") == 0;
-        size_t n1 = (size_t)(pairs.n > 0 ? pairs.n : 1);
-        ts.t = strata_malloc_array(n1, sizeof(char *));
-        ts.len = strata_malloc_array(n1, sizeof(size_t));
-        ts.fit_t = strata_malloc_array(2 * n1, sizeof(char *));
-        ts.fit_len = strata_malloc_array(2 * n1, sizeof(size_t));
-        if (!ts.t || !ts.len || !ts.fit_t || !ts.fit_len) goto oom;
-        ts.n = pairs.n;
-        ts.fit_n = 2 * pairs.n;
-        for (int64_t i = 0; i < 2 * pairs.n; i++) {
-            ts.fit_t[i] = pairs.arena + pairs.off[i];
-            ts.fit_len[i] = strata_pairs_text_len(&pairs, i);
-        }
-        for (int64_t i = 0; i < pairs.n; i++) {
-            ts.t[i] = ts.fit_t[2 * i + which];
-            ts.len[i] = ts.fit_len[2 * i + which];
-        }
-    }
+    if (load_inputs(env, is_beir, is_hash, field, &beir, &have_beir, &pairs, &have_pairs, &ts,
+                    &err))
+        goto fail;
     if (ts.n == 0) {
         strata_error_set(&err, STRATA_EFORMAT, "%s: no texts to embed (field %s)", o_input, field);
         goto fail;
@@ -239,7 +301,7 @@ static int run(const cli_env *env, int npos, char **pos) {
         if (o_idf_out && strata_hash_idf_save(&idf, o_idf_out, &err)) goto fail;
     }
 
-    int D = is_hash ? o_dim : model->cfg.hidden_size;
+    int D = is_hash ? o_dim : cm ? cm->cfg.bert.hidden_size : model->cfg.hidden_size;
     int64_t shape[2] = {ts.n, D};
     if (strata_npy_writer_open(&w, o_out, o_fp16 ? STRATA_DTYPE_F16 : STRATA_DTYPE_F32, 2,
                                shape, &err))
@@ -264,6 +326,8 @@ static int run(const cli_env *env, int npos, char **pos) {
         cp.offset = c0;
         strata_status st =
             is_hash ? strata_hash_embed(&idf, ts.t + c0, ts.len + c0, cn, &hp, buf, &err)
+            : cm    ? strata_ctx_embed_texts(cm, ctx.E, ctx.J, ts.t + c0, ts.len + c0, cn, &ep,
+                                             buf, &err)
                     : strata_bert_embed_texts(model, ts.t + c0, ts.len + c0, cn, &ep, buf, &err);
         if (st) {
             /* "text K: ..." inside the chunk -> absolute index and field */
@@ -291,6 +355,11 @@ static int run(const cli_env *env, int npos, char **pos) {
         remove(o_out);
         goto fail;
     }
+    if (cm && cli_ctx_save(&ctx, D, o_out, &err)) {
+        remove(o_out);
+        if (idp) remove(idp);
+        goto fail;
+    }
     cli_progress_done(env);
     cli_info(env, "wrote %s [%lld, %d] %s%s%s", o_out, (long long)ts.n, D,
              o_fp16 ? "float16" : "float32", idp ? " and " : "", idp ? idp : "");
@@ -312,6 +381,8 @@ done:
     text_set_free(&ts);
     strata_hash_idf_free(&idf);
     strata_bert_free(model);
+    strata_ctx_free(cm);
+    cli_ctx_free(&ctx);
     if (have_pairs) strata_pairs_free(&pairs);
     if (have_beir) strata_beir_free(&beir);
     return rc;
@@ -328,8 +399,13 @@ const cli_command cmd_embed = {
     "when embedding queries) unless --idf gives one, so queries and corpus "
     "share it; --idf-out saves it. A BERT model folder holds config.json, "
     "model.safetensors, vocab.txt or tokenizer.json, and optionally the "
-    "sentence-transformers 1_Pooling/config.json and modules.json. Results do "
-    "not depend on --threads.",
+    "sentence-transformers 1_Pooling/config.json and modules.json. --contextual DIR "
+    "embeds with a contextual model (docs/contextual.md): its first stage embeds J "
+    "documents sampled from --context (seeded by --seed; a corpus with fewer than J "
+    "documents is oversampled, every document floor(J/n) or ceil(J/n) times), stored "
+    "as context.npy and context.ids.txt beside --out, and every text is embedded "
+    "with them; give --context DIR/context.npy to embed queries with the same context. "
+    "Results do not depend on --threads.",
     opts,
     run,
 };

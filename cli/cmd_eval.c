@@ -10,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "commands.h"
+#include "ctx_cli.h"
 #include "compare_load.h"
 
 #include <stdio.h>
@@ -29,7 +30,8 @@
 static const char *o_beir, *o_split = "test", *o_model, *o_cemb, *o_qemb;
 static const char *o_run, *o_qrels, *o_run_out, *o_out, *o_run_name = "strata";
 static int o_k = 100, o_normalize, o_ignore_ids, o_skip_unknown;
-static int o_max_len = 0, o_batch = 0;
+static int o_max_len = 0, o_batch = 0, o_context_size = 0;
+static const char *o_context;
 static cli_strings o_compare_to;
 static const char *o_compare_out;
 static const char *o_precision;
@@ -49,6 +51,10 @@ static const cli_opt opts[] = {
     {"max-len", CLI_INT, &o_max_len, "N", "--model DIR: tokens per text (default 128)", 0},
     {"batch-size", CLI_INT, &o_batch, "N", "--model DIR: texts per forward batch (default 64)", 0},
     {"precision", CLI_STRING, &o_precision, "MODE", "--model DIR: " CLI_PRECISION_HELP, 0},
+    {"context", CLI_STRING, &o_context, "CORPUS|E.npy|null",
+     "contextual --model: where the context comes from (default: the BEIR corpus)", 0},
+    {"context-size", CLI_INT, &o_context_size, "J",
+     "contextual --model: context documents (default: the model's)", 0},
     {"normalize", CLI_FLAG, &o_normalize, NULL,
      "score by cosine (divide by both norms) instead of raw inner product", 0},
     {"ignore-identical-ids", CLI_FLAG, &o_ignore_ids, NULL,
@@ -74,7 +80,9 @@ static const char description[] =
     "pytrec_eval compute them (BEIR's numbers). Give embeddings (--corpus-emb/--query-emb, "
     "rows in corpus.jsonl/queries.jsonl order; C.ids.txt/Q.ids.txt next to them are checked "
     "when present) or --model; or score an existing run with --run and --qrels (or --beir). "
-    "Prints a one-line summary on stdout. See docs/eval.md.";
+    "Prints a one-line summary on stdout. A contextual --model (docs/contextual.md) takes "
+    "its context from the BEIR corpus (J documents sampled with --seed) unless --context "
+    "names another corpus, a stored context.npy or null. See docs/eval.md.";
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
@@ -149,6 +157,36 @@ static int text_ptrs(const strata_texts *t, const char ***p, size_t **len) {
     return 0;
 }
 
+/* A contextual model: the context from --context or the BEIR corpus, then
+ * corpus and queries embedded with it. */
+static strata_status embed_contextual(const cli_env *env, const strata_beir *b,
+                                      const char **ct, const size_t *cl, const char **qt,
+                                      const size_t *ql, float **C, float **Q, int *D,
+                                      strata_error *err) {
+    strata_ctx_model *m = NULL;
+    cli_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    strata_status st = strata_ctx_load(&m, o_model, err);
+    if (!st)
+        st = cli_ctx_resolve(env, m, o_context, o_context_size, b, o_max_len, o_batch, &ctx, err);
+    if (!st) {
+        cli_info(env, "context: %s (%d slots)", ctx.what, ctx.J);
+        *D = m->cfg.bert.hidden_size;
+        strata_embed_params ep = strata_embed_default_params();
+        ep.progress = env->progress;
+        if (o_max_len > 0) ep.max_len = o_max_len;
+        if (o_batch > 0) ep.batch_size = o_batch;
+        *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * *D * sizeof **C);
+        *Q = malloc((size_t)(b->queries.n ? b->queries.n : 1) * *D * sizeof **Q);
+        if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        if (!st) st = strata_ctx_embed_texts(m, ctx.E, ctx.J, ct, cl, b->corpus.n, &ep, *C, err);
+        if (!st) st = strata_ctx_embed_texts(m, ctx.E, ctx.J, qt, ql, b->queries.n, &ep, *Q, err);
+    }
+    cli_ctx_free(&ctx);
+    strata_ctx_free(m);
+    return st;
+}
+
 /* Embeds corpus and queries with --model: "hash" (IDF fitted on the corpus,
  * default hash parameters, as `strata embed --model hash` does for a BEIR
  * folder) or a BERT model folder (its pooling/normalization, max 128
@@ -177,6 +215,8 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
         if (!st) st = strata_hash_embed(&idf, qt, ql, b->queries.n, &hp, *Q, err);
         if (st) strata_error_prefix(err, "--model hash");
         strata_hash_idf_free(&idf);
+    } else if (!st && strata_ctx_is_model_dir(o_model)) {
+        st = embed_contextual(env, b, ct, cl, qt, ql, C, Q, D, err);
     } else if (!st) {
         strata_bert *m = NULL;
         st = strata_bert_load(&m, o_model, err);
@@ -407,12 +447,18 @@ static int run(const cli_env *env, int npos, char **pos) {
                  o_k);
     if (o_model && (o_cemb || o_qemb))
         return cli_usage_error(&cmd_eval, "give either --model or --corpus-emb/--query-emb");
+    if ((o_context || o_context_size) && (!o_model || !strata_ctx_is_model_dir(o_model)))
+        return cli_usage_error(&cmd_eval, "--context and --context-size need a contextual --model");
+    if (o_context_size < 0) return cli_usage_error(&cmd_eval, "--context-size must be >= 1");
     if (!o_model && (!o_cemb || !o_qemb))
         return cli_usage_error(&cmd_eval,
                                "give --corpus-emb and --query-emb (or --model hash|DIR)");
     if (o_precision && (!o_model || strcmp(o_model, "hash") == 0))
         return cli_usage_error(&cmd_eval, "--precision applies to --model DIR (a BERT model)");
-    if (o_model && strcmp(o_model, "hash") != 0) {
+    if (o_precision && strcmp(o_precision, "fp32") != 0 && strcmp(o_precision, "auto") != 0 &&
+        strata_ctx_is_model_dir(o_model))
+        return cli_usage_error(&cmd_eval, "a contextual --model embeds in fp32 only");
+    if (o_model && strcmp(o_model, "hash") != 0 && !strata_ctx_is_model_dir(o_model)) {
         int prc = cli_precision(&cmd_eval, o_precision, &g_prec);
         if (prc != CLI_OK) return prc;
     }

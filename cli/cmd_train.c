@@ -9,7 +9,8 @@
 static const char *o_pairs, *o_plan, *o_init, *o_config, *o_vocab, *o_out;
 static const char *o_pool, *o_eval_beir, *o_precision;
 static double o_tau = 0.02, o_lr = 2e-5, o_wd = 0.01, o_clip = 1.0;
-static int o_symmetric, o_max_len = 64, o_chunk, o_resume;
+static int o_symmetric, o_max_len = 64, o_chunk, o_resume, o_contextual, o_context_size;
+static double o_seq_dropout = -1;
 static int64_t o_warmup = -1, o_steps, o_save_every, o_eval_every;
 
 static const cli_opt opts[] = {
@@ -36,6 +37,12 @@ static const cli_opt opts[] = {
     {"precision", CLI_STRING, &o_precision, "MODE",
      "matrix products: auto|fp32|bf16 (default auto: bf16 where the CPU and build "
      "have it, else fp32; weights, optimizer, LayerNorm, softmax and loss stay fp32)", 0},
+    {"contextual", CLI_FLAG, &o_contextual, NULL,
+     "train CDE's two-stage contextual model (docs/contextual.md)", 0},
+    {"context-size", CLI_INT, &o_context_size, "J",
+     "contextual: context documents per step (default: the plan's batch size)", 0},
+    {"seq-dropout", CLI_DOUBLE, &o_seq_dropout, "P",
+     "contextual: probability a context slot is the null vector (default 0.005)", 0},
     {0}};
 
 static int run(const cli_env *env, int npos, char **pos) {
@@ -62,6 +69,9 @@ static int run(const cli_env *env, int npos, char **pos) {
     p.eval_every = o_eval_every;
     p.resume = o_resume;
     p.seed = env->seed;
+    p.contextual = o_contextual;
+    p.context_size = o_context_size;
+    p.seq_dropout = o_seq_dropout;
     p.progress = env->progress;
     if (o_pool) {
         if (strcmp(o_pool, "cls") == 0) p.pool = STRATA_POOL_CLS;
@@ -72,11 +82,23 @@ static int run(const cli_env *env, int npos, char **pos) {
         return cli_usage_error(&cmd_train, "give --init MODEL_DIR, or --config CONFIG.json and --vocab VOCAB");
     if (o_init && o_config)
         return cli_usage_error(&cmd_train, "--init and --config exclude each other");
+    if (!o_contextual && (o_context_size || o_seq_dropout != -1))
+        return cli_usage_error(&cmd_train, "--context-size and --seq-dropout need --contextual");
+    if (o_contextual && o_context_size < 0)
+        return cli_usage_error(&cmd_train, "--context-size must be >= 1 (got %d)", o_context_size);
+    if (o_contextual && o_seq_dropout != -1 && !(o_seq_dropout >= 0 && o_seq_dropout <= 1))
+        return cli_usage_error(&cmd_train, "--seq-dropout must be in [0, 1] (got %g)", o_seq_dropout);
+    if (o_contextual && o_pool && strcmp(o_pool, "mean") != 0)
+        return cli_usage_error(&cmd_train, "--contextual pools the mean of the text positions");
     if (o_eval_every > 0 && !o_eval_beir)
         return cli_usage_error(&cmd_train, "--eval-every needs --eval-beir");
     if (o_precision && strcmp(o_precision, "int8") == 0)
         return cli_usage_error(&cmd_train, "--precision int8 is for inference; train takes auto, fp32 or bf16");
-    int prc = cli_precision(&cmd_train, o_precision, &p.precision);
+    if (o_contextual && o_precision && strcmp(o_precision, "fp32") != 0 &&
+        strcmp(o_precision, "auto") != 0)
+        return cli_usage_error(&cmd_train, "--contextual trains in fp32 only");
+    int prc = o_contextual ? CLI_OK : cli_precision(&cmd_train, o_precision, &p.precision);
+    if (o_contextual) p.precision = STRATA_PRECISION_FP32;
     if (prc != CLI_OK) return prc;
     strata_error err;
     strata_error_clear(&err);
@@ -99,5 +121,9 @@ const cli_command cmd_train = {
     "temporary folder and renamed) and final/. --resume continues bit-exactly from the "
     "latest checkpoint (in the precision it ran in); --steps is then the new total. "
     "--precision bf16 runs every linear layer's products in bf16 with fp32 sums "
-    "(oneDNN: AMX or AVX512-BF16), fp32 master weights and AdamW state.",
+    "(oneDNN: AMX or AVX512-BF16), fp32 master weights and AdamW state. --contextual trains CDE's "
+    "contextual model instead (a first-stage BERT embeds J of the batch's own documents, "
+    "a second-stage BERT reads those vectors before each text; two-stage GradCache with "
+    "--chunk; sequence dropout --seq-dropout); --init may then name a BERT folder (copied "
+    "into both stages) or a contextual model folder. See docs/contextual.md.",
     opts, run};

@@ -260,6 +260,18 @@ strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
                                   int B, int T, float *out,
                                   strata_error *err);
 
+/* Forward pass from a given embedding sum instead of token ids (models that
+ * feed the encoder other vectors, e.g. the contextual model, contextual.h):
+ * x [B, T, C] is the input of the embedding LayerNorm, lengths[b] in [1, T]
+ * positions are attended to; hidden [B, T, C] receives the last hidden
+ * states (overwritten; no pooling). cfg/w describe any parameter block in
+ * the strata_bert_bind layout. T <= max positions is not required. */
+strata_status strata_bert_forward_embeds(const strata_bert_config *cfg,
+                                         const strata_bert_weights *w,
+                                         strata_bert_state *s, const float *x,
+                                         const int *lengths, int B, int T,
+                                         float *hidden, strata_error *err);
+
 /* Embeds n texts: tokenizes (in chunks of 8192 texts), sorts each chunk
  * by length, batches with dynamic padding, runs the forward pass with
  * OpenMP, writes out[n, C] in input order. texts[i] has lens[i] bytes.

@@ -77,6 +77,27 @@ void strata_train_backward(const strata_bert_config *cfg,
                            const strata_bert_weights *w, strata_train_acts *a,
                            const float *dout, strata_bert_weights *g);
 
+/* Forward from a given embedding sum instead of token ids, for models that
+ * feed the encoder other vectors (the contextual model's second stage):
+ * x [B, T, C] is the input of the embedding LayerNorm (copied into the
+ * cache); lengths[b] positions are attended to. No pooling: the last hidden
+ * states [B*T, C] are at strata_train_hidden(a) until the next forward. */
+void strata_train_forward_embeds(const strata_bert_config *cfg,
+                                 const strata_bert_weights *w,
+                                 strata_train_acts *a, const float *x,
+                                 const int *lengths, int B, int T);
+const float *strata_train_hidden(const strata_train_acts *a);
+
+/* Backward of the last strata_train_forward_embeds: dhidden [B, T, C] is the
+ * gradient w.r.t. the last hidden states (zero on rows the caller does not
+ * use). Weight gradients are ACCUMULATED into g; dx [B, T, C] receives
+ * (overwritten) the gradient w.r.t. x. The word, position and token-type
+ * tables of g are untouched: the caller owns the embedding sum. */
+void strata_train_backward_embeds(const strata_bert_config *cfg,
+                                  const strata_bert_weights *w,
+                                  strata_train_acts *a, const float *dhidden,
+                                  strata_bert_weights *g, float *dx);
+
 /* ------------------------------------------------------------------------ */
 /* InfoNCE                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -206,6 +227,10 @@ typedef struct strata_train_params {
     strata_precision precision; /* matrix products: AUTO (default: BF16 where
                                    available, else FP32), FP32 or BF16; a
                                    resumed run must use its checkpoint's  */
+    int contextual;           /* train the contextual model (contextual.h)   */
+    int context_size;         /* J (0: the plan's batch size; a loaded
+                                 contextual model's own J)                  */
+    double seq_dropout;       /* p (< 0: the loaded model's, else 0.005)    */
     strata_progress progress;
 } strata_train_params;
 

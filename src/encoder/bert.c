@@ -780,14 +780,17 @@ static strata_status state_reserve(strata_bert_state *s, const strata_bert_confi
     return STRATA_OK;
 }
 
-strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
-                                  const int32_t *ids, const int *lengths,
-                                  int B, int T, float *out,
+/* strata_bert_forward (ids: token ids, out: pooled) and
+ * strata_bert_forward_embeds (x: the embedding sum, hidden: last states; m
+ * NULL: the state must be fp32, having no prepared weights of a model). */
+static strata_status forward_impl(const strata_bert *m, const strata_bert_config *c,
+                                  const strata_bert_weights *w,
+                                  strata_bert_state *s, const int32_t *ids,
+                                  const float *x0, const int *lengths, int B,
+                                  int T, float *out, float *hidden,
                                   strata_error *err) {
-    const strata_bert_config *c = &m->cfg;
-    const strata_bert_weights *w = &m->w;
     int C = c->hidden_size, F = c->intermediate_size, H = c->num_heads;
-    if (B < 1 || T < 1 || T > c->max_position)
+    if (B < 1 || T < 1 || (ids && T > c->max_position))
         return strata_error_set(err, STRATA_EINVAL,
                                 "batch shape [%d, %d] invalid (max positions %d)",
                                 B, T, c->max_position);
@@ -796,7 +799,7 @@ strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
             return strata_error_set(err, STRATA_EINVAL,
                                     "sequence %d has length %d, not in [1, %d]", b,
                                     lengths[b], T);
-    for (size_t i = 0; i < (size_t)B * (size_t)T; i++)
+    for (size_t i = 0; ids && i < (size_t)B * (size_t)T; i++)
         if (ids[i] < 0 || ids[i] >= c->vocab_size)
             return strata_error_set(err, STRATA_EINVAL,
                                     "token id %d at position %zu outside the vocabulary",
@@ -810,7 +813,10 @@ strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
     int64_t N = (int64_t)B * T;
     size_t CC = (size_t)C * C, CF = (size_t)C * F;
 
-    strata_k_embed_forward(s->x, ids, w->word_emb, w->pos_emb, w->type_emb, B, T, C);
+    if (ids)
+        strata_k_embed_forward(s->x, ids, w->word_emb, w->pos_emb, w->type_emb, B, T, C);
+    else
+        memcpy(s->x, x0, sizeof(float) * (size_t)N * C);
     strata_k_layernorm_forward(s->x, NULL, NULL, s->x, w->emb_ln_w, w->emb_ln_b, N,
                                C, c->layer_norm_eps);
     if (s->lp && strata__bert_lowp_layers(s->lp, c, w, s->x, s->q, s->k, s->v, s->ctx, s->proj,
@@ -836,9 +842,28 @@ strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
                                        w->ln2_w + (size_t)l * C, w->ln2_b + (size_t)l * C,
                                        N, C, c->layer_norm_eps);
     }
+    if (hidden) {
+        memcpy(hidden, s->x, sizeof(float) * (size_t)N * C);
+        return STRATA_OK;
+    }
     strata_k_pool_forward(out, s->x, lengths, B, T, C, c->pool == STRATA_POOL_MEAN);
     if (c->normalize) strata_k_l2norm_forward(out, NULL, out, B, C);
     return STRATA_OK;
+}
+
+strata_status strata_bert_forward(const strata_bert *m, strata_bert_state *s,
+                                  const int32_t *ids, const int *lengths,
+                                  int B, int T, float *out,
+                                  strata_error *err) {
+    return forward_impl(m, &m->cfg, &m->w, s, ids, NULL, lengths, B, T, out, NULL, err);
+}
+
+strata_status strata_bert_forward_embeds(const strata_bert_config *cfg,
+                                         const strata_bert_weights *w,
+                                         strata_bert_state *s, const float *x,
+                                         const int *lengths, int B, int T,
+                                         float *hidden, strata_error *err) {
+    return forward_impl(NULL, cfg, w, s, NULL, x, lengths, B, T, NULL, hidden, err);
 }
 
 /* ------------------------------------------------------------------------ */

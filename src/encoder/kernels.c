@@ -529,3 +529,33 @@ void strata_k_l2norm_forward(float *out, float *norm, const float *inp,
         if (norm) norm[n] = (float)nr;
     }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Input vectors before the text                                             */
+/* ------------------------------------------------------------------------ */
+
+void strata_k_embed_prefix_forward(float *out, const float *prefix,
+                                   const int32_t *ids, const float *wte,
+                                   const float *wpe, const float *wtt, int B,
+                                   int P, int T, int C, int prefix_pos) {
+    int64_t S = (int64_t)P + T, N = (int64_t)B * S;
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t n = 0; n < N; n++) {
+        int b = (int)(n / S), r = (int)(n % S);
+        float *o = out + (size_t)n * C;
+        if (r < P) {
+            const float *x = prefix + ((size_t)b * P + r) * C;
+            if (prefix_pos) {
+                const float *pe = wpe + (size_t)r * C;
+                for (int c = 0; c < C; c++) o[c] = x[c] + pe[c] + wtt[c];
+            } else {
+                memcpy(o, x, sizeof(float) * (size_t)C);
+            }
+            continue;
+        }
+        int t = r - P;
+        const float *we = wte + (size_t)ids[(size_t)b * T + t] * C;
+        const float *pe = wpe + (size_t)(prefix_pos ? r : t) * C;
+        for (int c = 0; c < C; c++) o[c] = we[c] + pe[c] + wtt[c];
+    }
+}

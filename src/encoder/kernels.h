@@ -22,6 +22,7 @@
  *
  * Kernels:
  *   strata_k_embed_forward        word + position + token-type(0) embeddings
+ *   strata_k_embed_prefix_forward input vectors (no position) + text embeddings
  *   strata_k_layernorm_forward    y = (x - mean) * rstd * w + b (stats in double)
  *   strata_k_add_layernorm_forward  fused residual add + LayerNorm (post-LN)
  *   strata_k_linear_forward       y = x W^T + b   (W [OC, IC] as in PyTorch)
@@ -200,5 +201,25 @@ void strata_k_pool_forward(float *out, const float *inp, const int *lengths,
  * out, inp: [N, C] (may alias); norm: [N] or NULL (stores max(||x||, eps)). */
 void strata_k_l2norm_forward(float *out, float *norm, const float *inp,
                              int64_t N, int C);
+
+/* ------------------------------------------------------------------------ */
+/* Input vectors before the text (the contextual model's second stage)       */
+/* ------------------------------------------------------------------------ */
+
+/* The embedding sum of P given input vectors followed by T text tokens:
+ *   out[b, p, :]     = prefix[b, p, :]                       (p < P)
+ *   out[b, P + t, :] = wte[ids[b, t]] + wpe[t] + wtt[0]      (t < T)
+ * With prefix_pos = 1 every position gets a position and token type, as
+ * Hugging Face BertModel(inputs_embeds=...) does: out[b, p] also adds
+ * wpe[p] + wtt[0], and text positions start at P (wpe[P + t]); this is the
+ * control that makes the output depend on the order of the prefix.
+ * out: [B, P + T, C]; prefix: [B, P, C]; ids: [B, T] (valid ids on padding
+ * too); wpe: [Pmax, C] with T <= Pmax (P + T <= Pmax when prefix_pos);
+ * wtt: [TV, C] (row 0). One item per (b, row); P = 0 is
+ * strata_k_embed_forward. */
+void strata_k_embed_prefix_forward(float *out, const float *prefix,
+                                   const int32_t *ids, const float *wte,
+                                   const float *wpe, const float *wtt, int B,
+                                   int P, int T, int C, int prefix_pos);
 
 #endif /* STRATA_ENCODER_KERNELS_H */

@@ -56,6 +56,42 @@ void strata__tr_emb_bwd(float *dword, float *dpos, float *dtype,
     }
 }
 
+void strata__tr_emb_prefix_bwd(float *dprefix, float *dword, float *dpos,
+                               float *dtype, const float *dout,
+                               const int32_t *ids, const int *lengths, int B,
+                               int P, int T, int C, int prefix_pos) {
+    int S = P + T;
+    for (int b = 0; b < B; b++)
+        memcpy(dprefix + (size_t)b * P * C, dout + (size_t)b * S * C,
+               sizeof(float) * (size_t)P * C);
+    int64_t nb = nblocks(C, COL_BLK);
+#pragma omp parallel for schedule(static) if ((int64_t)B * S * C >= PAR_MIN / 16)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int c0 = (int)(blk * COL_BLK), c1 = c0 + COL_BLK < C ? c0 + COL_BLK : C;
+        for (int b = 0; b < B; b++) {
+            if (prefix_pos)
+                for (int p = 0; p < P; p++) {
+                    const float *g = dout + ((size_t)b * S + p) * C;
+                    float *dp = dpos + (size_t)p * C;
+                    for (int c = c0; c < c1; c++) {
+                        dp[c] += g[c];
+                        dtype[c] += g[c];
+                    }
+                }
+            for (int t = 0; t < lengths[b]; t++) {
+                const float *g = dout + ((size_t)b * S + P + t) * C;
+                float *dw = dword + (size_t)ids[(size_t)b * T + t] * C;
+                float *dp = dpos + (size_t)(prefix_pos ? P + t : t) * C;
+                for (int c = c0; c < c1; c++) {
+                    dw[c] += g[c];
+                    dp[c] += g[c];
+                    dtype[c] += g[c];
+                }
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* LayerNorm                                                                 */
 /* ------------------------------------------------------------------------ */

@@ -198,10 +198,14 @@ static void linear_bwd(strata_train_acts *a, float *dinp, float *dW, float *db,
         strata__tr_linear_bwd(dinp, dW, db, dout, inp, W, N, IC, OC, accum);
 }
 
-void strata_train_forward(const strata_bert_config *cfg,
-                          const strata_bert_weights *w, strata_train_acts *a,
-                          const int32_t *ids, const int *lengths, int B,
-                          int T, strata_pool pool, float *out) {
+/* The forward of strata_train_forward (ids != NULL) and
+ * strata_train_forward_embeds (x != NULL: the embedding sum is given; no
+ * pooling when pool < 0). */
+static void forward_impl(const strata_bert_config *cfg,
+                         const strata_bert_weights *w, strata_train_acts *a,
+                         const int32_t *ids, const float *x0,
+                         const int *lengths, int B, int T, int pool,
+                         float *out) {
     int C = cfg->hidden_size, L = cfg->num_layers, F = cfg->intermediate_size,
         H = cfg->num_heads;
     int64_t N = (int64_t)B * T;
@@ -210,12 +214,15 @@ void strata_train_forward(const strata_bert_config *cfg,
     float eps = cfg->layer_norm_eps;
     a->B = B;
     a->T = T;
-    a->pool = pool;
-    memcpy(a->ids, ids, sizeof(int32_t) * (size_t)N);
+    a->pool = pool < 0 ? STRATA_POOL_MEAN : (strata_pool)pool;
+    if (ids) memcpy(a->ids, ids, sizeof(int32_t) * (size_t)N);
     memcpy(a->lengths, lengths, sizeof(int) * (size_t)B);
 
     /* the encoder's forward kernels, storing what the backward reads */
-    strata_k_embed_forward(a->emb, ids, w->word_emb, w->pos_emb, w->type_emb, B, T, C);
+    if (ids)
+        strata_k_embed_forward(a->emb, ids, w->word_emb, w->pos_emb, w->type_emb, B, T, C);
+    else
+        memcpy(a->emb, x0, sizeof(float) * (size_t)N * C);
     strata_k_layernorm_forward(a->res, a->emb_mean, a->emb_rstd, a->emb,
                                w->emb_ln_w, w->emb_ln_b, N, C, eps);
     for (int l = 0; l < L; l++) {
@@ -246,27 +253,54 @@ void strata_train_forward(const strata_bert_config *cfg,
                                        a->ln2_rstd + on, h1, y, w->ln2_w + wc,
                                        w->ln2_b + wc, N, C, eps);
     }
+    if (pool < 0) return;
     strata_k_pool_forward(a->pooled, a->res + (size_t)L * sN * C, lengths, B, T,
                           C, pool == STRATA_POOL_MEAN);
     strata_k_l2norm_forward(a->out, a->norm, a->pooled, B, C);
     if (out) memcpy(out, a->out, sizeof(float) * (size_t)B * C);
 }
 
+void strata_train_forward(const strata_bert_config *cfg,
+                          const strata_bert_weights *w, strata_train_acts *a,
+                          const int32_t *ids, const int *lengths, int B,
+                          int T, strata_pool pool, float *out) {
+    forward_impl(cfg, w, a, ids, NULL, lengths, B, T, (int)pool, out);
+}
+
+void strata_train_forward_embeds(const strata_bert_config *cfg,
+                                 const strata_bert_weights *w,
+                                 strata_train_acts *a, const float *x,
+                                 const int *lengths, int B, int T) {
+    forward_impl(cfg, w, a, NULL, x, lengths, B, T, -1, NULL);
+}
+
+const float *strata_train_hidden(const strata_train_acts *a) {
+    return strata__tr_acts_res(a, a->cfg.num_layers);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Backward                                                                  */
 /* ------------------------------------------------------------------------ */
 
-void strata_train_backward(const strata_bert_config *cfg,
-                           const strata_bert_weights *w, strata_train_acts *a,
-                           const float *dout, strata_bert_weights *g) {
+/* The backward of strata_train_backward (dout: gradient of the normalized
+ * pooled output) and strata_train_backward_embeds (dhidden: gradient of the
+ * last hidden states; dx receives the gradient of the embedding sum). */
+static void backward_impl(const strata_bert_config *cfg,
+                          const strata_bert_weights *w, strata_train_acts *a,
+                          const float *dout, const float *dhidden,
+                          strata_bert_weights *g, float *dx) {
     int C = cfg->hidden_size, L = cfg->num_layers, F = cfg->intermediate_size,
         H = cfg->num_heads, B = a->B, T = a->T;
     int64_t N = (int64_t)B * T;
     size_t sN = (size_t)a->max_B * a->max_T;
     size_t sA = (size_t)a->max_B * H * a->max_T * a->max_T;
 
-    strata__tr_l2n_bwd(a->dpool, dout, a->out, a->norm, B, C);
-    strata__tr_pool_bwd(a->dres, a->dpool, a->lengths, B, T, C, a->pool);
+    if (dout) {
+        strata__tr_l2n_bwd(a->dpool, dout, a->out, a->norm, B, C);
+        strata__tr_pool_bwd(a->dres, a->dpool, a->lengths, B, T, C, a->pool);
+    } else {
+        memcpy(a->dres, dhidden, sizeof(float) * (size_t)N * C);
+    }
     for (int l = L - 1; l >= 0; l--) {
         size_t oc = (size_t)l * sN * C, of = (size_t)l * sN * F, on = (size_t)l * sN;
         size_t wcc = (size_t)l * C * C, wc = (size_t)l * C;
@@ -299,10 +333,24 @@ void strata_train_backward(const strata_bert_config *cfg,
         linear_bwd(a, a->dres, g->v_w + wcc, g->v_b + wc, a->dv, x, w->v_w + wcc, l,
                    STRATA_LOWP_V, N, C, C, 1);
     }
-    strata__tr_ln_bwd(a->dtmp, g->emb_ln_w, g->emb_ln_b, a->dres, a->emb,
+    strata__tr_ln_bwd(dx ? dx : a->dtmp, g->emb_ln_w, g->emb_ln_b, a->dres, a->emb,
                       a->emb_mean, a->emb_rstd, w->emb_ln_w, N, C, 0);
+    if (dx) return;
     strata__tr_emb_bwd(g->word_emb, g->pos_emb, g->type_emb, a->dtmp, a->ids,
                        a->lengths, B, T, C);
+}
+
+void strata_train_backward(const strata_bert_config *cfg,
+                           const strata_bert_weights *w, strata_train_acts *a,
+                           const float *dout, strata_bert_weights *g) {
+    backward_impl(cfg, w, a, dout, NULL, g, NULL);
+}
+
+void strata_train_backward_embeds(const strata_bert_config *cfg,
+                                  const strata_bert_weights *w,
+                                  strata_train_acts *a, const float *dhidden,
+                                  strata_bert_weights *g, float *dx) {
+    backward_impl(cfg, w, a, NULL, dhidden, g, dx);
 }
 
 /* ------------------------------------------------------------------------ */

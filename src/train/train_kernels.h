@@ -34,6 +34,17 @@ void strata__tr_emb_bwd(float *dword, float *dpos, float *dtype,
                         const float *dout, const int32_t *ids,
                         const int *lengths, int B, int T, int C);
 
+/* Backward of strata_k_embed_prefix_forward: dprefix [B,P,C] is
+ * overwritten with dout's first P rows of each sequence; the real text
+ * tokens (t < lengths[b]) scatter-add into dword, dpos, dtype as
+ * strata__tr_emb_bwd does; with prefix_pos the prefix rows also add into
+ * dpos[p] and dtype[0], and text positions are shifted by P. dout:
+ * [B, P+T, C]. Tokens in order, columns partitioned. */
+void strata__tr_emb_prefix_bwd(float *dprefix, float *dword, float *dpos,
+                               float *dtype, const float *dout,
+                               const int32_t *ids, const int *lengths, int B,
+                               int P, int T, int C, int prefix_pos);
+
 /* ---- LayerNorm -------------------------------------------------------- */
 
 /* Backward of strata_k_layernorm_forward / strata_k_add_layernorm_forward

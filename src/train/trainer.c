@@ -4,8 +4,7 @@
  * optional NDCG@10 evaluation on a BEIR set.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "strata/train.h"
-#include "strata/data.h"
+#include "train/trainer_internal.h"
 #include "strata/eval.h"
 #include "strata/io.h"
 #include "strata/plan.h"
@@ -38,6 +37,7 @@ strata_train_params strata_train_default_params(void) {
     p.eps = 1e-8;
     p.seed = 1;
     p.precision = STRATA_PRECISION_AUTO;
+    p.seq_dropout = -1;
     return p;
 }
 
@@ -115,13 +115,6 @@ static strata_status latest_checkpoint(const char *dir, int clean, int64_t *best
 /* The plan                                                                  */
 /* ------------------------------------------------------------------------ */
 
-typedef struct plan_view {
-    strata_npy batches;     /* int64 [nb, B] */
-    strata_npy mask;        /* uint8 [nb, B, W] or count 0 */
-    int has_mask;
-    int64_t nb, B, W;
-    uint64_t fingerprint;   /* of the batches and the mask (resume check) */
-} plan_view;
 
 /* Opens the plan in dir for pairs of n_pairs rows whose fingerprint is
  * pairs_fp (the plan must have been made for them when it says so). */
@@ -201,39 +194,12 @@ static void plan_close(plan_view *pv) {
 /* Run state                                                                 */
 /* ------------------------------------------------------------------------ */
 
-typedef struct run {
-    const strata_train_params *p;
-    strata_pairs pairs;
-    int have_pairs;
-    uint64_t pairs_fp;               /* strata_pairs_fingerprint(&pairs) */
-    plan_view plan;
-    int have_plan;
-    strata_bert *m;
-    float *grads, *adam_m, *adam_v;  /* [n_params] each */
-    strata_bert_weights gw;
-    strata_train_ws *ws;
-    strata_precision prec;   /* resolved precision of the run (FP32 / BF16) */
-    strata_rng rng;                  /* unused by training (no dropout); kept
-                                        in the checkpoint for extensions */
-    int64_t step;                    /* completed steps */
-    int64_t total;
-    int64_t warmup;             /* resolved: p->warmup, or total / 10 */
-    strata_pool pool;
-    /* per-batch buffers */
-    int32_t *ids;                    /* [2B, max_len] */
-    int *lens;                       /* [2B] */
-    uint8_t *cmask;                  /* [B, W] compacted mask */
-    int64_t *pidx;                   /* [B] valid pair indices */
-    int64_t *slot;                   /* [B] their slots in the plan batch */
-    strata_beir beir;
-    int have_beir;
-    FILE *log;
-} run;
 
 static void run_free(run *r) {
     if (r->have_pairs) strata_pairs_free(&r->pairs);
     if (r->have_plan) plan_close(&r->plan);
     strata_bert_free(r->m);
+    strata__ctx_run_free(r);
     strata_free(r->grads);
     strata_free(r->adam_m);
     strata_free(r->adam_v);
@@ -269,6 +235,11 @@ static cJSON *args_json(const strata_train_params *p) {
     cJSON_AddNumberToObject(a, "save_every", (double)p->save_every);
     cJSON_AddNumberToObject(a, "seed", (double)p->seed);
     cJSON_AddStringToObject(a, "precision", strata_precision_name(p->precision));
+    if (p->contextual) {
+        cJSON_AddBoolToObject(a, "contextual", 1);
+        cJSON_AddNumberToObject(a, "context_size", p->context_size);
+        cJSON_AddNumberToObject(a, "seq_dropout", p->seq_dropout);
+    }
     return a;
 }
 
@@ -281,10 +252,10 @@ static strata_status save_checkpoint(run *r, const char *name, int with_state,
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", p->out_dir, name);
     snprintf(fin, sizeof fin, "%s/%s", p->out_dir, name);
     rm_tree(tmp);
-    strata_status st = strata_bert_save(r->m, tmp, err);
+    strata_status st = r->cm ? strata_ctx_save(r->cm, tmp, err) : strata_bert_save(r->m, tmp, err);
     if (st) goto fail;
     if (with_state) {
-        int64_t n = (int64_t)r->m->n_params, step = r->step;
+        int64_t n = (int64_t)r->n_params, step = r->step;
         strata_tensor t[3];
         memset(t, 0, sizeof t);
         t[0] = (strata_tensor){.name = "exp_avg", .dtype = STRATA_DTYPE_F32, .ndim = 1,
@@ -429,7 +400,8 @@ static strata_status check_resume(const run *r, const cJSON *j, const char *path
 static strata_status load_checkpoint(run *r, int64_t step, strata_error *err) {
     char dir[4096], path[4200];
     snprintf(dir, sizeof dir, "%s/checkpoint-%" PRId64, r->p->out_dir, step);
-    strata_status st = strata_bert_load(&r->m, dir, err);
+    strata_status st = r->p->contextual ? strata_ctx_load(&r->cm, dir, err)
+                                        : strata_bert_load(&r->m, dir, err);
     if (st) return st;
     snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
     strata_safetensors sf;
@@ -437,7 +409,7 @@ static strata_status load_checkpoint(run *r, int64_t step, strata_error *err) {
     const strata_tensor *tm = strata_safetensors_find(&sf, "exp_avg");
     const strata_tensor *tv = strata_safetensors_find(&sf, "exp_avg_sq");
     const strata_tensor *ts = strata_safetensors_find(&sf, "step");
-    size_t n = r->m->n_params;
+    size_t n = r->cm ? r->cm->n_params : r->m->n_params;
     if (!tm || !tv || !ts || tm->dtype != STRATA_DTYPE_F32 || tv->dtype != STRATA_DTYPE_F32 ||
         (size_t)tm->count != n || (size_t)tv->count != n || ts->dtype != STRATA_DTYPE_I64 ||
         ts->count != 1) {
@@ -536,6 +508,7 @@ done:
 /* ------------------------------------------------------------------------ */
 
 static strata_status evaluate(run *r, double *ndcg, strata_error *err) {
+    if (r->cm) return strata__ctx_run_eval(r, ndcg, err);
     const strata_texts *ct = &r->beir.corpus, *qt = &r->beir.queries;
     int C = r->m->cfg.hidden_size;
     int64_t nt = ct->n > qt->n ? ct->n : qt->n;
@@ -583,7 +556,7 @@ static strata_status tokenize_text(run *r, int64_t pair, int which, int32_t *row
     int64_t t = 2 * pair + which;
     const char *s = r->pairs.arena + r->pairs.off[t];
     int n = 0;
-    strata_status st = strata_tokenizer_encode(r->m->tok, s, strata_pairs_text_len(&r->pairs, t),
+    strata_status st = strata_tokenizer_encode(r->tok, s, strata_pairs_text_len(&r->pairs, t),
                                                1, r->p->max_len, row, &n, err);
     if (st)
         return strata_error_prefix(err, "%s: pair %" PRId64 " %s", r->p->pairs_path, pair,
@@ -630,15 +603,19 @@ static strata_status train_step(run *r, cJSON *line, strata_error *err) {
         tokens += r->lens[i] + r->lens[n + i];
     }
     double t0 = now_s();
-    memset(r->grads, 0, r->m->n_params * sizeof(float));
+    memset(r->grads, 0, r->n_params * sizeof(float));
     strata_infonce_stats ls;
-    if ((st = strata_train_batch(r->ws, &r->m->cfg, &r->m->w, r->ids, r->lens, n, T, mask,
-                                 p->tau, p->symmetric, r->pool, p->chunk, &r->gw, &ls, err)))
-        return st;
+    if (r->cm) st = strata__ctx_run_batch(r, n, mask, &ls, err);
+    else st = strata_train_batch(r->ws, &r->m->cfg, &r->m->w, r->ids, r->lens, n, T, mask,
+                                 p->tau, p->symmetric, r->pool, p->chunk, &r->gw, &ls, err);
+    if (st) return st;
     double lr = strata_train_lr(p->lr, r->warmup, r->total, r->step);
-    double gn = strata_train_optimizer_step(&r->m->cfg, r->m->params, r->grads, r->adam_m,
-                                            r->adam_v, lr, p->weight_decay, p->clip, p->beta1,
-                                            p->beta2, p->eps, r->step + 1);
+    double gn = r->cm ? strata_ctx_optimizer_step(&r->cm->cfg, r->params, r->grads, r->adam_m,
+                                                  r->adam_v, lr, p->weight_decay, p->clip,
+                                                  p->beta1, p->beta2, p->eps, r->step + 1)
+                      : strata_train_optimizer_step(&r->m->cfg, r->params, r->grads, r->adam_m,
+                                                    r->adam_v, lr, p->weight_decay, p->clip,
+                                                    p->beta1, p->beta2, p->eps, r->step + 1);
     double dt = now_s() - t0;
     r->step++;
     if (!isfinite(ls.loss) || !isfinite(gn))
@@ -700,6 +677,13 @@ static strata_status check_params(const strata_train_params *p, strata_error *er
                                 p->warmup, p->steps);
     if (p->pool > STRATA_POOL_MEAN)
         return strata_error_set(err, STRATA_EINVAL, "bad pooling %d", p->pool);
+    if (p->context_size < 0 || !(p->seq_dropout <= 1) || (!p->contextual && (p->context_size ||
+                                                                          p->seq_dropout >= 0)))
+        return strata_error_set(err, STRATA_EINVAL, "--context-size >= 1 and --seq-dropout in "
+                                "[0, 1] apply to --contextual");
+    if (p->contextual && p->pool == STRATA_POOL_CLS)
+        return strata_error_set(err, STRATA_EINVAL, "the contextual model pools the mean of "
+                                "the text positions (--pool cls does not apply)");
     if (p->eval_every > 0 && !p->eval_beir)
         return strata_error_set(err, STRATA_EINVAL, "--eval-every needs --eval-beir");
     return STRATA_OK;
@@ -716,6 +700,14 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
     if (r.prec == STRATA_PRECISION_INT8)
         return strata_error_set(err, STRATA_EINVAL,
                                 "precision int8 is for inference (embed, eval), not training");
+    if (p->contextual && r.prec != STRATA_PRECISION_FP32) {
+        /* the contextual model's kernels are fp32 only */
+        if (p->precision != STRATA_PRECISION_AUTO)
+            return strata_error_set(err, STRATA_EINVAL,
+                                    "--contextual trains in fp32 only (this run asks %s)",
+                                    strata_precision_name(r.prec));
+        r.prec = STRATA_PRECISION_FP32;
+    }
     if ((st = strata_mkdirs(p->out_dir, err))) return st;
 
     /* where do we start? */
@@ -738,6 +730,8 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
 
     if (resume_at >= 0) {
         if ((st = load_checkpoint(&r, resume_at, err))) goto done;
+    } else if (p->contextual) {
+        if ((st = strata__ctx_run_model(&r, err))) goto done;
     } else if (p->init_dir) {
         if ((st = strata_bert_load(&r.m, p->init_dir, err))) goto done;
     } else {
@@ -755,18 +749,25 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
         }
         if ((st = strata_bert_create(&r.m, &cfg, tok, p->seed, err))) goto done;
     }
-    if (!r.m->tok) {
+    if (r.cm && (st = strata__ctx_run_check(&r, err))) goto done;
+    const strata_bert_config *bc = r.cm ? &r.cm->cfg.bert : &r.m->cfg;
+    r.tok = r.cm ? r.cm->tok : r.m->tok;
+    r.params = r.cm ? r.cm->params : r.m->params;
+    r.n_params = r.cm ? r.cm->n_params : r.m->n_params;
+    if (!r.tok) {
         st = strata_error_set(err, STRATA_EFORMAT, "the model has no vocabulary (vocab.txt or tokenizer.json)");
         goto done;
     }
-    if (p->max_len > r.m->cfg.max_position) {
+    if (p->max_len > bc->max_position) {
         st = strata_error_set(err, STRATA_EINVAL, "--max-len %d exceeds the model's max_position %d",
-                              p->max_len, r.m->cfg.max_position);
+                              p->max_len, bc->max_position);
         goto done;
     }
-    r.pool = p->pool >= 0 ? (strata_pool)p->pool : r.m->cfg.pool;
-    r.m->cfg.pool = r.pool;
-    r.m->cfg.normalize = 1; /* trained for cosine similarity */
+    r.pool = p->pool >= 0 ? (strata_pool)p->pool : bc->pool;
+    if (r.m) {
+        r.m->cfg.pool = r.pool;
+        r.m->cfg.normalize = 1; /* trained for cosine similarity */
+    }
     r.total = p->steps > 0 ? p->steps : r.plan.nb;
     r.warmup = p->warmup >= 0 ? p->warmup : r.total / 10;
     if (r.warmup > 0 && r.warmup >= r.total) {
@@ -778,7 +779,7 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
         goto done;
     }
 
-    size_t n = r.m->n_params;
+    size_t n = r.n_params;
     r.grads = strata_calloc(n, sizeof(float));
     if (!r.adam_m) r.adam_m = strata_calloc(n, sizeof(float));
     if (!r.adam_v) r.adam_v = strata_calloc(n, sizeof(float));
@@ -792,9 +793,13 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
-    strata_bert_bind(&r.m->cfg, r.grads, &r.gw);
-    if ((st = strata_train_ws_create(&r.ws, &r.m->cfg, err))) goto done;
-    if ((st = strata_train_ws_set_precision(r.ws, r.prec, err))) goto done;
+    if (r.cm) {
+        if ((st = strata__ctx_run_alloc(&r, err))) goto done;
+    } else {
+        strata_bert_bind(&r.m->cfg, r.grads, &r.gw);
+        if ((st = strata_train_ws_create(&r.ws, &r.m->cfg, err))) goto done;
+        if ((st = strata_train_ws_set_precision(r.ws, r.prec, err))) goto done;
+    }
     if (p->eval_beir) {
         if ((st = strata_beir_load(&r.beir, p->eval_beir, "test", p->progress, err))) goto done;
         r.have_beir = 1;
