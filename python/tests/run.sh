@@ -14,7 +14,7 @@
 # message, except under CI, where that is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=${STRATA_PYTHON:-.venv/bin/python}
+PY=${STRATA_PYTHON:-$PWD/.venv/bin/python}
 if [ ! -x "$PY" ] || ! "$PY" -c 'import pytest, numpy' 2>/dev/null; then
   echo "pytest: $PY with pytest and numpy not found: run scripts/setup.sh --test"
   [ "${CI:-}" = true ] && exit 1
