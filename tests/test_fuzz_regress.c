@@ -268,6 +268,31 @@ static void test_safetensors_huge_numbers(void **state) {
     }
 }
 
+/* fuzz_bert_config: a layer_norm_eps below the float range (1e-82) passed
+ * the check "> 0" as a double and was stored as 0.0f. */
+static void test_bert_config_eps_underflow(void **state) {
+    (void)state;
+    const char *p = tu_join(tu_tmpdir(), "config.json");
+    strata_bert_config c;
+    strata_error err;
+    static const char *const eps[] = {"1e-82", "1e-45", "0"};
+    for (int i = 0; i < 3; i++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"vocab_size\": 100, \"hidden_size\": 8, \"num_hidden_layers\": 1, "
+                 "\"num_attention_heads\": 2, \"intermediate_size\": 16, "
+                 "\"max_position_embeddings\": 16, \"layer_norm_eps\": %s}", eps[i]);
+        tu_write_str(p, json);
+        assert_int_equal(strata_bert_config_load(&c, p, &err), STRATA_EFORMAT);
+        assert_non_null(strstr(err.msg, "layer_norm_eps"));
+    }
+    tu_write_str(p, "{\"vocab_size\": 100, \"hidden_size\": 8, \"num_hidden_layers\": 1, "
+                    "\"num_attention_heads\": 2, \"intermediate_size\": 16, "
+                    "\"max_position_embeddings\": 16, \"layer_norm_eps\": 1e-12}");
+    assert_int_equal(strata_bert_config_load(&c, p, &err), STRATA_OK);
+    assert_true(c.layer_norm_eps > 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_npy_misaligned_data_is_copied),
@@ -279,6 +304,7 @@ int main(void) {
         cmocka_unit_test(test_idf_bad_df_message),
         cmocka_unit_test(test_plan_json_numbers),
         cmocka_unit_test(test_safetensors_huge_numbers),
+        cmocka_unit_test(test_bert_config_eps_underflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,14 +50,18 @@ static PyObject *py_infonce(PyObject *self, PyObject *args, PyObject *kw) {
         !(odg = owned_block((size_t)N * (size_t)C * sizeof(float), &gd)))
         goto done;
     strata_infonce_stats st;
+    strata_error err;
+    strata_error_clear(&err);
+    strata_status status;
     thread_scope ts;
     thread_enter(&ts, threads);
     Py_BEGIN_ALLOW_THREADS
-    strata_infonce(q.data, d.data, (int)N, (int)C, m.data, tau, symmetric, gq, gd, &st);
+    status = strata_infonce(q.data, d.data, (int)N, (int)C, m.data, tau, symmetric, gq, gd, &st,
+                            &err);
     Py_END_ALLOW_THREADS
     thread_leave(&ts);
-    if (isnan(st.loss)) {
-        PyErr_SetString(PyExc_MemoryError, "infonce: out of memory (or a NaN input)");
+    if (status) {
+        raise_strata(&err);
         goto done;
     }
     int64_t shape[2] = {N, C};

@@ -6,6 +6,7 @@
  * Layout follows llm.c: all parameters in one float block, typed pointers
  * into it (strata_bert_weights), per-layer tensors stacked over layers.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,9 +250,12 @@ strata_status strata_bert_config_load(strata_bert_config *cfg,
     }
     cfg->layer_norm_eps = 1e-12f;
     if (eps) {
-        if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1) {
+        /* at least the smallest normal float: eps is stored as a float, and
+         * 1e-82 would become 0 (a division by zero for a constant row) */
+        if (!cJSON_IsNumber(eps) || !(eps->valuedouble >= FLT_MIN) || eps->valuedouble > 1) {
             st = strata_error_set(err, STRATA_EFORMAT,
-                                  "%s: key \"layer_norm_eps\" must be a number in (0, 1]", path);
+                                  "%s: key \"layer_norm_eps\" must be a number in [%g, 1]",
+                                  path, (double)FLT_MIN);
             goto done;
         }
         cfg->layer_norm_eps = (float)eps->valuedouble;
