@@ -157,12 +157,35 @@ static int text_ptrs(const strata_texts *t, const char ***p, size_t **len) {
     return 0;
 }
 
+/* The queries worth embedding: those with judgments (strata_eval_retrieve
+ * searches only those), or all when there are no qrels. Compacts qt/ql to
+ * them in place, their indices to idx; returns their count. */
+static int64_t judged_queries(const strata_beir *b, const char **qt, size_t *ql, int64_t *idx) {
+    int64_t n = 0;
+    for (int64_t q = 0; q < b->queries.n; q++)
+        if (!b->qrels_off || b->qrels_off[q + 1] > b->qrels_off[q]) {
+            qt[n] = qt[q];
+            ql[n] = ql[q];
+            idx[n++] = q;
+        }
+    return n;
+}
+
+/* Rows i < n of Qc to rows idx[i] of Q [queries, D] (the other rows zero:
+ * never searched). */
+static void spread_rows(float *Q, int64_t queries, const float *Qc, const int64_t *idx,
+                        int64_t n, int D) {
+    memset(Q, 0, (size_t)queries * (size_t)D * sizeof *Q);
+    for (int64_t i = 0; i < n; i++)
+        memcpy(Q + (size_t)idx[i] * D, Qc + (size_t)i * D, (size_t)D * sizeof *Q);
+}
+
 /* A contextual model: the context from --context or the BEIR corpus, then
  * corpus and queries embedded with it. */
 static strata_status embed_contextual(const cli_env *env, const strata_beir *b,
                                       const char **ct, const size_t *cl, const char **qt,
-                                      const size_t *ql, float **C, float **Q, int *D,
-                                      strata_error *err) {
+                                      const size_t *ql, int64_t nq, float **C, float **Q,
+                                      int *D, strata_error *err) {
     strata_ctx_model *m = NULL;
     cli_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -177,10 +200,10 @@ static strata_status embed_contextual(const cli_env *env, const strata_beir *b,
         if (o_max_len > 0) ep.max_len = o_max_len;
         if (o_batch > 0) ep.batch_size = o_batch;
         *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * *D * sizeof **C);
-        *Q = malloc((size_t)(b->queries.n ? b->queries.n : 1) * *D * sizeof **Q);
+        *Q = malloc((size_t)(nq ? nq : 1) * *D * sizeof **Q);
         if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
         if (!st) st = strata_ctx_embed_texts(m, ctx.E, ctx.J, ct, cl, b->corpus.n, &ep, *C, err);
-        if (!st) st = strata_ctx_embed_texts(m, ctx.E, ctx.J, qt, ql, b->queries.n, &ep, *Q, err);
+        if (!st) st = strata_ctx_embed_texts(m, ctx.E, ctx.J, qt, ql, nq, &ep, *Q, err);
     }
     cli_ctx_free(&ctx);
     strata_ctx_free(m);
@@ -197,8 +220,12 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
     size_t *cl = NULL, *ql = NULL;
     strata_status st = STRATA_OK;
     *C = *Q = NULL;
-    if (text_ptrs(&b->corpus, &ct, &cl) || text_ptrs(&b->queries, &qt, &ql))
+    /* the queries are embedded compactly (only those searched), then
+     * spread to their rows of *Q */
+    int64_t *qidx = malloc((size_t)(b->queries.n ? b->queries.n : 1) * sizeof *qidx), nq = 0;
+    if (!qidx || text_ptrs(&b->corpus, &ct, &cl) || text_ptrs(&b->queries, &qt, &ql))
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    if (!st) nq = judged_queries(b, qt, ql, qidx);
     if (!st && strcmp(o_model, "hash") == 0) {
         strata_hash_params hp = strata_hash_default_params();
         hp.progress = env->progress;
@@ -208,15 +235,15 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
         if (!st) {
             *D = hp.dim;
             *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * hp.dim * sizeof **C);
-            *Q = malloc((size_t)(b->queries.n ? b->queries.n : 1) * hp.dim * sizeof **Q);
+            *Q = malloc((size_t)(nq ? nq : 1) * hp.dim * sizeof **Q);
             if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
         }
         if (!st) st = strata_hash_embed(&idf, ct, cl, b->corpus.n, &hp, *C, err);
-        if (!st) st = strata_hash_embed(&idf, qt, ql, b->queries.n, &hp, *Q, err);
+        if (!st) st = strata_hash_embed(&idf, qt, ql, nq, &hp, *Q, err);
         if (st) strata_error_prefix(err, "--model hash");
         strata_hash_idf_free(&idf);
     } else if (!st && strata_ctx_is_model_dir(o_model)) {
-        st = embed_contextual(env, b, ct, cl, qt, ql, C, Q, D, err);
+        st = embed_contextual(env, b, ct, cl, qt, ql, nq, C, Q, D, err);
     } else if (!st) {
         strata_bert *m = NULL;
         st = strata_bert_load(&m, o_model, err);
@@ -228,17 +255,28 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
             if (o_batch > 0) ep.batch_size = o_batch;
             ep.precision = g_prec;
             *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * *D * sizeof **C);
-            *Q = malloc((size_t)(b->queries.n ? b->queries.n : 1) * *D * sizeof **Q);
+            *Q = malloc((size_t)(nq ? nq : 1) * *D * sizeof **Q);
             if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
             if (!st) st = strata_bert_embed_texts(m, ct, cl, b->corpus.n, &ep, *C, err);
-            if (!st) st = strata_bert_embed_texts(m, qt, ql, b->queries.n, &ep, *Q, err);
+            if (!st) st = strata_bert_embed_texts(m, qt, ql, nq, &ep, *Q, err);
         }
         strata_bert_free(m);
+    }
+    if (!st) {
+        float *full = malloc((size_t)(b->queries.n ? b->queries.n : 1) * *D * sizeof *full);
+        if (!full) {
+            st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        } else {
+            spread_rows(full, b->queries.n, *Q, qidx, nq, *D);
+            free(*Q);
+            *Q = full;
+        }
     }
     free(ct);
     free(cl);
     free(qt);
     free(ql);
+    free(qidx);
     if (st) {
         free(*C);
         free(*Q);

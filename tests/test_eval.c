@@ -537,6 +537,16 @@ static void pytrec_on_beir(const char *name, const char *model, int dim) {
                                "--out %s/m.json",
                                tu_strata(), data, dir, dir),
                          0);
+        /* --model embeds only the judged queries (the others are never
+         * searched): the run equals the one from every query's embedding */
+        assert_int_equal(tu_sh("%s embed --quiet --model hash --input %s --field corpus --out "
+                               "%s/C.npy && %s embed --quiet --model hash --input %s --field "
+                               "queries --out %s/Q.npy && %s eval --quiet --beir %s --corpus-emb "
+                               "%s/C.npy --query-emb %s/Q.npy --run-out %s/all.trec && cmp "
+                               "%s/run.trec %s/all.trec",
+                               tu_strata(), data, dir, tu_strata(), data, dir, tu_strata(), data,
+                               dir, dir, dir, dir, dir),
+                         0);
     } else {
         TU_REQUIRE_PY("numpy");
         assert_int_equal(tu_sh("%s tests/ref/eval_tfidf.py %s %s %d", tu_python(), data, dir, dim),
