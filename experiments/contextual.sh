@@ -94,7 +94,7 @@ done
 # ---- training and evaluation ----
 train=(--pairs "$pairs" --plan "$out/plan" --config "$out/config.json" --vocab "$vocab"
        --steps "$steps" --warmup "$warmup" --lr "$lr" --tau "$tau" --max-len "$max_len"
-       --chunk "$chunk" --save-every 100)
+       --chunk "$chunk" --save-every 100 --precision fp32)
 for seed in ${seeds//,/ }; do
   for kind in bi ctx; do
     run="$out/runs/$kind-s$seed"
@@ -117,9 +117,21 @@ for seed in ${seeds//,/ }; do
         [ "$c" = random ] && copt=(--context "$pairs")
         [ "$c" = null ] && copt=(--context null)
         t "$strata" eval --beir "$out/beir/$set" --model "$run/final" --max-len "$eval_len" \
-          --out "$m" --seed "$seed" "${copt[@]}" "${common[@]}" > "$m.txt"
+          --precision fp32 --out "$m" --seed "$seed" "${copt[@]}" "${common[@]}" > "$m.txt"
       done
     done
   done
+done
+# strata compare: seeds pooled per query, every model against the biencoder
+# (paired bootstrap intervals, randomization tests, Holm)
+for set in scifact nq_qed; do
+  runs=()
+  for name in bi-indomain ctx-indomain ctx-random ctx-null; do
+    files=()
+    for seed in ${seeds//,/ }; do files+=("$out/eval/${name%%-*}-${name#*-}-s$seed-$set.json"); done
+    runs+=("$name=$(IFS=,; echo "${files[*]}")")
+  done
+  "$strata" compare "${runs[@]}" --metric ndcg@10 --metric recall@100 \
+    --out "$out/compare-$set.json" --seed 1 --quiet | tee "$out/compare-$set.txt"
 done
 "$py" experiments/ctx_compare.py "$out" --seeds "$seeds" --boot "${BOOT:-10000}" | tee "$out/results.md"
