@@ -20,6 +20,7 @@ mkdir -p bench/out
 make -s build/libstrata.a >/dev/null
 flags="-std=c11 -O2 -g -fopenmp -D_GNU_SOURCE -Iinclude -Isrc $(pkg-config --cflags libcjson libutf8proc libzstd zlib)"
 libs="build/libstrata.a $(pkg-config --libs libcjson libutf8proc libzstd zlib) -lopenblas -lm -fopenmp"
+if [ -f /usr/include/oneapi/dnnl/dnnl.h ]; then libs="$libs -ldnnl"; fi
 if command -v mpicc >/dev/null 2>&1; then libs="$libs $(mpicc --showme:link)"; fi
 gcc $flags bench/ctx_step.c -o bench/out/ctx_step $libs
 out=bench/out/contextual.jsonl
