@@ -7,6 +7,7 @@
 #include "core/gemm.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -258,32 +259,64 @@ static dnnl_status_t make_prim(dnnl_primitive_t *prim, dnnl_primitive_desc_t *pd
     return s;
 }
 
-/* The calling thread's scratchpad for oneDNN, grown on demand (kept for the
- * thread's life: OpenMP workers live as long as the process). It comes from
- * the C library, not strata_malloc: it outlives every call, so it must not
- * be charged to (or later freed through) whichever allocator a caller had
- * installed when it first grew. */
-static _Thread_local void *tl_pad;
-static _Thread_local size_t tl_pad_cap;
+/* The calling thread's scratchpad and stream for oneDNN, made on first use
+ * and kept for the thread's life (CPU streams are cheap but not free). A
+ * thread that ends (an OpenMP pool that shrinks) frees them through the
+ * key's destructor. The scratchpad comes from the C library, not
+ * strata_malloc: it outlives every call, so it must not be charged to (or
+ * later freed through) whichever allocator a caller had installed when it
+ * first grew. */
+typedef struct thread_res {
+    void *pad;
+    size_t pad_cap;
+    dnnl_stream_t stream;
+} thread_res;
+
+static pthread_key_t g_res_key;
+static pthread_once_t g_res_once = PTHREAD_ONCE_INIT;
+static int g_res_key_ok;
+
+static void thread_res_free(void *p) {
+    thread_res *r = p;
+    if (r->stream) dnnl_stream_destroy(r->stream);
+    free(r->pad);
+    free(r);
+}
+
+static void res_key_make(void) { g_res_key_ok = pthread_key_create(&g_res_key, thread_res_free) == 0; }
+
+static thread_res *thread_resources(void) {
+    pthread_once(&g_res_once, res_key_make);
+    if (!g_res_key_ok) return NULL;
+    thread_res *r = pthread_getspecific(g_res_key);
+    if (r) return r;
+    if (!(r = calloc(1, sizeof *r))) return NULL;
+    if (pthread_setspecific(g_res_key, r) != 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
 
 static void *thread_pad(size_t need) {
-    if (need <= tl_pad_cap) return tl_pad;
+    thread_res *r = thread_resources();
+    if (!r) return NULL;
+    if (need <= r->pad_cap) return r->pad;
     void *p = malloc(need);
     if (!p) return NULL;
-    free(tl_pad);
-    tl_pad = p;
-    tl_pad_cap = need;
+    free(r->pad);
+    r->pad = p;
+    r->pad_cap = need;
     return p;
 }
 
-/* The calling thread's stream (CPU streams are cheap but not free; one per
- * thread, kept like the scratchpad). */
-static _Thread_local dnnl_stream_t tl_stream;
-
 static dnnl_stream_t thread_stream(void) {
-    if (!tl_stream && dnnl_stream_create(&tl_stream, g_engine, dnnl_stream_default_flags) != dnnl_success)
-        tl_stream = NULL;
-    return tl_stream;
+    thread_res *r = thread_resources();
+    if (!r) return NULL;
+    if (!r->stream &&
+        dnnl_stream_create(&r->stream, g_engine, dnnl_stream_default_flags) != dnnl_success)
+        r->stream = NULL;
+    return r->stream;
 }
 
 /* Executes prim on the given (md, handle) pairs with the thread's
