@@ -234,11 +234,6 @@ static strata_status get_string(const cJSON *obj, const char *field, const char 
 /* JSONL and TSV                                                             */
 /* ------------------------------------------------------------------------ */
 
-static const char *base_name(const char *path) {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 static strata_status parse_jsonl_line(builder *b, const char *line, size_t len,
                                       const char *path, int64_t ln,
                                       const strata_pairs_options *o, strata_error *err) {
@@ -415,7 +410,7 @@ strata_status strata_pairs_load(strata_pairs *out, const char *path,
                                     "labels (no qrels/train.tsv)", path);
         st = load_beir(&b, path, &o, err);
     } else {
-        int tsv = strstr(base_name(path), ".tsv") != NULL;
+        int tsv = strstr(strata__base_name(path), ".tsv") != NULL;
         st = load_lines(&b, path, tsv, &o, err);
     }
     if (st) {

@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "core/internal.h"
 #include "encoder/kernels.h"
@@ -749,10 +746,7 @@ static strata_status state_reserve(strata_bert_state *s, const strata_bert_confi
                                    int B, int T, strata_error *err) {
     size_t N = (size_t)B * (size_t)T;
     size_t nc = N * (size_t)c->hidden_size, nf = N * (size_t)c->intermediate_size;
-    int nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
+    int nt = strata__max_threads();
     size_t scr = strata_k_attention_scratch(T) * (size_t)nt;
     if (nc > s->cap_nc) {
         float **bufs[6] = {&s->x, &s->q, &s->k, &s->v, &s->ctx, &s->proj};

@@ -145,9 +145,9 @@ static strata_status solve(const problem *pb, const km_view *full, int k, int ni
         if ((st = km_state_init(&s, &train, k, err))) break;
         strata_rng rng;
         strata_rng_seed(&rng, p->seed, stream + (uint64_t)r);
-        double t0 = km_now();
+        double t0 = strata__now_s();
         st = km_init(s.C, &train, k, p->init, p->init_sample, &rng, err);
-        double tinit = km_now() - t0;
+        double tinit = strata__now_s() - t0;
         int n_iter = 0;
         if (st == STRATA_OK)
             st = km_lloyd(&s, &train, niter, p->bounds, 1, &rng, run ? &cur : NULL, &n_iter,
@@ -378,7 +378,7 @@ static strata_status final_stats(strata_kmeans_result *res, const problem *pb,
     int64_t *off = strata_calloc((size_t)K + 1, sizeof(int64_t));
     int64_t *perm = strata_malloc_array((size_t)(n > 0 ? n : 1), sizeof(int64_t));
     int64_t *fill = strata_malloc_array((size_t)K + 1, sizeof(int64_t));
-    float *rows = strata_malloc_array((size_t)km_max_threads() * (size_t)dt, sizeof(float));
+    float *rows = strata_malloc_array((size_t)strata__max_threads() * (size_t)dt, sizeof(float));
     res->cos_centroid = strata_calloc((size_t)K, sizeof(double));
     res->pairwise = strata_calloc((size_t)K * (size_t)in->nparts, sizeof(double));
     km_view v;
@@ -400,7 +400,7 @@ static strata_status final_stats(strata_kmeans_result *res, const problem *pb,
     strata_free(fill);
 #pragma omp parallel
     {
-        float *row = rows + (size_t)km_thread_num() * (size_t)dt;
+        float *row = rows + (size_t)strata__thread_num() * (size_t)dt;
 #pragma omp for schedule(dynamic, 4)
         for (int c = 0; c < K; c++) {
             int64_t *acc = S + (size_t)c * (size_t)dt;
@@ -460,7 +460,7 @@ static strata_status final_stats(strata_kmeans_result *res, const problem *pb,
 strata_status strata_kmeans_fit(strata_kmeans_result *res, const strata_kmeans_input *in,
                                 const strata_kmeans_params *p, strata_error *err) {
     memset(res, 0, sizeof *res);
-    double t_start = km_now();
+    double t_start = strata__now_s();
     if (!in || !p) return strata_error_set(err, STRATA_EINVAL, "kmeans: missing argument");
     if (in->nparts != 1 && in->nparts != 2)
         return strata_error_set(err, STRATA_EINVAL, "kmeans: nparts must be 1 or 2");
@@ -583,7 +583,7 @@ strata_status strata_kmeans_fit(strata_kmeans_result *res, const strata_kmeans_i
     strata_free(idx);
     strata_free(a);
     strata_free(ks);
-    res->seconds = km_now() - t_start;
+    res->seconds = strata__now_s() - t_start;
     return STRATA_OK;
 fail:
     strata_free(invn);

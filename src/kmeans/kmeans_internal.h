@@ -143,8 +143,5 @@ strata_status km_validate(const strata_kmeans_input *in, float *invn,
 /* 0: score candidates without AVX2 even where the CPU has it (tests). */
 void strata__kmeans_set_simd(int on);
 
-double km_now(void);
-int km_max_threads(void);  /* OpenMP threads a region may use */
-int km_thread_num(void);   /* this thread inside a region     */
 
 #endif

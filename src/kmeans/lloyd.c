@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define KM_SSE 1
@@ -32,28 +29,6 @@
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
 /* ------------------------------------------------------------------------ */
-
-double km_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-int km_max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-int km_thread_num(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 strata_status km_allreduce(const strata_kmeans_comm *comm, int64_t *buf, size_t n,
                            strata_error *err) {
@@ -420,7 +395,7 @@ static strata_status kmeanspp(float *C, const float *G, int64_t m, int64_t dt, i
     half = km_have_f16();
 #endif
     uint16_t *H = half ? strata_malloc_array((size_t)m * (size_t)dt, sizeof *H) : NULL; /* [m, Dt] */
-    float *tmp = half ? NULL : strata_malloc_array((size_t)km_max_threads() * PP_CHUNK, sizeof *tmp);
+    float *tmp = half ? NULL : strata_malloc_array((size_t)strata__max_threads() * PP_CHUNK, sizeof *tmp);
     if (!best || !wch || (half ? !H : !tmp)) {
         strata_free(best);
         strata_free(wch);
@@ -438,7 +413,7 @@ static strata_status kmeanspp(float *C, const float *G, int64_t m, int64_t dt, i
         const float *last = C + (size_t)(c - 1) * (size_t)dt; /* [Dt] */
 #pragma omp parallel
         {
-            float *t = tmp ? tmp + (size_t)km_thread_num() * PP_CHUNK : NULL; /* [PP_CHUNK] */
+            float *t = tmp ? tmp + (size_t)strata__thread_num() * PP_CHUNK : NULL; /* [PP_CHUNK] */
 #pragma omp for schedule(static)
             for (int64_t ch = 0; ch < nch; ch++) {
                 int64_t i0 = ch * PP_CHUNK, rows = m - i0 < PP_CHUNK ? m - i0 : PP_CHUNK;
@@ -797,7 +772,7 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
     int k = s->k;
     int64_t dt = s->dt, n = v->n;
     int64_t B = block_rows(k);
-    int T = km_max_threads();
+    int T = strata__max_threads();
     double err_max = score_err(dt, v->in->nparts);
     int prune = use_bounds && s->bounds_valid;
     int64_t F = prune ? KM_FILTER_BLOCKS * B : B; /* without tests, rows go straight to the sgemm */
@@ -823,7 +798,7 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
     int64_t nb = (n + F - 1) / F, nscored = 0;
 #pragma omp parallel reduction(+ : nscored)
     {
-        int t = km_thread_num();
+        int t = strata__thread_num();
         float *x = X + (size_t)t * (size_t)F * (size_t)dt;  /* [F, Dt] */
         float *sc = SC + (size_t)t * (size_t)B * (size_t)k; /* [B, K]  */
         int64_t *list = L + (size_t)t * (size_t)F;          /* [F]     */
@@ -929,7 +904,7 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
     if (!rowbuf) return strata_error_set(err, STRATA_ENOMEM, "kmeans: out of memory");
 #pragma omp parallel
     {
-        float *row = rowbuf + (size_t)km_thread_num() * (size_t)dt; /* [Dt] */
+        float *row = rowbuf + (size_t)strata__thread_num() * (size_t)dt; /* [Dt] */
 #pragma omp for schedule(dynamic, 4)
         for (int c = 0; c < k; c++) {
             int64_t *acc = red + (size_t)c * (size_t)dt; /* [Dt] */
@@ -1112,7 +1087,7 @@ strata_status km_lloyd(km_state *s, const km_view *v, int niter, int bounds, int
     strata_status st;
     if (rec) rec->n = 0;
     for (; it < niter; it++) {
-        double t0 = km_now();
+        double t0 = strata__now_s();
         int64_t changed, scored;
         if ((st = km_assign(s, v, bounds, &changed, &scored, err))) return st;
         double obj = km_objective(s);
@@ -1126,14 +1101,14 @@ strata_status km_lloyd(km_state *s, const km_view *v, int niter, int bounds, int
         }
         if (changed == 0 && it > 0) {
             /* nothing moved: the centroids are already the means */
-            if (r) r->seconds = km_now() - t0;
+            if (r) r->seconds = strata__now_s() - t0;
             it++;
             if (prog && prog->progress) prog->done++;
             need_final = 0;
             break;
         }
         km_update(s, v->in, rng, repair);
-        if (r) r->seconds = km_now() - t0;
+        if (r) r->seconds = strata__now_s() - t0;
         if (prog && prog->progress) {
             prog->done++;
             strata_progress_report(prog->progress, "kmeans", prog->done, prog->total, "iter");

@@ -17,11 +17,9 @@
 #include <math.h>
 #include <string.h>
 #include <cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "plan/plan_internal.h"
+#include "core/internal.h"
 
 /* ------------------------------------------------------------------------ */
 /* Shared per-row statistics                                                  */
@@ -188,7 +186,7 @@ strata_status strata_hardness_compute(const strata_plan *plan, const float *q, c
                                     "hardness: batch %lld holds pair %lld but the embeddings "
                                     "have %lld rows", (long long)(t / B),
                                     (long long)plan->batches[t], (long long)n);
-    int nt = plan__threads();
+    int nt = strata__max_threads();
     size_t per = strata_plan_mask_scratch(B, dim);
     float *norms = strata_malloc_array((size_t)n * 2, sizeof(float));
     float *scratch = strata_malloc_array(per * (size_t)nt, sizeof(float));
@@ -205,11 +203,7 @@ strata_status strata_hardness_compute(const strata_plan *plan, const float *q, c
     plan__row_norms(d, n, dim, dn);
     #pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
     for (int64_t b = 0; b < nb; b++) {
-#ifdef _OPENMP
-        int t = omp_get_thread_num();
-#else
-        int t = 0;
-#endif
+        int t = strata__thread_num();
         batch_fast(plan, b, q, d, dim, qn, dn, tau, use_mask, scratch + per * (size_t)t,
                    srows + (size_t)B * (size_t)t, &hb[b]);
     }

@@ -13,15 +13,13 @@
 #include <math.h>
 #include <string.h>
 #include <cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
 #include "plan/plan_internal.h"
+#include "core/internal.h"
 
 /* Bits set in each byte value. */
 static const uint8_t k_popcount[256] = {
@@ -37,14 +35,6 @@ static const uint8_t k_popcount[256] = {
 /* ------------------------------------------------------------------------ */
 /* Shared helpers                                                            */
 /* ------------------------------------------------------------------------ */
-
-int plan__threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 void plan__row_norms(const float *x, int64_t n, int64_t dim, float *out) {
     #pragma omp parallel for schedule(static)
@@ -205,7 +195,7 @@ strata_status strata_plan_compute_mask(strata_plan *plan, const float *fq,
     size_t mbytes;
     if (strata_size_mul((size_t)nb * (size_t)B, (size_t)W, &mbytes))
         return strata_error_set(err, STRATA_ENOMEM, "mask: size overflow");
-    int nt = plan__threads();
+    int nt = strata__max_threads();
     size_t per = strata_plan_mask_scratch(B, dim);
     uint8_t *mask = strata_malloc(mbytes ? mbytes : 1);
     float *norms = strata_malloc_array((size_t)n * 2, sizeof(float));
@@ -224,11 +214,7 @@ strata_status strata_plan_compute_mask(strata_plan *plan, const float *fq,
         int64_t c1 = c0 + chunk < nb ? c0 + chunk : nb;
         #pragma omp parallel for schedule(dynamic, 8) num_threads(nt)
         for (int64_t b = c0; b < c1; b++) {
-#ifdef _OPENMP
-            float *s = scratch + per * (size_t)omp_get_thread_num();
-#else
-            float *s = scratch;
-#endif
+            float *s = scratch + per * (size_t)strata__thread_num();
             cnt[b] = strata_plan_mask_batch(mask + (size_t)b * (size_t)B * (size_t)W,
                                             plan->batches + (size_t)b * (size_t)B, B,
                                             fq, fd, dim, qn, dn, margin, use_threshold,

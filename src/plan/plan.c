@@ -19,11 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "plan/plan_internal.h"
+#include "core/internal.h"
 
 /* ------------------------------------------------------------------------ */
 /* Names and defaults                                                        */
@@ -257,7 +255,7 @@ static strata_status groups_centroids(groups *g, const strata_plan_data *d,
     } else if (d->fq && d->fd) {
         g->cdim = d->fdim;
         g->cent = strata_calloc((size_t)g->G * (size_t)g->cdim, sizeof(float));
-        double *acc = strata_malloc_array((size_t)plan__threads() * (size_t)g->cdim, sizeof(double));
+        double *acc = strata_malloc_array((size_t)strata__max_threads() * (size_t)g->cdim, sizeof(double));
         if (!g->cent || !acc) {
             strata_free(acc);
             return strata_error_set(err, STRATA_ENOMEM, "plan: out of memory");
@@ -265,11 +263,7 @@ static strata_status groups_centroids(groups *g, const strata_plan_data *d,
         const int64_t D = g->cdim;
         #pragma omp parallel for schedule(dynamic, 4)
         for (int64_t k = 0; k < g->G; k++) {
-#ifdef _OPENMP
-            double *a = acc + (size_t)omp_get_thread_num() * (size_t)D;
-#else
-            double *a = acc;
-#endif
+            double *a = acc + (size_t)strata__thread_num() * (size_t)D;
             memset(a, 0, (size_t)D * sizeof(double));
             for (int64_t t = g->start[k]; t < g->start[k + 1]; t++) {
                 const float *q = d->fq + (size_t)g->mem[t] * (size_t)D;
@@ -303,7 +297,7 @@ static strata_status groups_centroids(groups *g, const strata_plan_data *d,
  * full sort of row i of C C^T. */
 static strata_status neighbours(const float *C, int64_t G, int64_t dim, int M,
                                 int32_t **out, strata_error *err) {
-    int nt = plan__threads();
+    int nt = strata__max_threads();
     int32_t *nbr = strata_malloc_array((size_t)G * (size_t)M, sizeof(int32_t));
     float *S = strata_malloc_array((size_t)nt * NBR_ROWS * NBR_COLS, sizeof(float));
     float *best = strata_malloc_array((size_t)G * (size_t)M, sizeof(float));
@@ -315,11 +309,7 @@ static strata_status neighbours(const float *C, int64_t G, int64_t dim, int M,
     int64_t nblk = (G + NBR_ROWS - 1) / NBR_ROWS;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t rb = 0; rb < nblk; rb++) {
-#ifdef _OPENMP
-        float *s = S + (size_t)omp_get_thread_num() * NBR_ROWS * NBR_COLS;
-#else
-        float *s = S;
-#endif
+        float *s = S + (size_t)strata__thread_num() * NBR_ROWS * NBR_COLS;
         int64_t r0 = rb * NBR_ROWS, nr = G - r0 < NBR_ROWS ? G - r0 : NBR_ROWS;
         for (int64_t c0 = 0; c0 < G; c0 += NBR_COLS) {
             int64_t nc = G - c0 < NBR_COLS ? G - c0 : NBR_COLS;

@@ -9,9 +9,6 @@
 /* out[i] = ||x_i|| for x [n, dim] (OpenMP over rows, each thread its rows). */
 void plan__row_norms(const float *x, int64_t n, int64_t dim, float *out);
 
-/* Threads the planner's kernels use (omp_get_max_threads, or 1). */
-int plan__threads(void);
-
 /* Stable 64-bit mix of a few integers, for RNG streams. */
 uint64_t plan__stream(uint64_t tag, uint64_t a, uint64_t b, uint64_t c);
 

@@ -45,12 +45,6 @@ strata_train_params strata_train_default_params(void) {
 /* Small file-system helpers                                                 */
 /* ------------------------------------------------------------------------ */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb; (void)flag; (void)ftw;
     return remove(path);
@@ -602,7 +596,7 @@ static strata_status train_step(run *r, cJSON *line, strata_error *err) {
             return st;
         tokens += r->lens[i] + r->lens[n + i];
     }
-    double t0 = now_s();
+    double t0 = strata__now_s();
     memset(r->grads, 0, r->n_params * sizeof(float));
     strata_infonce_stats ls;
     if (r->cm) st = strata__ctx_run_batch(r, n, mask, &ls, err);
@@ -616,7 +610,7 @@ static strata_status train_step(run *r, cJSON *line, strata_error *err) {
                       : strata_train_optimizer_step(&r->m->cfg, r->params, r->grads, r->adam_m,
                                                     r->adam_v, lr, p->weight_decay, p->clip,
                                                     p->beta1, p->beta2, p->eps, r->step + 1);
-    double dt = now_s() - t0;
+    double dt = strata__now_s() - t0;
     r->step++;
     if (!isfinite(ls.loss) || !isfinite(gn))
         return strata_error_set(err, STRATA_ESTATE,
