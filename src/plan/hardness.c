@@ -54,7 +54,7 @@ static void row_stats(row_acc *a, const double *s, const int64_t *idx, int64_t B
         a->off_sum += s[j];
         a->off_n++;
         if (s[j] > a->off_max) a->off_max = s[j];
-        int masked = mrow && ((mrow[j >> 3] >> (j & 7)) & 1);
+        int masked = mrow && strata_plan_mask_get(mrow, j);
         if (masked) continue;
         if (s[j] > negmax) negmax = s[j];
     }
@@ -62,7 +62,7 @@ static void row_stats(row_acc *a, const double *s, const int64_t *idx, int64_t B
     double z = 0;
     for (int64_t j = 0; j < B; j++) {
         if (idx[j] < 0) continue;
-        int masked = j != i && mrow && ((mrow[j >> 3] >> (j & 7)) & 1);
+        int masked = j != i && mrow && strata_plan_mask_get(mrow, j);
         if (masked) continue;
         z += exp((s[j] - mx) / tau);
     }

@@ -63,7 +63,7 @@ int64_t strata_plan_mask_batch_naive(uint8_t *mask, const int64_t *idx,
             if (j == i || idx[j] < 0) continue;
             double s = cos_naive(q, fd + (size_t)idx[j] * (size_t)dim, dim);
             if (s >= thr) {
-                mask[i * W + (j >> 3)] |= (uint8_t)(1u << (j & 7));
+                strata_plan_mask_set(mask + i * W, j);
                 set++;
             }
         }

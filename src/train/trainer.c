@@ -110,32 +110,23 @@ static strata_status latest_checkpoint(const char *dir, int clean, int64_t *best
 /* ------------------------------------------------------------------------ */
 
 
-/* Opens the plan in dir for pairs of n_pairs rows whose fingerprint is
- * pairs_fp (the plan must have been made for them when it says so). */
+/* Opens the plan in dir (read by strata_plan_load, the plan format's one
+ * reader) for pairs of n_pairs rows whose fingerprint is pairs_fp (the plan
+ * must have been made for them when it says so): every slot must index
+ * these pairs, every batch hold one. */
 static strata_status plan_open(plan_view *pv, const char *dir, int64_t n_pairs,
                                uint64_t pairs_fp, const char *pairs_path, strata_error *err) {
     memset(pv, 0, sizeof *pv);
-    char *pj = strata_path_join(dir, "plan.json");
     char *bp = strata_path_join(dir, "batches.npy");
-    char *mp = strata_path_join(dir, "mask.npy");
     strata_status st = STRATA_OK;
-    if (!pj || !bp || !mp) {
-        st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-        goto done;
-    }
+    if (!bp) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
     if ((st = strata_plan_check_pairs(dir, pairs_fp, pairs_path, err))) goto done;
-    if ((st = strata_npy_load(&pv->batches, bp, err))) goto done;
-    if (pv->batches.dtype != STRATA_DTYPE_I64 || pv->batches.ndim != 2 ||
-        pv->batches.shape[0] < 1 || pv->batches.shape[1] < 1) {
-        st = strata_error_set(err, STRATA_EFORMAT,
-                              "%s: expected int64 [n_batches, batch_size], got %s with %d dims",
-                              bp, strata_dtype_name(pv->batches.dtype), pv->batches.ndim);
-        goto done;
-    }
-    pv->nb = pv->batches.shape[0];
-    pv->B = pv->batches.shape[1];
-    pv->W = (pv->B + 7) / 8;
-    const int64_t *b = pv->batches.data;
+    if ((st = strata_plan_load(&pv->plan, dir, err))) goto done;
+    pv->nb = pv->plan.n_batches;
+    pv->B = pv->plan.batch_size;
+    pv->W = strata_plan_mask_width(pv->B);
+    pv->has_mask = pv->plan.mask != NULL;
+    const int64_t *b = pv->plan.batches;
     for (int64_t i = 0; i < pv->nb; i++) {
         int64_t valid = 0;
         for (int64_t j = 0; j < pv->B; j++) {
@@ -154,35 +145,18 @@ static strata_status plan_open(plan_view *pv, const char *dir, int64_t n_pairs,
             goto done;
         }
     }
-    if (access(mp, R_OK) == 0) {
-        if ((st = strata_npy_load(&pv->mask, mp, err))) goto done;
-        if (pv->mask.dtype != STRATA_DTYPE_U8 || pv->mask.ndim != 3 ||
-            pv->mask.shape[0] != pv->nb || pv->mask.shape[1] != pv->B ||
-            pv->mask.shape[2] != pv->W) {
-            st = strata_error_set(err, STRATA_EFORMAT,
-                                  "%s: expected uint8 [%" PRId64 ", %" PRId64 ", %" PRId64
-                                  "] matching batches.npy",
-                                  mp, pv->nb, pv->B, pv->W);
-            goto done;
-        }
-        pv->has_mask = 1;
-    }
-    pv->fingerprint = strata_hash64(pv->batches.data, (size_t)(pv->nb * pv->B) * sizeof(int64_t),
+    pv->fingerprint = strata_hash64(pv->plan.batches, (size_t)(pv->nb * pv->B) * sizeof(int64_t),
                                     (uint64_t)pv->B);
     if (pv->has_mask)
-        pv->fingerprint = strata_hash64(pv->mask.data, (size_t)(pv->nb * pv->B * pv->W),
+        pv->fingerprint = strata_hash64(pv->plan.mask, (size_t)(pv->nb * pv->B * pv->W),
                                         pv->fingerprint);
 done:
-    strata_free(pj);
+    if (st) strata_plan_free(&pv->plan);
     strata_free(bp);
-    strata_free(mp);
     return st;
 }
 
-static void plan_close(plan_view *pv) {
-    strata_npy_free(&pv->batches);
-    if (pv->has_mask) strata_npy_free(&pv->mask);
-}
+static void plan_close(plan_view *pv) { strata_plan_free(&pv->plan); }
 
 /* ------------------------------------------------------------------------ */
 /* Run state                                                                 */
@@ -564,7 +538,7 @@ static strata_status train_step(run *r, cJSON *line, strata_error *err) {
     const strata_train_params *p = r->p;
     int64_t b = r->step % r->plan.nb;
     int64_t B = r->plan.B, W = r->plan.W;
-    const int64_t *row = (const int64_t *)r->plan.batches.data + b * B;
+    const int64_t *row = r->plan.plan.batches + b * B;
     int n = 0;
     for (int64_t j = 0; j < B; j++)
         if (row[j] >= 0) {
@@ -575,13 +549,13 @@ static strata_status train_step(run *r, cJSON *line, strata_error *err) {
     int nbytes = (n + 7) / 8;
     const uint8_t *mask = NULL;
     if (r->plan.has_mask) {
-        const uint8_t *m = (const uint8_t *)r->plan.mask.data + (size_t)b * B * W;
+        const uint8_t *m = r->plan.plan.mask + (size_t)b * B * W;
         memset(r->cmask, 0, (size_t)n * nbytes);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++) {
                 int64_t si = r->slot[i], sj = r->slot[j];
-                if ((m[si * W + (sj >> 3)] >> (sj & 7)) & 1)
-                    r->cmask[(size_t)i * nbytes + (j >> 3)] |= (uint8_t)(1u << (j & 7));
+                if (strata_plan_mask_get(m + si * W, sj))
+                    strata_plan_mask_set(r->cmask + (size_t)i * nbytes, j);
             }
         mask = r->cmask;
     }

@@ -10,11 +10,13 @@
 #include "strata/contextual.h"
 #include "strata/data.h"
 #include "strata/io.h"
+#include "strata/plan.h"
 #include "strata/train.h"
 
+/* The plan of a run, read by strata_plan_load and checked against the
+ * run's pairs. */
 typedef struct plan_view {
-    strata_npy batches;     /* int64 [nb, B] */
-    strata_npy mask;        /* uint8 [nb, B, W] or count 0 */
+    strata_plan plan;       /* batches [nb, B], mask [nb, B, W] or NULL */
     int has_mask;
     int64_t nb, B, W;
     uint64_t fingerprint;   /* of the batches and the mask (resume check) */
