@@ -344,6 +344,137 @@ static strata_status check_params(const strata_train_params *p, strata_error *er
     return STRATA_OK;
 }
 
+/* The precision the run trains in (int8 refused; the contextual model is
+ * fp32 only). */
+static strata_status resolve_precision(run *r, strata_error *err) {
+    const strata_train_params *p = r->p;
+    strata_status st = strata_precision_resolve(p->precision, &r->prec, err);
+    if (st) return st;
+    if (r->prec == STRATA_PRECISION_INT8)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "precision int8 is for inference (embed, eval), not training");
+    if (p->contextual && r->prec != STRATA_PRECISION_FP32) {
+        /* the contextual model's kernels are fp32 only */
+        if (p->precision != STRATA_PRECISION_AUTO)
+            return strata_error_set(err, STRATA_EINVAL,
+                                    "--contextual trains in fp32 only (this run asks %s)",
+                                    strata_precision_name(r->prec));
+        r->prec = STRATA_PRECISION_FP32;
+    }
+    return STRATA_OK;
+}
+
+/* The model the run starts from: checkpoint-<resume_at> (>= 0), the
+ * contextual model, --init, or a fresh one from --config and --vocab. */
+static strata_status open_model(run *r, int64_t resume_at, strata_error *err) {
+    const strata_train_params *p = r->p;
+    strata_status st;
+    if (resume_at >= 0) return strata__train_load_checkpoint(r, resume_at, err);
+    if (p->contextual) return strata__ctx_run_model(r, err);
+    if (p->init_dir) return strata_bert_load(&r->m, p->init_dir, err);
+    strata_bert_config cfg;
+    strata_tokenizer *tok = NULL;
+    if ((st = strata_bert_config_load(&cfg, p->config_path, err))) return st;
+    if ((st = strata_tokenizer_load(&tok, p->vocab_path, NULL, err))) return st;
+    if (strata_tokenizer_vocab_size(tok) > cfg.vocab_size) {
+        st = strata_error_set(err, STRATA_EFORMAT,
+                              "%s: vocabulary has %d tokens but %s says vocab_size %d",
+                              p->vocab_path, strata_tokenizer_vocab_size(tok),
+                              p->config_path, cfg.vocab_size);
+        strata_tokenizer_free(tok);
+        return st;
+    }
+    return strata_bert_create(&r->m, &cfg, tok, p->seed, err);
+}
+
+/* Checks the model against the run's options; sets the pooling, the
+ * number of steps and the warm-up. */
+static strata_status settle_model(run *r, strata_error *err) {
+    const strata_train_params *p = r->p;
+    if (r->cm) {
+        strata_status st = strata__ctx_run_check(r, err);
+        if (st) return st;
+    }
+    const strata_bert_config *bc = r->cm ? &r->cm->cfg.bert : &r->m->cfg;
+    r->tok = r->cm ? r->cm->tok : r->m->tok;
+    r->params = r->cm ? r->cm->params : r->m->params;
+    r->n_params = r->cm ? r->cm->n_params : r->m->n_params;
+    if (!r->tok)
+        return strata_error_set(err, STRATA_EFORMAT, "the model has no vocabulary (vocab.txt or tokenizer.json)");
+    if (p->max_len > bc->max_position)
+        return strata_error_set(err, STRATA_EINVAL, "--max-len %d exceeds the model's max_position %d",
+                                p->max_len, bc->max_position);
+    r->pool = p->pool >= 0 ? (strata_pool)p->pool : bc->pool;
+    if (r->m) {
+        r->m->cfg.pool = r->pool;
+        r->m->cfg.normalize = 1; /* trained for cosine similarity */
+    }
+    r->total = p->steps > 0 ? p->steps : r->plan.nb;
+    r->warmup = p->warmup >= 0 ? p->warmup : r->total / 10;
+    if (r->warmup > 0 && r->warmup >= r->total)
+        return strata_error_set(err, STRATA_EINVAL,
+                                "--warmup %" PRId64 " is not shorter than the run (%" PRId64
+                                " steps): the learning rate would never reach its peak; leave "
+                                "--warmup out (a tenth of the steps) or shorten it",
+                                r->warmup, r->total);
+    return STRATA_OK;
+}
+
+/* Gradients, optimizer moments (unless a checkpoint brought them), the
+ * per-batch buffers and the model's workspace. */
+static strata_status alloc_buffers(run *r, strata_error *err) {
+    const strata_train_params *p = r->p;
+    size_t n = r->n_params;
+    r->grads = strata_calloc(n, sizeof(float));
+    if (!r->adam_m) r->adam_m = strata_calloc(n, sizeof(float));
+    if (!r->adam_v) r->adam_v = strata_calloc(n, sizeof(float));
+    int64_t B = r->plan.B;
+    r->ids = strata_calloc((size_t)(2 * B * p->max_len), sizeof(int32_t));
+    r->lens = strata_calloc((size_t)(2 * B), sizeof(int));
+    r->cmask = strata_calloc((size_t)(B * r->plan.W), 1);
+    r->pidx = strata_calloc((size_t)B, sizeof(int64_t));
+    r->slot = strata_calloc((size_t)B, sizeof(int64_t));
+    if (!r->grads || !r->adam_m || !r->adam_v || !r->ids || !r->lens || !r->cmask || !r->pidx ||
+        !r->slot)
+        return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    if (r->cm) return strata__ctx_run_alloc(r, err);
+    strata_bert_bind(&r->m->cfg, r->grads, &r->gw);
+    strata_status st = strata_train_ws_create(&r->ws, &r->m->cfg, err);
+    if (!st) st = strata_train_ws_set_precision(r->ws, r->prec, err);
+    return st;
+}
+
+/* The steps from r->step to r->total: log lines, evaluations, checkpoints,
+ * then the final model. */
+static strata_status train_loop(run *r, strata_error *err) {
+    const strata_train_params *p = r->p;
+    strata_status st;
+    char name[64];
+    while (r->step < r->total) {
+        cJSON *line = cJSON_CreateObject();
+        if (!line) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+        st = train_step(r, line, err);
+        if (!st && r->have_beir && p->eval_every > 0 &&
+            (r->step % p->eval_every == 0 || r->step == r->total)) {
+            double nd;
+            st = evaluate(r, &nd, err);
+            if (!st) cJSON_AddNumberToObject(line, "ndcg@10", nd);
+        }
+        if (st) {
+            cJSON_Delete(line);
+            return st;
+        }
+        log_line(r, line);
+        cJSON_Delete(line);
+        strata_progress_report(&p->progress, "train", r->step, r->total, "steps");
+        if ((p->save_every > 0 && r->step % p->save_every == 0) || r->step == r->total) {
+            snprintf(name, sizeof name, "checkpoint-%" PRId64, r->step);
+            if ((st = strata__train_save_checkpoint(r, name, 1, err))) return st;
+        }
+    }
+    return strata__train_save_checkpoint(r, "final", 0, err);
+}
+
 strata_status strata_train_run(const strata_train_params *p, strata_error *err) {
     strata_status st = check_params(p, err);
     if (st) return st;
@@ -351,18 +482,7 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
     memset(&r, 0, sizeof r);
     r.p = p;
     strata_rng_seed(&r.rng, p->seed, 0x747261696eULL);
-    if ((st = strata_precision_resolve(p->precision, &r.prec, err))) return st;
-    if (r.prec == STRATA_PRECISION_INT8)
-        return strata_error_set(err, STRATA_EINVAL,
-                                "precision int8 is for inference (embed, eval), not training");
-    if (p->contextual && r.prec != STRATA_PRECISION_FP32) {
-        /* the contextual model's kernels are fp32 only */
-        if (p->precision != STRATA_PRECISION_AUTO)
-            return strata_error_set(err, STRATA_EINVAL,
-                                    "--contextual trains in fp32 only (this run asks %s)",
-                                    strata_precision_name(r.prec));
-        r.prec = STRATA_PRECISION_FP32;
-    }
+    if ((st = resolve_precision(&r, err))) return st;
     if ((st = strata_mkdirs(p->out_dir, err))) return st;
 
     /* where do we start? */
@@ -382,79 +502,9 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
     if ((st = plan_open(&r.plan, p->plan_dir, r.pairs.n, r.pairs_fp, p->pairs_path, err)))
         goto done;
     r.have_plan = 1;
-
-    if (resume_at >= 0) {
-        if ((st = strata__train_load_checkpoint(&r, resume_at, err))) goto done;
-    } else if (p->contextual) {
-        if ((st = strata__ctx_run_model(&r, err))) goto done;
-    } else if (p->init_dir) {
-        if ((st = strata_bert_load(&r.m, p->init_dir, err))) goto done;
-    } else {
-        strata_bert_config cfg;
-        strata_tokenizer *tok = NULL;
-        if ((st = strata_bert_config_load(&cfg, p->config_path, err))) goto done;
-        if ((st = strata_tokenizer_load(&tok, p->vocab_path, NULL, err))) goto done;
-        if (strata_tokenizer_vocab_size(tok) > cfg.vocab_size) {
-            st = strata_error_set(err, STRATA_EFORMAT,
-                                  "%s: vocabulary has %d tokens but %s says vocab_size %d",
-                                  p->vocab_path, strata_tokenizer_vocab_size(tok),
-                                  p->config_path, cfg.vocab_size);
-            strata_tokenizer_free(tok);
-            goto done;
-        }
-        if ((st = strata_bert_create(&r.m, &cfg, tok, p->seed, err))) goto done;
-    }
-    if (r.cm && (st = strata__ctx_run_check(&r, err))) goto done;
-    const strata_bert_config *bc = r.cm ? &r.cm->cfg.bert : &r.m->cfg;
-    r.tok = r.cm ? r.cm->tok : r.m->tok;
-    r.params = r.cm ? r.cm->params : r.m->params;
-    r.n_params = r.cm ? r.cm->n_params : r.m->n_params;
-    if (!r.tok) {
-        st = strata_error_set(err, STRATA_EFORMAT, "the model has no vocabulary (vocab.txt or tokenizer.json)");
+    if ((st = open_model(&r, resume_at, err)) || (st = settle_model(&r, err)) ||
+        (st = alloc_buffers(&r, err)))
         goto done;
-    }
-    if (p->max_len > bc->max_position) {
-        st = strata_error_set(err, STRATA_EINVAL, "--max-len %d exceeds the model's max_position %d",
-                              p->max_len, bc->max_position);
-        goto done;
-    }
-    r.pool = p->pool >= 0 ? (strata_pool)p->pool : bc->pool;
-    if (r.m) {
-        r.m->cfg.pool = r.pool;
-        r.m->cfg.normalize = 1; /* trained for cosine similarity */
-    }
-    r.total = p->steps > 0 ? p->steps : r.plan.nb;
-    r.warmup = p->warmup >= 0 ? p->warmup : r.total / 10;
-    if (r.warmup > 0 && r.warmup >= r.total) {
-        st = strata_error_set(err, STRATA_EINVAL,
-                              "--warmup %" PRId64 " is not shorter than the run (%" PRId64
-                              " steps): the learning rate would never reach its peak; leave "
-                              "--warmup out (a tenth of the steps) or shorten it",
-                              r.warmup, r.total);
-        goto done;
-    }
-
-    size_t n = r.n_params;
-    r.grads = strata_calloc(n, sizeof(float));
-    if (!r.adam_m) r.adam_m = strata_calloc(n, sizeof(float));
-    if (!r.adam_v) r.adam_v = strata_calloc(n, sizeof(float));
-    int64_t B = r.plan.B;
-    r.ids = strata_calloc((size_t)(2 * B * p->max_len), sizeof(int32_t));
-    r.lens = strata_calloc((size_t)(2 * B), sizeof(int));
-    r.cmask = strata_calloc((size_t)(B * r.plan.W), 1);
-    r.pidx = strata_calloc((size_t)B, sizeof(int64_t));
-    r.slot = strata_calloc((size_t)B, sizeof(int64_t));
-    if (!r.grads || !r.adam_m || !r.adam_v || !r.ids || !r.lens || !r.cmask || !r.pidx || !r.slot) {
-        st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (r.cm) {
-        if ((st = strata__ctx_run_alloc(&r, err))) goto done;
-    } else {
-        strata_bert_bind(&r.m->cfg, r.grads, &r.gw);
-        if ((st = strata_train_ws_create(&r.ws, &r.m->cfg, err))) goto done;
-        if ((st = strata_train_ws_set_precision(r.ws, r.prec, err))) goto done;
-    }
     if (p->eval_beir) {
         if ((st = strata_beir_load(&r.beir, p->eval_beir, "test", p->progress, err))) goto done;
         r.have_beir = 1;
@@ -470,34 +520,7 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
         log_line(&r, l);
         cJSON_Delete(l);
     }
-
-    char name[64];
-    while (r.step < r.total) {
-        cJSON *line = cJSON_CreateObject();
-        if (!line) {
-            st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-            goto done;
-        }
-        st = train_step(&r, line, err);
-        if (!st && r.have_beir && p->eval_every > 0 &&
-            (r.step % p->eval_every == 0 || r.step == r.total)) {
-            double nd;
-            st = evaluate(&r, &nd, err);
-            if (!st) cJSON_AddNumberToObject(line, "ndcg@10", nd);
-        }
-        if (st) {
-            cJSON_Delete(line);
-            goto done;
-        }
-        log_line(&r, line);
-        cJSON_Delete(line);
-        strata_progress_report(&p->progress, "train", r.step, r.total, "steps");
-        if ((p->save_every > 0 && r.step % p->save_every == 0) || r.step == r.total) {
-            snprintf(name, sizeof name, "checkpoint-%" PRId64, r.step);
-            if ((st = strata__train_save_checkpoint(&r, name, 1, err))) goto done;
-        }
-    }
-    st = strata__train_save_checkpoint(&r, "final", 0, err);
+    st = train_loop(&r, err);
 done:
     run_free(&r);
     return st;
