@@ -29,7 +29,6 @@
 #include "encoder/tokenizer_internal.h"
 
 #define MAX_WORD_CHARS 100
-#define MAX_UNUSED_IDS 65536 /* ids of tokenizer.json without a token */
 
 /* ------------------------------------------------------------------------ */
 /* Character classes (as Hugging Face tokenizers' bert normalizer)           */

@@ -14,14 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#define KM_SSE 1
-#endif
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define KM_AVX2 1
-#endif
 
 #include "core/internal.h"
 #include "kmeans/kmeans_internal.h"

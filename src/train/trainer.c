@@ -45,7 +45,6 @@ strata_train_params strata_train_default_params(void) {
 /* The plan                                                                  */
 /* ------------------------------------------------------------------------ */
 
-
 /* Opens the plan in dir (read by strata_plan_load, the plan format's one
  * reader) for pairs of n_pairs rows whose fingerprint is pairs_fp (the plan
  * must have been made for them when it says so): every slot must index
@@ -97,7 +96,6 @@ static void plan_close(plan_view *pv) { strata_plan_free(&pv->plan); }
 /* ------------------------------------------------------------------------ */
 /* Run state                                                                 */
 /* ------------------------------------------------------------------------ */
-
 
 static void run_free(run *r) {
     if (r->have_pairs) strata_pairs_free(&r->pairs);
