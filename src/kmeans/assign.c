@@ -318,14 +318,16 @@ static int64_t settle_rows(km_state *s, int64_t *list, int64_t m, float *X, cons
     return m2;
 }
 
-strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *changed,
-                        int64_t *scored, strata_error *err) {
+/* Assigns every row of the view against s->C (s->prev keeps the previous
+ * assignment); rows the bounds settle (when prune) are not scored in full.
+ * *nscored: rows scored in full. */
+static strata_status assign_rows(km_state *s, const km_view *v, int prune, int64_t *nscored_out,
+                                 strata_error *err) {
     int k = s->k;
     int64_t dt = s->dt, n = v->n;
     int64_t B = block_rows(k);
     int T = strata__max_threads();
     double err_max = score_err(dt, v->in->nparts);
-    int prune = use_bounds && s->bounds_valid;
     int64_t F = prune ? KM_FILTER_BLOCKS * B : B; /* without tests, rows go straight to the sgemm */
 #ifdef KM_AVX2
     (void)km_have_avx2(); /* set once, before the threads read it */
@@ -419,7 +421,18 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
     strata_free(X);
     strata_free(SC);
     strata_free(L);
+    *nscored_out = nscored;
+    return STRATA_OK;
+}
 
+/* The moves of the last assignment (s->a against s->prev), bucketed by
+ * cluster, applied to the exact fixed-point sums and counts (summed over
+ * ranks); changed/scored are global counts. */
+static strata_status apply_moves(km_state *s, const km_view *v, int64_t nscored,
+                                 int64_t *changed, int64_t *scored, strata_error *err) {
+    int k = s->k;
+    int64_t dt = s->dt, n = v->n;
+    int T = strata__max_threads();
     /* Moves, bucketed by cluster: in-lists then out-lists (row order). */
     int64_t *off_in = s->mv_off, *off_out = s->mv_off + k + 1;
     memset(s->mv_off, 0, (2 * (size_t)k + 2) * sizeof(int64_t));
@@ -480,6 +493,14 @@ strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *
     *changed = red[kd + (size_t)k];
     *scored = red[kd + (size_t)k + 1];
     return STRATA_OK;
+}
+
+strata_status km_assign(km_state *s, const km_view *v, int use_bounds, int64_t *changed,
+                        int64_t *scored, strata_error *err) {
+    int64_t nscored = 0;
+    strata_status st = assign_rows(s, v, use_bounds && s->bounds_valid, &nscored, err);
+    if (st) return st;
+    return apply_moves(s, v, nscored, changed, scored, err);
 }
 
 double km_objective(const km_state *s) {
