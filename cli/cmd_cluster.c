@@ -260,9 +260,11 @@ static int run(const cli_env *env, int npos, char **pos) {
     in.nparts = asym ? 2 : 1;
     in.x[0] = q.data;
     in.dim[0] = q.cols;
+    in.name[0] = o_input;
     if (asym) {
         in.x[1] = d.data;
         in.dim[1] = d.cols;
+        in.name[1] = o_input2;
     }
     if (o_per_source) {
         in.source = pairs.source + r0;
@@ -273,11 +275,7 @@ static int run(const cli_env *env, int npos, char **pos) {
                  (long long)(q.cols * (asym ? 2 : 1)), asym ? "asymmetric [q+d]" : "spherical",
                  o_per_source ? "per source" : "all rows", env->threads,
                  size > 1 ? ", MPI ranks" : "");
-    if ((st = strata_kmeans_fit(&res, &in, &p, &err))) {
-        if (st == STRATA_EFORMAT && strncmp(err.msg, "row ", 4) == 0)
-            strata_error_prefix(&err, "%s", strstr(err.msg, "(input2)") ? o_input2 : o_input);
-        goto done;
-    }
+    if ((st = strata_kmeans_fit(&res, &in, &p, &err))) goto done;
 
     /* --- gather the assignment on rank 0 --- */
     if (rank == 0) {

@@ -366,7 +366,8 @@ static int run(const cli_env *env, int npos, char **pos) {
     goto done;
 
 fail_text:
-    if (strncmp(err.msg, "text ", 5) == 0) strata_error_prefix(&err, "%s", o_input);
+    if (err.status == STRATA_EFORMAT) /* "text K: invalid UTF-8 ..." */
+        strata_error_prefix(&err, "%s", o_input);
     goto fail;
 oom:
     strata_error_set(&err, STRATA_ENOMEM, "out of memory");

@@ -57,7 +57,7 @@ static strata_status from_texts(const strata_ctx_model *m, const char *const *t,
     ep.progress = env->progress;
     if (!st) st = strata_ctx_context_from_texts(m, t, l, n, J, env->seed, &ep, out->E, idx, err);
     if (st) {
-        if (strncmp(err->msg, "text ", 5) == 0) strata_error_prefix(err, "%s", src);
+        if (st == STRATA_EFORMAT) strata_error_prefix(err, "%s", src); /* "text K: ..." */
         goto done;
     }
     for (int j = 0; j < J; j++) {

@@ -78,17 +78,18 @@ strata_status km_validate(const strata_kmeans_input *in, float *invn,
         long long row = (long long)(v[r * 4] - 1);
         int kind = (int)v[r * 4 + 1];
         const char *part = in->nparts > 1 ? (v[r * 4 + 2] ? " (input2)" : " (input)") : "";
+        const char *name = in->name[in->nparts > 1 && v[r * 4 + 2] ? 1 : 0];
         long long col = (long long)v[r * 4 + 3];
         strata_free(v);
         if (kind == 1)
-            return strata_error_set(err, STRATA_EFORMAT, "row %lld%s: NaN in column %lld",
-                                    row, part, col);
-        if (kind == 2)
-            return strata_error_set(err, STRATA_EFORMAT, "row %lld%s: Inf in column %lld",
-                                    row, part, col);
-        return strata_error_set(err, STRATA_EFORMAT,
-                                "row %lld%s: all-zero vector (cannot be normalized)", row,
-                                part);
+            strata_error_set(err, STRATA_EFORMAT, "row %lld%s: NaN in column %lld", row, part, col);
+        else if (kind == 2)
+            strata_error_set(err, STRATA_EFORMAT, "row %lld%s: Inf in column %lld", row, part, col);
+        else
+            strata_error_set(err, STRATA_EFORMAT,
+                             "row %lld%s: all-zero vector (cannot be normalized)", row, part);
+        if (name) strata_error_prefix(err, "%s", name);
+        return STRATA_EFORMAT;
     }
     strata_free(v);
     return STRATA_OK;
