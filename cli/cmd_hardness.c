@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "commands.h"
-#include "core/internal.h"
 #include "strata/data.h"
 #include "strata/io.h"
+#include "strata/json.h"
 #include "strata/kmeans.h"
 #include "strata/plan.h"
 
@@ -118,7 +118,7 @@ static int run_plan(const cli_env *env) {
         cJSON_AddStringToObject(root, "q", o_q);
         cJSON_AddStringToObject(root, "d", o_d);
         cJSON_AddNumberToObject(root, "batch_size", (double)plan.batch_size);
-        if (strata__json_write(o_out, root, &err)) goto fail;
+        if (strata_json_write(o_out, root, &err)) goto fail;
     }
     cli_progress_done(env);
     printf("batches %lld  B %lld  tau %g  mask %s\n", (long long)sum.n_batches,
@@ -376,7 +376,7 @@ static int run_sweep(const cli_env *env) {
             cJSON_AddNumberToObject(o, "batch_size", (double)rows[i].B);
             cJSON_AddItemToArray(arr, o);
         }
-        if (strata__json_write(o_out, root, &err)) goto fail;
+        if (strata_json_write(o_out, root, &err)) goto fail;
     }
     rc = CLI_OK;
     goto done;

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 
 #include "commands.h"
-#include "core/internal.h"
 #include "strata/data.h"
 #include "strata/io.h"
 #include "strata/plan.h"
