@@ -1,8 +1,8 @@
 /*
  * bert.c — the BERT encoder's inference: per-call state, the forward pass
- * and text embedding with length-sorted, dynamically padded batches.
- * Configuration is in bert_config.c, weights (create, load, save) in
- * bert_weights.c.
+ * and text embedding (through embed_batch.c's length-sorted, dynamically
+ * padded batches). Configuration is in bert_config.c, weights (create,
+ * load, save) in bert_weights.c.
  *
  * Layout follows llm.c: all parameters in one float block, typed pointers
  * into it (strata_bert_weights), per-layer tensors stacked over layers.
@@ -16,6 +16,7 @@
 #include "core/internal.h"
 #include "encoder/kernels.h"
 #include "encoder/bert_internal.h"
+#include "encoder/embed_batch.h"
 #include "encoder/lowp.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
@@ -215,19 +216,15 @@ strata_embed_params strata_embed_default_params(void) {
     return p;
 }
 
-/* Texts per tokenization chunk: bounds the id buffer to CHUNK * max_len. */
-#define CHUNK 8192
+typedef struct bert_fwd {
+    const strata_bert *m;
+    strata_bert_state *s;
+} bert_fwd;
 
-typedef struct len_idx {
-    int len;
-    int64_t idx;
-} len_idx;
-
-/* Longest first; ties by input index, so the order is deterministic. */
-static int cmp_len_desc(const void *a, const void *b) {
-    const len_idx *x = a, *y = b;
-    if (x->len != y->len) return x->len > y->len ? -1 : 1;
-    return (x->idx > y->idx) - (x->idx < y->idx);
+static strata_status bert_forward_cb(void *ctx, const int32_t *ids, const int *lens, int B, int T,
+                                     float *out, strata_error *err) {
+    const bert_fwd *f = ctx;
+    return strata_bert_forward(f->m, f->s, ids, lens, B, T, out, err);
 }
 
 strata_status strata_bert_embed_texts(const strata_bert *m,
@@ -244,81 +241,12 @@ strata_status strata_bert_embed_texts(const strata_bert *m,
     if (max_len < 2)
         return strata_error_set(err, STRATA_EINVAL, "max_len %d too small", max_len);
     int bs = p->batch_size > 0 ? p->batch_size : 64;
-    int C = m->cfg.hidden_size;
-    int64_t chunk = n < CHUNK ? n : CHUNK;
-    int32_t *ids = strata_malloc_array((size_t)(chunk > 0 ? chunk : 1) * (size_t)max_len,
-                                       sizeof(int32_t));
-    int *tl = strata_malloc_array((size_t)(chunk > 0 ? chunk : 1), sizeof(int));
-    len_idx *order = strata_malloc_array((size_t)(chunk > 0 ? chunk : 1), sizeof(len_idx));
-    int32_t *bids = strata_malloc_array((size_t)bs * (size_t)max_len, sizeof(int32_t));
-    int *blen = strata_malloc_array((size_t)bs, sizeof(int));
-    float *bout = strata_malloc_array((size_t)bs * (size_t)C, sizeof(float));
-    strata_bert_state *s = NULL;
-    strata_status st = STRATA_OK;
-    if (!ids || !tl || !order || !bids || !blen || !bout) {
-        st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((st = strata_bert_state_create(&s, err)) != STRATA_OK) goto done;
-    if ((st = strata_bert_state_set_precision(s, m, p->precision, err)) != STRATA_OK) goto done;
-    int pad = strata_tokenizer_special(m->tok, "[PAD]");
-    if (pad < 0) pad = 0;
-    int64_t done_n = 0;
-    strata_progress_report(&p->progress, "embed", 0, n, "texts");
-    for (int64_t c0 = 0; c0 < n; c0 += chunk) {
-        int64_t cn = n - c0 < chunk ? n - c0 : chunk;
-        /* tokenize the chunk in parallel; failures are recorded, not raised */
-        int64_t first_bad = -1;
-#pragma omp parallel for schedule(dynamic, 64)
-        for (int64_t i = 0; i < cn; i++) {
-            int k = 0;
-            if (strata_tokenizer_encode(m->tok, texts[c0 + i], lens[c0 + i], 1, max_len,
-                                        ids + (size_t)i * max_len, &k, NULL) != STRATA_OK) {
-#pragma omp critical(strata_embed_bad)
-                if (first_bad < 0 || i < first_bad) first_bad = i;
-                k = 0;
-            }
-            tl[i] = k;
-        }
-        if (first_bad >= 0) { /* again, for the message */
-            int k;
-            if (strata_tokenizer_encode(m->tok, texts[c0 + first_bad], lens[c0 + first_bad], 1,
-                                        max_len, ids, &k, err) == STRATA_OK)
-                strata_error_set(err, STRATA_ENOMEM, "out of memory tokenizing"); /* transient */
-            st = strata_error_prefix(err, "text %lld", (long long)(c0 + first_bad));
-            goto done;
-        }
-        for (int64_t i = 0; i < cn; i++) {
-            order[i].len = tl[i];
-            order[i].idx = i;
-        }
-        qsort(order, (size_t)cn, sizeof *order, cmp_len_desc);
-        for (int64_t b0 = 0; b0 < cn; b0 += bs) {
-            int B = (int)(cn - b0 < bs ? cn - b0 : bs);
-            int T = order[b0].len; /* longest first */
-            for (int b = 0; b < B; b++) {
-                int64_t i = order[b0 + b].idx;
-                blen[b] = tl[i];
-                memcpy(bids + (size_t)b * T, ids + (size_t)i * max_len,
-                       sizeof(int32_t) * (size_t)tl[i]);
-                for (int t = tl[i]; t < T; t++) bids[(size_t)b * T + t] = pad;
-            }
-            if ((st = strata_bert_forward(m, s, bids, blen, B, T, bout, err)) != STRATA_OK)
-                goto done;
-            for (int b = 0; b < B; b++)
-                memcpy(out + (size_t)(c0 + order[b0 + b].idx) * C, bout + (size_t)b * C,
-                       sizeof(float) * (size_t)C);
-            done_n += B;
-            strata_progress_report(&p->progress, "embed", done_n, n, "texts");
-        }
-    }
-done:
-    strata_bert_state_free(s);
-    strata_free(ids);
-    strata_free(tl);
-    strata_free(order);
-    strata_free(bids);
-    strata_free(blen);
-    strata_free(bout);
+    bert_fwd f = {m, NULL};
+    strata_status st = strata_bert_state_create(&f.s, err);
+    if (!st) st = strata_bert_state_set_precision(f.s, m, p->precision, err);
+    if (!st)
+        st = strata__embed_batched(m->tok, texts, lens, n, max_len, bs, m->cfg.hidden_size,
+                                   &p->progress, bert_forward_cb, &f, out, err);
+    strata_bert_state_free(f.s);
     return st;
 }
