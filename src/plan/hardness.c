@@ -130,25 +130,7 @@ static void batch_fast(const strata_plan *plan, int64_t b, const float *q, const
     const int64_t *idx = plan->batches + (size_t)b * (size_t)B;
     float *Qb = scratch, *Db = Qb + (size_t)B * (size_t)dim, *S = Db + (size_t)B * (size_t)dim;
     float *iq = S + (size_t)B * (size_t)B, *id = iq + B;
-    int64_t n = 0;
-    for (int64_t i = 0; i < B; i++) {
-        float *qr = Qb + (size_t)i * (size_t)dim, *dr = Db + (size_t)i * (size_t)dim;
-        if (idx[i] < 0) {
-            memset(qr, 0, (size_t)dim * sizeof(float));
-            memset(dr, 0, (size_t)dim * sizeof(float));
-            iq[i] = id[i] = 0;
-            continue;
-        }
-        n++;
-        if (i + 4 < B && idx[i + 4] >= 0) {
-            __builtin_prefetch(q + (size_t)idx[i + 4] * (size_t)dim);
-            __builtin_prefetch(d + (size_t)idx[i + 4] * (size_t)dim);
-        }
-        memcpy(qr, q + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
-        memcpy(dr, d + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
-        iq[i] = qn[idx[i]] > 0 ? 1.0f / qn[idx[i]] : 0.0f;
-        id[i] = dn[idx[i]] > 0 ? 1.0f / dn[idx[i]] : 0.0f;
-    }
+    int64_t n = plan__gather_batch(idx, B, q, d, dim, qn, dn, scratch);
     row_acc a;
     memset(&a, 0, sizeof a);
     a.off_max = -INFINITY;

@@ -86,24 +86,7 @@ int64_t strata_plan_mask_batch(uint8_t *mask, const int64_t *idx, int64_t B,
     float *S = Db + (size_t)B * (size_t)dim;      /* [B, B]   */
     float *iq = S + (size_t)B * (size_t)B;        /* [B] 1/||q_i|| (0: pad/zero) */
     float *id = iq + B;                           /* [B] 1/||d_j||            */
-    for (int64_t i = 0; i < B; i++) {
-        float *qr = Qb + (size_t)i * (size_t)dim, *dr = Db + (size_t)i * (size_t)dim;
-        if (idx[i] < 0) {
-            memset(qr, 0, (size_t)dim * sizeof(float));
-            memset(dr, 0, (size_t)dim * sizeof(float));
-            iq[i] = id[i] = 0;
-            continue;
-        }
-        if (i + 4 < B && idx[i + 4] >= 0) { /* rows are scattered: fetch ahead */
-            __builtin_prefetch(fq + (size_t)idx[i + 4] * (size_t)dim);
-            __builtin_prefetch(fd + (size_t)idx[i + 4] * (size_t)dim);
-        }
-        memcpy(qr, fq + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
-        memcpy(dr, fd + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
-        float a = qn[idx[i]], b = dn[idx[i]];
-        iq[i] = a > 0 ? 1.0f / a : 0.0f;
-        id[i] = b > 0 ? 1.0f / b : 0.0f;
-    }
+    plan__gather_batch(idx, B, fq, fd, dim, qn, dn, scratch);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)B, (int)dim,
                 1.0f, Qb, (int)dim, Db, (int)dim, 0.0f, S, (int)B);
     int64_t npad = 0;
