@@ -144,11 +144,10 @@ static void rows_close(rows_view *v) {
 
 extern const cli_command cmd_cluster;
 
-static int run(const cli_env *env, int npos, char **pos) {
-    (void)npos;
-    (void)pos;
+/* The option checks (usage errors, exit 2) and the k-means parameters;
+ * *asym_out: asymmetric mode ([q (+) d]). */
+static int parse_options(const cli_env *env, strata_kmeans_params *p, int *asym_out) {
     const cli_command *cmd = &cmd_cluster;
-    /* --- option checks (usage errors, exit 2) --- */
     int asym;
     if (!o_mode) asym = o_input2 != NULL;
     else if (strcmp(o_mode, "spherical") == 0) asym = 0;
@@ -163,19 +162,93 @@ static int run(const cli_env *env, int npos, char **pos) {
     if (o_niter < 1 || o_nredo < 1) return cli_usage_error(cmd, "--niter and --nredo must be >= 1");
     if (o_max_cluster_size < 0 || o_mppc < 0 || o_init_sample < 0)
         return cli_usage_error(cmd, "limits must be >= 0");
-    strata_kmeans_params p = strata_kmeans_default_params();
-    if (o_init && strcmp(o_init, "random") == 0) p.init = STRATA_KMEANS_INIT_RANDOM;
+    *p = strata_kmeans_default_params();
+    if (o_init && strcmp(o_init, "random") == 0) p->init = STRATA_KMEANS_INIT_RANDOM;
     else if (o_init && strcmp(o_init, "kmeans++") != 0)
         return cli_usage_error(cmd, "--init must be kmeans++ or random, got '%s'", o_init);
-    p.k = o_k;
-    p.cluster_size = o_cluster_size;
-    p.niter = o_niter;
-    p.nredo = o_nredo;
-    p.init_sample = o_init_sample;
-    p.max_cluster_size = o_max_cluster_size;
-    p.max_points_per_centroid = o_mppc;
-    p.bounds = !o_no_bounds;
-    p.seed = env->seed;
+    p->k = o_k;
+    p->cluster_size = o_cluster_size;
+    p->niter = o_niter;
+    p->nredo = o_nredo;
+    p->init_sample = o_init_sample;
+    p->max_cluster_size = o_max_cluster_size;
+    p->max_points_per_centroid = o_mppc;
+    p->bounds = !o_no_bounds;
+    p->seed = env->seed;
+    *asym_out = asym;
+    return CLI_OK;
+}
+
+/* Opens --input (and --input2) and --pairs, and checks them against each
+ * other and --k. */
+static strata_status open_inputs(rows_view *q, rows_view *d, strata_pairs *pairs, int *have_pairs,
+                                 int asym, strata_error *err) {
+    strata_status st;
+    if ((st = rows_open(q, o_input, err))) return st;
+    const int64_t N = q->rows;
+    if (asym) {
+        if ((st = rows_open(d, o_input2, err))) return st;
+        if (d->rows != q->rows || d->cols != q->cols) {
+            return strata_error_set(err, STRATA_EFORMAT,
+                                    "%s has shape [%lld, %lld] but %s has [%lld, %lld]; asymmetric mode "
+                                    "needs one row of each per pair, same D",
+                                    o_input, (long long)q->rows, (long long)q->cols, o_input2,
+                                    (long long)d->rows, (long long)d->cols);
+        }
+    }
+    if (N < 1)
+        return strata_error_set(err, STRATA_EFORMAT, "%s: no rows", o_input);
+    if (N > INT32_MAX)
+        return strata_error_set(err, STRATA_EUNSUPPORTED, "%s: more than 2^31-1 rows", o_input);
+    if (o_pairs) {
+        strata_pairs_options po = strata_pairs_default_options();
+        if ((st = strata_pairs_load(pairs, o_pairs, &po, err))) return st;
+        *have_pairs = 1;
+        if (pairs->n != N)
+            return strata_error_set(err, STRATA_EFORMAT, "%s has %lld pairs but %s has %lld rows",
+                                    o_pairs, (long long)pairs->n, o_input, (long long)N);
+    }
+    if (!o_per_source && o_k > N)
+        return strata_error_set(err, STRATA_EINVAL, "K (%d) exceeds the number of rows (%lld) in %s",
+                                o_k, (long long)N, o_input);
+    return STRATA_OK;
+}
+
+/* Writes the cluster folder o_out as one unit (assign.npy, centroids.npy,
+ * stats.json; marked incomplete first, its manifest written last). */
+static strata_status write_unit(const strata_kmeans_result *res, const strata_kmeans_params *p,
+                                const strata_pairs *pairs, const int32_t *all_assign, int64_t N,
+                                strata_error *err) {
+    strata_status st;
+    /* one unit: marked incomplete first, its manifest written last */
+    if ((st = strata_dir_begin(o_out, "cluster", err))) return st;
+    char *pa = strata_path_join(o_out, "assign.npy");
+    char *pc = strata_path_join(o_out, "centroids.npy");
+    char *ps = strata_path_join(o_out, "stats.json");
+    int64_t sa = N, sc[2] = {res->k, res->dim};
+    if (!pa || !pc || !ps) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    if (!st) st = strata_npy_save(pa, STRATA_DTYPE_I32, 1, &sa, all_assign, err);
+    if (!st) st = strata_npy_save(pc, STRATA_DTYPE_F32, 2, sc, res->centroids, err);
+    if (!st)
+        st = strata_kmeans_write_stats(ps, res, p,
+                                       o_per_source ? (const char *const *)pairs->source_names : NULL,
+                                       err);
+    static const char *const unit[] = {"assign.npy", "centroids.npy", "stats.json"};
+    if (!st) st = strata_dir_commit(o_out, "cluster", unit, 3, err);
+    strata_free(pa);
+    strata_free(pc);
+    strata_free(ps);
+    return st;
+}
+
+static int run(const cli_env *env, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    /* --- option checks (usage errors, exit 2) --- */
+    int asym = 0;
+    strata_kmeans_params p;
+    int urc = parse_options(env, &p, &asym);
+    if (urc) return urc;
 
     /* --- MPI, only when launched by mpirun --- */
     int rank = 0, size = 1, mpi_on = 0;
@@ -211,42 +284,8 @@ static int run(const cli_env *env, int npos, char **pos) {
     int32_t *all_assign = NULL;
     int64_t N = 0, r0 = 0, r1 = 0;
 
-    if ((st = rows_open(&q, o_input, &err))) goto done;
+    if ((st = open_inputs(&q, &d, &pairs, &have_pairs, asym, &err))) goto done;
     N = q.rows;
-    if (asym) {
-        if ((st = rows_open(&d, o_input2, &err))) goto done;
-        if (d.rows != q.rows || d.cols != q.cols) {
-            st = strata_error_set(&err, STRATA_EFORMAT,
-                                  "%s has shape [%lld, %lld] but %s has [%lld, %lld]; asymmetric mode "
-                                  "needs one row of each per pair, same D",
-                                  o_input, (long long)q.rows, (long long)q.cols, o_input2,
-                                  (long long)d.rows, (long long)d.cols);
-            goto done;
-        }
-    }
-    if (N < 1) {
-        st = strata_error_set(&err, STRATA_EFORMAT, "%s: no rows", o_input);
-        goto done;
-    }
-    if (N > INT32_MAX) {
-        st = strata_error_set(&err, STRATA_EUNSUPPORTED, "%s: more than 2^31-1 rows", o_input);
-        goto done;
-    }
-    if (o_pairs) {
-        strata_pairs_options po = strata_pairs_default_options();
-        if ((st = strata_pairs_load(&pairs, o_pairs, &po, &err))) goto done;
-        have_pairs = 1;
-        if (pairs.n != N) {
-            st = strata_error_set(&err, STRATA_EFORMAT, "%s has %lld pairs but %s has %lld rows",
-                                  o_pairs, (long long)pairs.n, o_input, (long long)N);
-            goto done;
-        }
-    }
-    if (!o_per_source && o_k > N) {
-        st = strata_error_set(&err, STRATA_EINVAL, "K (%d) exceeds the number of rows (%lld) in %s",
-                              o_k, (long long)N, o_input);
-        goto done;
-    }
     r0 = N * rank / size;
     r1 = N * (rank + 1) / size;
     if ((st = rows_range(&q, r0, r1, o_input, &err))) goto done;
@@ -260,9 +299,11 @@ static int run(const cli_env *env, int npos, char **pos) {
     in.nparts = asym ? 2 : 1;
     in.x[0] = q.data;
     in.dim[0] = q.cols;
+    in.name[0] = o_input;
     if (asym) {
         in.x[1] = d.data;
         in.dim[1] = d.cols;
+        in.name[1] = o_input2;
     }
     if (o_per_source) {
         in.source = pairs.source + r0;
@@ -273,11 +314,7 @@ static int run(const cli_env *env, int npos, char **pos) {
                  (long long)(q.cols * (asym ? 2 : 1)), asym ? "asymmetric [q+d]" : "spherical",
                  o_per_source ? "per source" : "all rows", env->threads,
                  size > 1 ? ", MPI ranks" : "");
-    if ((st = strata_kmeans_fit(&res, &in, &p, &err))) {
-        if (st == STRATA_EFORMAT && strncmp(err.msg, "row ", 4) == 0)
-            strata_error_prefix(&err, "%s", strstr(err.msg, "(input2)") ? o_input2 : o_input);
-        goto done;
-    }
+    if ((st = strata_kmeans_fit(&res, &in, &p, &err))) goto done;
 
     /* --- gather the assignment on rank 0 --- */
     if (rank == 0) {
@@ -305,24 +342,7 @@ static int run(const cli_env *env, int npos, char **pos) {
         memcpy(all_assign, res.assign, (size_t)N * sizeof(int32_t));
 
     if (rank == 0) {
-        /* one unit: marked incomplete first, its manifest written last */
-        if ((st = strata_dir_begin(o_out, "cluster", &err))) goto done;
-        char *pa = strata_path_join(o_out, "assign.npy");
-        char *pc = strata_path_join(o_out, "centroids.npy");
-        char *ps = strata_path_join(o_out, "stats.json");
-        int64_t sa = N, sc[2] = {res.k, res.dim};
-        if (!pa || !pc || !ps) st = strata_error_set(&err, STRATA_ENOMEM, "out of memory");
-        if (!st) st = strata_npy_save(pa, STRATA_DTYPE_I32, 1, &sa, all_assign, &err);
-        if (!st) st = strata_npy_save(pc, STRATA_DTYPE_F32, 2, sc, res.centroids, &err);
-        if (!st)
-            st = strata_kmeans_write_stats(ps, &res, &p,
-                                           o_per_source ? (const char *const *)pairs.source_names : NULL,
-                                           &err);
-        static const char *const unit[] = {"assign.npy", "centroids.npy", "stats.json"};
-        if (!st) st = strata_dir_commit(o_out, "cluster", unit, 3, &err);
-        strata_free(pa);
-        strata_free(pc);
-        strata_free(ps);
+        st = write_unit(&res, &p, &pairs, all_assign, N, &err);
         if (!st) {
             cli_progress_done(env);
             int empty = 0;

@@ -236,6 +236,23 @@ static strata_status load_inputs(const cli_env *env, int is_beir, int is_hash, c
     return STRATA_OK;
 }
 
+/* An embedder's "text K: ..." for the chunk from text c0: the message
+ * names the input, the absolute text (its id, or its pair) and the field. */
+static void chunk_error(strata_error *err, strata_status st, const text_set *ts, int64_t c0,
+                        const char *field) {
+    long long k = -1;
+    if (sscanf(err->msg, "text %lld:", &k) != 1) return;
+    const char *rest = strchr(err->msg, ':');
+    char msg[STRATA_ERROR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", rest ? rest + 2 : err->msg);
+    if (ts->ids)
+        strata_error_set(err, st, "%s: %s \"%s\": %s", o_input, field,
+                         strata_texts_id(ts->ids, c0 + k), msg);
+    else
+        strata_error_set(err, st, "%s: pair %lld, field %s: %s", o_input, (long long)(c0 + k),
+                         field, msg);
+}
+
 static int run(const cli_env *env, int npos, char **pos) {
     (void)npos;
     (void)pos;
@@ -330,19 +347,7 @@ static int run(const cli_env *env, int npos, char **pos) {
                                              buf, &err)
                     : strata_bert_embed_texts(model, ts.t + c0, ts.len + c0, cn, &ep, buf, &err);
         if (st) {
-            /* "text K: ..." inside the chunk -> absolute index and field */
-            long long k = -1;
-            if (sscanf(err.msg, "text %lld:", &k) == 1) {
-                const char *rest = strchr(err.msg, ':');
-                char msg[STRATA_ERROR_MSG_MAX];
-                snprintf(msg, sizeof msg, "%s", rest ? rest + 2 : err.msg);
-                if (ts.ids)
-                    strata_error_set(&err, st, "%s: %s \"%s\": %s", o_input, field,
-                                     strata_texts_id(ts.ids, c0 + k), msg);
-                else
-                    strata_error_set(&err, st, "%s: pair %lld, field %s: %s", o_input,
-                                     (long long)(c0 + k), field, msg);
-            }
+            chunk_error(&err, st, &ts, c0, field);
             goto fail;
         }
         if (strata_npy_writer_write_f32(&w, buf, (size_t)cn * (size_t)D, &err)) goto fail;
@@ -366,7 +371,8 @@ static int run(const cli_env *env, int npos, char **pos) {
     goto done;
 
 fail_text:
-    if (strncmp(err.msg, "text ", 5) == 0) strata_error_prefix(&err, "%s", o_input);
+    if (err.status == STRATA_EFORMAT) /* "text K: invalid UTF-8 ..." */
+        strata_error_prefix(&err, "%s", o_input);
     goto fail;
 oom:
     strata_error_set(&err, STRATA_ENOMEM, "out of memory");

@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "commands.h"
-#include "core/internal.h"
 #include "strata/data.h"
 #include "strata/io.h"
+#include "strata/json.h"
 #include "strata/kmeans.h"
 #include "strata/plan.h"
 
@@ -118,7 +118,7 @@ static int run_plan(const cli_env *env) {
         cJSON_AddStringToObject(root, "q", o_q);
         cJSON_AddStringToObject(root, "d", o_d);
         cJSON_AddNumberToObject(root, "batch_size", (double)plan.batch_size);
-        if (strata__json_write(o_out, root, &err)) goto fail;
+        if (strata_json_write(o_out, root, &err)) goto fail;
     }
     cli_progress_done(env);
     printf("batches %lld  B %lld  tau %g  mask %s\n", (long long)sum.n_batches,
@@ -221,6 +221,55 @@ static int sweep_usage(const char *msg, const char *arg) {
     return rc;
 }
 
+/* The sweep's table on stdout, then the --csv and --out files. */
+static strata_status sweep_report(const sweep_row *rows, int nrows, int64_t maxb,
+                                  strata_error *err) {
+    printf("%-8s %-28s %10s %6s %8s %9s %9s %9s %9s %9s\n", "strategy", "assign", "group_size",
+           "B", "batches", "offdiag", "max_off", "loss", "top1", "margin");
+    for (int i = 0; i < nrows; i++) {
+        const sweep_row *r = &rows[i];
+        printf("%-8s %-28.28s %10.1f %6lld %8lld %9.4f %9.4f %9.4f %9.4f %9.4f\n", r->strategy,
+               r->assign ? r->assign : "-", r->cluster_size, (long long)r->B,
+               (long long)r->s.n_batches, r->s.mean_offdiag_sim, r->s.mean_max_offdiag,
+               r->s.mean_loss, r->s.mean_top1, r->s.mean_margin);
+    }
+    if (o_csv) {
+        strata_atomic f;
+        strata_status st = strata_atomic_open(&f, o_csv, err);
+        if (st) return st;
+        fprintf(f.fp, "strategy,assign,group_size,batch_size,batches_measured,batches_planned,"
+                      "mean_offdiag_sim,mean_max_offdiag_sim,mean_loss,mean_top1,mean_margin\n");
+        for (int i = 0; i < nrows; i++) {
+            const sweep_row *r = &rows[i];
+            fprintf(f.fp, "%s,%s,%.3f,%lld,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f\n", r->strategy,
+                    r->assign ? r->assign : "", r->cluster_size, (long long)r->B,
+                    (long long)r->s.n_batches, (long long)r->n_batches_plan,
+                    r->s.mean_offdiag_sim, r->s.mean_max_offdiag, r->s.mean_loss, r->s.mean_top1,
+                    r->s.mean_margin);
+        }
+        if ((st = strata_atomic_commit(&f, err))) return st;
+    }
+    if (o_out) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "pairs", o_pairs);
+        cJSON_AddNumberToObject(root, "tau", o_tau);
+        cJSON_AddNumberToObject(root, "max_batches", (double)maxb);
+        cJSON *arr = cJSON_AddArrayToObject(root, "rows");
+        for (int i = 0; i < nrows; i++) {
+            cJSON *o = summary_json(&rows[i].s);
+            cJSON_AddStringToObject(o, "strategy", rows[i].strategy);
+            if (rows[i].assign) cJSON_AddStringToObject(o, "assign", rows[i].assign);
+            cJSON_AddNumberToObject(o, "group_size", rows[i].cluster_size);
+            cJSON_AddNumberToObject(o, "batch_size", (double)rows[i].B);
+            cJSON_AddItemToArray(arr, o);
+        }
+        strata_status st = strata_json_write(o_out, root, err);
+        cJSON_Delete(root);
+        if (st) return st;
+    }
+    return STRATA_OK;
+}
+
 static int run_sweep(const cli_env *env) {
     if (!o_pairs) return cli_usage_error(self(), "--sweep needs --pairs");
     char **bs_s = g_bs, **as = g_as, **ss = g_ss;
@@ -271,7 +320,6 @@ static int run_sweep(const cli_env *env) {
     uint64_t *qh = NULL, *ph = NULL;
     sweep_row *rows = calloc((size_t)(nss * (nas + ncs > 0 ? nas + ncs : 1) * nbs), sizeof *rows);
     int nrows = 0;
-    cJSON *root = NULL;
     strata_pairs_options popt = strata_pairs_default_options();
     popt.progress = env->progress;
     if (!rows) { strata_error_set(&err, STRATA_ENOMEM, "out of memory"); goto fail; }
@@ -338,53 +386,13 @@ static int run_sweep(const cli_env *env) {
         }
     }
     cli_progress_done(env);
-    printf("%-8s %-28s %10s %6s %8s %9s %9s %9s %9s %9s\n", "strategy", "assign", "group_size",
-           "B", "batches", "offdiag", "max_off", "loss", "top1", "margin");
-    for (int i = 0; i < nrows; i++) {
-        const sweep_row *r = &rows[i];
-        printf("%-8s %-28.28s %10.1f %6lld %8lld %9.4f %9.4f %9.4f %9.4f %9.4f\n", r->strategy,
-               r->assign ? r->assign : "-", r->cluster_size, (long long)r->B,
-               (long long)r->s.n_batches, r->s.mean_offdiag_sim, r->s.mean_max_offdiag,
-               r->s.mean_loss, r->s.mean_top1, r->s.mean_margin);
-    }
-    if (o_csv) {
-        strata_atomic f;
-        if (strata_atomic_open(&f, o_csv, &err)) goto fail;
-        fprintf(f.fp, "strategy,assign,group_size,batch_size,batches_measured,batches_planned,"
-                      "mean_offdiag_sim,mean_max_offdiag_sim,mean_loss,mean_top1,mean_margin\n");
-        for (int i = 0; i < nrows; i++) {
-            const sweep_row *r = &rows[i];
-            fprintf(f.fp, "%s,%s,%.3f,%lld,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f\n", r->strategy,
-                    r->assign ? r->assign : "", r->cluster_size, (long long)r->B,
-                    (long long)r->s.n_batches, (long long)r->n_batches_plan,
-                    r->s.mean_offdiag_sim, r->s.mean_max_offdiag, r->s.mean_loss, r->s.mean_top1,
-                    r->s.mean_margin);
-        }
-        if (strata_atomic_commit(&f, &err)) goto fail;
-    }
-    if (o_out) {
-        root = cJSON_CreateObject();
-        cJSON_AddStringToObject(root, "pairs", o_pairs);
-        cJSON_AddNumberToObject(root, "tau", o_tau);
-        cJSON_AddNumberToObject(root, "max_batches", (double)maxb);
-        cJSON *arr = cJSON_AddArrayToObject(root, "rows");
-        for (int i = 0; i < nrows; i++) {
-            cJSON *o = summary_json(&rows[i].s);
-            cJSON_AddStringToObject(o, "strategy", rows[i].strategy);
-            if (rows[i].assign) cJSON_AddStringToObject(o, "assign", rows[i].assign);
-            cJSON_AddNumberToObject(o, "group_size", rows[i].cluster_size);
-            cJSON_AddNumberToObject(o, "batch_size", (double)rows[i].B);
-            cJSON_AddItemToArray(arr, o);
-        }
-        if (strata__json_write(o_out, root, &err)) goto fail;
-    }
+    if (sweep_report(rows, nrows, maxb, &err)) goto fail;
     rc = CLI_OK;
     goto done;
 fail:
     cli_progress_done(env);
     rc = cli_fail(&err);
 done:
-    cJSON_Delete(root);
     for (int a = 0; a < 64; a++) strata_plan_clusters_free(&cl[a]);
     free(rows);
     free(qh);

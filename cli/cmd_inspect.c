@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "core/internal.h"
 #include "strata/data.h"
 #include "strata/io.h"
+#include "strata/json.h"
 
 static const char *o_qfield = "query";
 static const char *o_pfield = "positive";
@@ -194,7 +194,7 @@ static int run(const cli_env *env, int npos, char **pos) {
             add_pairs_json(root, &p, &s);
         }
     }
-    if (!st && o_json) st = strata__json_write(o_json, root, &err);
+    if (!st && o_json) st = strata_json_write(o_json, root, &err);
     if (!st && o_json) cli_info(env, "wrote %s", o_json);
     strata_pairs_stats_free(&s);
     strata_pairs_free(&p);

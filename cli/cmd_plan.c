@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 
 #include "commands.h"
-#include "core/internal.h"
 #include "strata/data.h"
 #include "strata/io.h"
 #include "strata/plan.h"
@@ -100,31 +100,75 @@ static cJSON *params_json(uint64_t seed) {
     return p;
 }
 
-static int run(const cli_env *env, int npos, char **pos) {
-    (void)npos; (void)pos;
-    strata_error err;
-    strata_error_clear(&err);
+/* The option checks (usage errors, exit 2): the single-stage strategy and
+ * the batch order. */
+static int check_options(strata_plan_strategy *strat, strata_plan_order *order) {
     const cli_command *cmd = self();
-    strata_plan_strategy strat = STRATA_PLAN_RANDOM;
-    strata_plan_order order;
+    *strat = STRATA_PLAN_RANDOM;
     if (!o_stages && !o_strategy)
         return cli_usage_error(cmd, "--strategy (random, source, cluster) or --stages is required");
     if (o_stages && (o_strategy || o_assign || o_centroids))
         return cli_usage_error(cmd, "--stages replaces --strategy/--assign/--centroids "
                                     "(give each stage its assignment: cluster=DIR)");
-    if (o_strategy && strata_plan_strategy_parse(o_strategy, &strat))
+    if (o_strategy && strata_plan_strategy_parse(o_strategy, strat))
         return cli_usage_error(cmd, "unknown --strategy \"%s\" (random, source, cluster)", o_strategy);
-    if (strata_plan_order_parse(o_order, &order))
+    if (strata_plan_order_parse(o_order, order))
         return cli_usage_error(cmd, "unknown --order \"%s\" (random, tsp)", o_order);
     if (o_batch < 1) return cli_usage_error(cmd, "--batch-size must be >= 1");
     if (o_epochs < 1) return cli_usage_error(cmd, "--epochs must be >= 1");
     if (!o_fq != !o_fd) return cli_usage_error(cmd, "--filter-q and --filter-d go together");
     if (!o_fq && !isnan(o_threshold))
         return cli_usage_error(cmd, "--threshold needs --filter-q/--filter-d");
-    if (o_strategy && strat == STRATA_PLAN_CLUSTER && !o_assign)
+    if (o_strategy && *strat == STRATA_PLAN_CLUSTER && !o_assign)
         return cli_usage_error(cmd, "--strategy cluster needs --assign");
-    if (o_strategy && strat != STRATA_PLAN_CLUSTER && (o_assign || o_centroids))
+    if (o_strategy && *strat != STRATA_PLAN_CLUSTER && (o_assign || o_centroids))
         return cli_usage_error(cmd, "--assign/--centroids only apply to --strategy cluster");
+    return CLI_OK;
+}
+
+/* The planner's parameters from the options. */
+static strata_plan_params plan_params(const cli_env *env, strata_plan_order order) {
+    strata_plan_params p = strata_plan_default_params();
+    p.batch_size = o_batch;
+    p.epochs = o_epochs;
+    p.drop_last = o_drop_last;
+    p.order = order;
+    p.filter = o_fq != NULL;
+    p.margin = o_margin;
+    p.use_threshold = !isnan(o_threshold);
+    p.threshold = p.use_threshold ? o_threshold : 0;
+    p.seed = env->seed;
+    p.progress = env->progress;
+    return p;
+}
+
+/* The summary lines of a plan written to o_out. */
+static void report(const cli_env *env, const strata_plan *plan) {
+    int64_t merged = 0, dl = 0, dd = 0, padded = 0;
+    for (int s = 0; s < plan->n_stages; s++) {
+        merged += plan->stages[s].merged_batches;
+        dl += plan->stages[s].dropped_leftover;
+        dd += plan->stages[s].dropped_duplicate;
+        padded += plan->stages[s].padded_batches;
+    }
+    cli_info(env, "plan: %lld batches of %lld -> %s (%lld merged, %lld padded; dropped: %lld "
+             "leftover, %lld duplicate)", (long long)plan->n_batches, (long long)plan->batch_size,
+             o_out, (long long)merged, (long long)padded, (long long)dl, (long long)dd);
+    if (plan->mask)
+        cli_info(env, "plan: masked %.4f%% of in-batch negatives (%lld of %lld)",
+                 plan->n_offdiag ? 100.0 * (double)plan->n_masked / (double)plan->n_offdiag : 0.0,
+                 (long long)plan->n_masked, (long long)plan->n_offdiag);
+}
+
+static int run(const cli_env *env, int npos, char **pos) {
+    (void)npos; (void)pos;
+    strata_error err;
+    strata_error_clear(&err);
+    const cli_command *cmd = self();
+    strata_plan_strategy strat;
+    strata_plan_order order;
+    int urc = check_options(&strat, &order);
+    if (urc) return urc;
 
     strata_plan_spec_stage *spec = NULL;
     int nspec = 0;
@@ -202,17 +246,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     data.fq = emb.q;
     data.fd = emb.d;
     data.fdim = emb.dim;
-    strata_plan_params p = strata_plan_default_params();
-    p.batch_size = o_batch;
-    p.epochs = o_epochs;
-    p.drop_last = o_drop_last;
-    p.order = order;
-    p.filter = o_fq != NULL;
-    p.margin = o_margin;
-    p.use_threshold = !isnan(o_threshold);
-    p.threshold = p.use_threshold ? o_threshold : 0;
-    p.seed = env->seed;
-    p.progress = env->progress;
+    strata_plan_params p = plan_params(env, order);
     if (strata_plan_build(&plan, &data, stages, ncl, &p, &err)) goto fail;
 
     pj = params_json(env->seed);
@@ -229,20 +263,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     if (strata_plan_save(&plan, o_out, pjs, &err)) goto fail;
 
     cli_progress_done(env);
-    int64_t merged = 0, dl = 0, dd = 0, padded = 0;
-    for (int s = 0; s < plan.n_stages; s++) {
-        merged += plan.stages[s].merged_batches;
-        dl += plan.stages[s].dropped_leftover;
-        dd += plan.stages[s].dropped_duplicate;
-        padded += plan.stages[s].padded_batches;
-    }
-    cli_info(env, "plan: %lld batches of %lld -> %s (%lld merged, %lld padded; dropped: %lld "
-             "leftover, %lld duplicate)", (long long)plan.n_batches, (long long)plan.batch_size,
-             o_out, (long long)merged, (long long)padded, (long long)dl, (long long)dd);
-    if (plan.mask)
-        cli_info(env, "plan: masked %.4f%% of in-batch negatives (%lld of %lld)",
-                 plan.n_offdiag ? 100.0 * (double)plan.n_masked / (double)plan.n_offdiag : 0.0,
-                 (long long)plan.n_masked, (long long)plan.n_offdiag);
+    report(env, &plan);
     rc = CLI_OK;
     goto done;
 fail:

@@ -5,9 +5,9 @@
 #include <cjson/cJSON.h>
 
 #include "commands.h"
-#include "core/internal.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
+#include "strata/json.h"
 
 static const char *o_vocab = NULL;
 static const char *o_input = "-";
@@ -58,7 +58,7 @@ static cJSON *line_text(const char *line, size_t len, const char **text,
         cJSON_Delete(j);
         return NULL;
     }
-    if (strata__json_has_nul(line, len, s == j ? NULL : "text")) {
+    if (strata_json_has_nul(line, len, s == j ? NULL : "text")) {
         strata_error_set(err, STRATA_EFORMAT, "%s:%lld: %scontains a NUL character (\\u0000)",
                          path, (long long)lineno, s == j ? "" : "field \"text\": ");
         cJSON_Delete(j);

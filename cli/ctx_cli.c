@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/internal.h"
 #include "strata/io.h"
 
 static int ends_with(const char *s, const char *suf) {
@@ -39,6 +38,25 @@ static strata_status load_npy(const strata_ctx_model *m, const char *path, int J
     return st;
 }
 
+/* One line per context slot into *out (strata_free): the sampled
+ * document's id from idset, or "pair N" without one. */
+static strata_status ids_lines(const strata_texts *idset, const int64_t *idx, int J, char **out,
+                               strata_error *err) {
+    size_t need = 1;
+    char line[32];
+    for (int j = 0; j < J; j++)
+        need += idset ? strlen(strata_texts_id(idset, idx[j])) + 1
+                      : (size_t)snprintf(line, sizeof line, "pair %lld\n", (long long)idx[j]);
+    char *s = strata_malloc(need), *p = s;
+    if (!s) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    for (int j = 0; j < J; j++)
+        p += idset ? sprintf(p, "%s\n", strata_texts_id(idset, idx[j]))
+                   : sprintf(p, "pair %lld\n", (long long)idx[j]);
+    *p = '\0';
+    *out = s;
+    return STRATA_OK;
+}
+
 /* Samples and embeds the context from n texts; ids from a BEIR set or
  * "pair N". */
 static strata_status from_texts(const strata_ctx_model *m, const char *const *t,
@@ -48,7 +66,6 @@ static strata_status from_texts(const strata_ctx_model *m, const char *const *t,
     int J = out->J, C = m->cfg.bert.hidden_size;
     out->E = strata_malloc_array((size_t)J * C, sizeof(float));
     int64_t *idx = strata_malloc_array((size_t)J, sizeof(int64_t));
-    strata__buf ids = {0};
     strata_status st = STRATA_OK;
     if (!out->E || !idx) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
     strata_embed_params ep = strata_embed_default_params();
@@ -57,22 +74,12 @@ static strata_status from_texts(const strata_ctx_model *m, const char *const *t,
     ep.progress = env->progress;
     if (!st) st = strata_ctx_context_from_texts(m, t, l, n, J, env->seed, &ep, out->E, idx, err);
     if (st) {
-        if (strncmp(err->msg, "text ", 5) == 0) strata_error_prefix(err, "%s", src);
+        if (st == STRATA_EFORMAT) strata_error_prefix(err, "%s", src); /* "text K: ..." */
         goto done;
     }
-    for (int j = 0; j < J; j++) {
-        int rc = idset ? strata__buf_printf(&ids, "%s\n", strata_texts_id(idset, idx[j]))
-                       : strata__buf_printf(&ids, "pair %lld\n", (long long)idx[j]);
-        if (rc) {
-            st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-            goto done;
-        }
-    }
-    out->ids = ids.data;
-    ids.data = NULL;
+    if ((st = ids_lines(idset, idx, J, &out->ids, err))) goto done;
     out->what = src;
 done:
-    strata__buf_free(&ids);
     strata_free(idx);
     return st;
 }

@@ -1,7 +1,7 @@
 /*
- * fuzz_plan.c — libFuzzer target for the two readers of a plan folder:
- * strata_plan_load (planio.c) and the trainer's (strata_train_run on a tiny
- * model, one step). The input's parts (FUZZ_SEP) are plan.json, batches.npy
+ * fuzz_plan.c — libFuzzer target for the reader of a plan folder,
+ * strata_plan_load (planio.c), alone and as the trainer uses it with its own
+ * checks (strata_train_run on a tiny model, one step). The input's parts (FUZZ_SEP) are plan.json, batches.npy
  * and mask.npy (absent when there are fewer than three parts).
  *
  * An accepted plan must keep its indices in [-1, n_pairs), its mask and
@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         __builtin_trap();
     }
 
-    /* the trainer's reader: one step of a tiny model */
+    /* the trainer's use of it: one step of a tiny model */
     const char *out = fuzz_join(fuzz_root(), "run");
     fuzz_rm_tree(out);
     strata_train_params tp = strata_train_default_params();

@@ -108,6 +108,8 @@ typedef struct strata_kmeans_input {
     int64_t dim[2];         /* D of each part                                */
     const int32_t *source;  /* [n_local] source id per row, or NULL          */
     int n_sources;          /* >= 1 when source is given                     */
+    const char *name[2];    /* name of each part (its file, say) that starts
+                               an error about one of its rows, or NULL       */
 } strata_kmeans_input;
 
 /* ------------------------------------------------------------------------ */
@@ -157,8 +159,8 @@ typedef struct strata_kmeans_result {
 } strata_kmeans_result;
 
 /* Clusters the rows of `in` (per source when in->source is set): validates
- * every row first (NaN, Inf or all-zero rows are an error naming the global
- * row, part and column), initializes, runs Lloyd with pruning, keeps the best
+ * every row first (NaN, Inf or all-zero rows are STRATA_EFORMAT naming the
+ * global row, part and column, after the part's name when given), initializes, runs Lloyd with pruning, keeps the best
  * of nredo runs, repairs empty clusters by splitting a big one, assigns every
  * row to its nearest final centroid, splits clusters above max_cluster_size,
  * and fills per-cluster statistics. K larger than the rows available is an

@@ -143,6 +143,18 @@ typedef struct strata_plan {
 /* Number of bytes per mask row: ceil(B / 8). */
 static inline int64_t strata_plan_mask_width(int64_t B) { return (B + 7) / 8; }
 
+/* Bit j of a mask row (the W bytes of query i; see the on-disk format
+ * above): 1 when document j is excluded from query i's partition. The one
+ * decoder of the packed mask; strata_plan_mask_set the one encoder. */
+static inline int strata_plan_mask_get(const uint8_t *row, int64_t j) {
+    return (row[j >> 3] >> (j & 7)) & 1;
+}
+
+/* Sets bit j of a mask row. */
+static inline void strata_plan_mask_set(uint8_t *row, int64_t j) {
+    row[j >> 3] |= (uint8_t)(1u << (j & 7));
+}
+
 /* Builds a plan. With n_stages == 1 the plan has exactly E passes over the
  * data (every pair once per pass unless dropped). With n_stages > 1 (a
  * curriculum) the total number of steps is E * (batches of one random pass)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -175,6 +176,21 @@ int strata_get_threads(void) {
 }
 
 void strata_blas_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers (core/internal.h)                                           */
+/* ------------------------------------------------------------------------ */
+
+double strata__now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const char *strata__base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
 
 /* ------------------------------------------------------------------------ */
 /* RNG: xoshiro256** seeded by splitmix64                                    */

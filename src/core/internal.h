@@ -6,6 +6,9 @@
 #define STRATA_INTERNAL_H
 
 #include <cjson/cJSON.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "strata/io.h"
 
 /* Maps a whole file read-only (empty file: map NULL, len 0). */
@@ -50,5 +53,31 @@ void strata__buf_free(strata__buf *b);
 #define STRATA_CPU_FMA 2
 #define STRATA_CPU_F16C 4
 int strata__cpu_features(void);
+
+/* Seconds on the monotonic clock (only differences mean anything). */
+double strata__now_s(void);
+
+/* The part of path after its last '/' (path itself when it has none). */
+const char *strata__base_name(const char *path);
+
+/* OpenMP threads a parallel region started here may use (1 without OpenMP):
+ * the count per-thread scratch is sized by. */
+static inline int strata__max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* This thread's number inside a parallel region (0 outside one, or without
+ * OpenMP): the index of its per-thread scratch. */
+static inline int strata__thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 #endif

@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "strata/json.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -141,4 +142,16 @@ void strata__buf_free(strata__buf *b) {
     strata_free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public face (strata/json.h)                                               */
+/* ------------------------------------------------------------------------ */
+
+strata_status strata_json_write(const char *path, const cJSON *json, strata_error *err) {
+    return strata__json_write(path, json, err);
+}
+
+int strata_json_has_nul(const char *s, size_t n, const char *key) {
+    return strata__json_has_nul(s, n, key);
 }

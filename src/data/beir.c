@@ -183,11 +183,6 @@ static int texts_finish(strata_texts *t) {
 /* JSONL readers                                                             */
 /* ------------------------------------------------------------------------ */
 
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 static int file_exists(const char *p) {
     struct stat sb;
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -287,7 +282,7 @@ static strata_status read_jsonl(strata_texts *t, const char *path, int with_titl
     strata_lines *r = NULL;
     strata_status st = strata_lines_open(&r, path, o->max_line, err);
     if (st) return st;
-    const char *file = base_name(path);
+    const char *file = strata__base_name(path);
     int64_t *lines = NULL, lines_cap = 0; /* line of each entry */
     const char *line;
     size_t len;
@@ -438,7 +433,7 @@ strata_status strata_beir_load_qrels(strata_beir *b, const char *path,
     strata_lines *r = NULL;
     strata_status st = strata_lines_open(&r, path, o.max_line, err);
     if (st) return st;
-    const char *file = base_name(path);
+    const char *file = strata__base_name(path);
     qrel_line *q = NULL;
     int64_t n = 0, cap = 0, skip_q = 0, skip_d = 0;
     char *buf = NULL;

@@ -5,11 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "strata/embed.h"
+#include "core/internal.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
 
@@ -168,10 +166,7 @@ strata_status strata_hash_idf_fit(strata_hash_idf *out,
     if (st != STRATA_OK) return st;
     out->bigrams = p->bigrams != 0;
     out->n_docs = n;
-    int nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
+    int nt = strata__max_threads();
     /* one df array per thread, summed in thread order (integer: exact) */
     int32_t *local = strata_calloc((size_t)nt * STRATA_HASH_BUCKETS, sizeof(int32_t));
     if (!local) {
@@ -185,13 +180,7 @@ strata_status strata_hash_idf_fit(strata_hash_idf *out,
         {
             bucket_ctx c = {0};
             c.bigrams = out->bigrams;
-            int32_t *df = local + (size_t)
-#ifdef _OPENMP
-                omp_get_thread_num()
-#else
-                0
-#endif
-                * STRATA_HASH_BUCKETS;
+            int32_t *df = local + (size_t)strata__thread_num() * STRATA_HASH_BUCKETS;
 #pragma omp for schedule(dynamic, 16)
             for (int64_t i = c0; i < c1; i++) {
                 if (text_buckets(&c, texts[i], lens[i], NULL) != STRATA_OK) {

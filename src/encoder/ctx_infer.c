@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "encoder/ctx_internal.h"
+#include "encoder/embed_batch.h"
 #include "encoder/kernels.h"
 
 /* ------------------------------------------------------------------------ */
@@ -242,41 +243,20 @@ strata_status strata_ctx_second_stage(const strata_ctx_model *m, strata_ctx_stat
 /* Texts                                                                     */
 /* ------------------------------------------------------------------------ */
 
-#define TEXT_CHUNK 8192 /* texts tokenized at once: bounds the id buffer */
+typedef struct ctx_fwd {
+    const strata_ctx_model *m;
+    strata_ctx_state *s;
+    int stage;         /* 1: first stage, 2: second stage with E   */
+    const float *E;    /* [J, C] the context (stage 2)             */
+    int J;
+} ctx_fwd;
 
-typedef struct len_idx {
-    int len;
-    int64_t idx;
-} len_idx;
-
-/* Longest first; ties by input index, so the order is deterministic. */
-static int cmp_len_desc(const void *a, const void *b) {
-    const len_idx *x = a, *y = b;
-    if (x->len != y->len) return x->len > y->len ? -1 : 1;
-    return (x->idx > y->idx) - (x->idx < y->idx);
-}
-
-/* Tokenizes texts[0..n) into ids [n, max_len] and tl [n]; an invalid text
- * fails with "text K: ..." (the first bad one). */
-static strata_status tokenize(const strata_tokenizer *tok, const char *const *texts,
-                              const size_t *lens, int64_t n, int max_len, int32_t *ids,
-                              int *tl, strata_error *err) {
-    int64_t first_bad = -1;
-#pragma omp parallel for schedule(dynamic, 64)
-    for (int64_t i = 0; i < n; i++) {
-        int k = 0;
-        if (strata_tokenizer_encode(tok, texts[i], lens[i], 1, max_len,
-                                    ids + (size_t)i * max_len, &k, NULL) != STRATA_OK) {
-#pragma omp critical(strata_ctx_embed_bad)
-            if (first_bad < 0 || i < first_bad) first_bad = i;
-            k = 0;
-        }
-        tl[i] = k;
-    }
-    if (first_bad < 0) return STRATA_OK;
-    int k;
-    strata_tokenizer_encode(tok, texts[first_bad], lens[first_bad], 1, max_len, ids, &k, err);
-    return strata_error_prefix(err, "text %lld", (long long)first_bad);
+static strata_status ctx_forward_cb(void *ctx, const int32_t *ids, const int *lens, int B, int T,
+                                    float *out, strata_error *err) {
+    const ctx_fwd *f = ctx;
+    return f->stage == 1
+               ? strata_ctx_first_stage(f->m, f->s, ids, lens, B, T, out, err)
+               : strata_ctx_second_stage(f->m, f->s, f->E, f->J, ids, lens, B, T, out, err);
 }
 
 /* stage 1 (E = output rows) or stage 2 (with context E [J, C]) over texts. */
@@ -291,66 +271,13 @@ static strata_status embed_impl(const strata_ctx_model *m, int stage, const floa
     if (stage == 2 && m->cfg.context_positions) npos -= J + m->cfg.n_prompt;
     if (max_len > npos) max_len = npos;
     if (max_len < 2) return strata_error_set(err, STRATA_EINVAL, "max_len %d too small", max_len);
-    int bs = p->batch_size > 0 ? p->batch_size : 64, C = m->cfg.bert.hidden_size;
-    int64_t chunk = n < TEXT_CHUNK ? (n > 0 ? n : 1) : TEXT_CHUNK;
-    int32_t *ids = strata_malloc_array((size_t)chunk * max_len, sizeof(int32_t));
-    int *tl = strata_malloc_array((size_t)chunk, sizeof(int));
-    len_idx *order = strata_malloc_array((size_t)chunk, sizeof(len_idx));
-    int32_t *bids = strata_malloc_array((size_t)bs * max_len, sizeof(int32_t));
-    int *blen = strata_malloc_array((size_t)bs, sizeof(int));
-    float *bout = strata_malloc_array((size_t)bs * C, sizeof(float));
-    strata_ctx_state *s = NULL;
-    strata_status st = STRATA_OK;
-    if (!ids || !tl || !order || !bids || !blen || !bout) {
-        st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((st = strata_ctx_state_create(&s, err))) goto done;
-    int pad = strata_tokenizer_special(m->tok, "[PAD]");
-    if (pad < 0) pad = 0;
-    int64_t done_n = 0;
-    strata_progress_report(&p->progress, "embed", 0, n, "texts");
-    for (int64_t c0 = 0; c0 < n; c0 += chunk) {
-        int64_t cn = n - c0 < chunk ? n - c0 : chunk;
-        if ((st = tokenize(m->tok, texts + c0, lens + c0, cn, max_len, ids, tl, err))) {
-            long long k = -1;
-            if (sscanf(err->msg, "text %lld", &k) == 1) { /* absolute index */
-                const char *rest = strchr(err->msg, ':');
-                char msg[STRATA_ERROR_MSG_MAX];
-                snprintf(msg, sizeof msg, "%s", rest ? rest + 2 : "");
-                strata_error_set(err, st, "text %lld: %s", c0 + k, msg);
-            }
-            goto done;
-        }
-        for (int64_t i = 0; i < cn; i++) order[i] = (len_idx){tl[i], i};
-        qsort(order, (size_t)cn, sizeof *order, cmp_len_desc);
-        for (int64_t b0 = 0; b0 < cn; b0 += bs) {
-            int B = (int)(cn - b0 < bs ? cn - b0 : bs), T = order[b0].len;
-            for (int b = 0; b < B; b++) {
-                int64_t i = order[b0 + b].idx;
-                blen[b] = tl[i];
-                memcpy(bids + (size_t)b * T, ids + (size_t)i * max_len,
-                       sizeof(int32_t) * (size_t)tl[i]);
-                for (int t = tl[i]; t < T; t++) bids[(size_t)b * T + t] = pad;
-            }
-            st = stage == 1 ? strata_ctx_first_stage(m, s, bids, blen, B, T, bout, err)
-                            : strata_ctx_second_stage(m, s, E, J, bids, blen, B, T, bout, err);
-            if (st) goto done;
-            for (int b = 0; b < B; b++)
-                memcpy(out + (size_t)(c0 + order[b0 + b].idx) * C, bout + (size_t)b * C,
-                       sizeof(float) * (size_t)C);
-            done_n += B;
-            strata_progress_report(&p->progress, "embed", done_n, n, "texts");
-        }
-    }
-done:
-    strata_ctx_state_free(s);
-    strata_free(ids);
-    strata_free(tl);
-    strata_free(order);
-    strata_free(bids);
-    strata_free(blen);
-    strata_free(bout);
+    int bs = p->batch_size > 0 ? p->batch_size : 64;
+    ctx_fwd f = {m, NULL, stage, E, J};
+    strata_status st = strata_ctx_state_create(&f.s, err);
+    if (!st)
+        st = strata__embed_batched(m->tok, texts, lens, n, max_len, bs, m->cfg.bert.hidden_size,
+                                   &p->progress, ctx_forward_cb, &f, out, err);
+    strata_ctx_state_free(f.s);
     return st;
 }
 

@@ -4,26 +4,16 @@
  * reference beside each fast kernel).
  */
 #include "encoder/kernels.h"
+#include "core/internal.h"
 #include "core/gemm.h"
 #include "strata/io.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-
-static inline int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 /* ------------------------------------------------------------------------ */
 /* Embeddings                                                                */
@@ -277,7 +267,7 @@ int strata_k_linear_lowp_forward(float *out, float *pre, const float *inp,
         float *o = out + (size_t)n0 * OC;
         float *y = gelu && pre ? pre + (size_t)n0 * OC : o;
         bad |= strata_gemm_w_apply(w, y, inp + (size_t)n0 * IC, IC, m, bias, 0,
-                                   (char *)scratch + (size_t)thread_id() * per) != 0;
+                                   (char *)scratch + (size_t)strata__thread_num() * per) != 0;
         if (gelu) gelu_span(o, y, (int64_t)m * OC);
     }
     return bad ? -1 : 0;
@@ -439,7 +429,7 @@ void strata_k_attention_forward(float *out, float *att, float *scratch,
         int b = (int)(bh / H), h = (int)(bh % H);
         int len = lengths[b];
         float *S = att ? att + (size_t)bh * T * T
-                       : scratch + (size_t)thread_id() * strata_k_attention_scratch(T);
+                       : scratch + (size_t)strata__thread_num() * strata_k_attention_scratch(T);
         size_t base = (size_t)b * T * ld + (size_t)h * hs;
         const float *Q = q + base, *K = k + base, *V = v + base;
         float *O = out + (size_t)b * T * C + (size_t)h * hs;

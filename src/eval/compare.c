@@ -30,6 +30,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "strata/compare.h"
+#include "core/internal.h"
 #include "eval/compare_internal.h"
 
 #include <float.h>
@@ -38,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <omp.h>
 
 /* Replicates per parallel chunk: about a tenth of n, at least 256. */
 static int64_t chunk_of(int64_t n) { return n / 10 > 256 ? n / 10 : 256; }
@@ -266,7 +266,7 @@ static void bootstrap(work *w, double *scratch, const strata_progress *prog) {
         int64_t r1 = r0 + chunk < B ? r0 + chunk : B;
 #pragma omp parallel
         {
-            double *acc = scratch + (size_t)omp_get_thread_num() * W;
+            double *acc = scratch + (size_t)strata__thread_num() * W;
 #pragma omp for schedule(static)
             for (int64_t r = r0; r < r1; r++) {
                 strata_rng rng;
@@ -295,8 +295,8 @@ static void permutations(work *w, const double *T, const double *tol, double *sc
         int64_t r1 = r0 + chunk < P ? r0 + chunk : P;
 #pragma omp parallel
         {
-            double *acc = scratch + (size_t)omp_get_thread_num() * MK;
-            int64_t *c = cnt + (size_t)omp_get_thread_num() * MK;
+            double *acc = scratch + (size_t)strata__thread_num() * MK;
+            int64_t *c = cnt + (size_t)strata__thread_num() * MK;
 #pragma omp for schedule(static)
             for (int64_t r = r0; r < r1; r++) {
                 strata_rng rng;
@@ -544,7 +544,7 @@ strata_status strata_compare(const strata_compare_group *groups, int n_groups,
     int *soff = NULL, stot = 0;
     if (!st) st = alloc_all(groups, &w, out, &soff, &stot, err);
     /* scratch: a row of W per thread, then T and tol; counts per thread */
-    int nthreads = omp_get_max_threads();
+    int nthreads = strata__max_threads();
     size_t ntmp = ((size_t)nthreads + 2) * (size_t)w.W;
     double *tmp = st ? NULL : strata_malloc_array(ntmp, sizeof *tmp);
     int64_t *cnt = st ? NULL : strata_malloc_array((size_t)nthreads * w.W + 1, sizeof *cnt);

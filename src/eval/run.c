@@ -44,11 +44,6 @@ static int cmp_q_trec(const void *a, const void *b) {
     return strcmp(y->did, x->did);
 }
 
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 /* Splits on runs of spaces/tabs; returns the field count (max + 1 when
  * more fields than max). */
 static int split_ws(char *s, char **f, int max) {
@@ -79,7 +74,7 @@ strata_status strata_run_read_trec(strata_run *out, strata_beir *b,
     strata_lines *r = NULL;
     strata_status st = strata_lines_open(&r, path, 0, err);
     if (st) return st;
-    const char *file = base_name(path);
+    const char *file = strata__base_name(path);
     run_line *v = NULL;
     int64_t n = 0, cap = 0;
     strata__buf buf = {0};

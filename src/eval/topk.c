@@ -29,9 +29,6 @@
 #endif
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* Block sizes                                                               */
@@ -239,10 +236,7 @@ strata_status strata_topk_ip(const float *Q, int64_t nq, const float *C,
     if (st) return st;
     if (nq == 0) return STRATA_OK;
     const int BQ = g_bq, BC = g_bc;
-    int nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
+    int nt = strata__max_threads();
     float *scratch = strata_malloc_array((size_t)nt * BQ, (size_t)BC * sizeof(float));
     int *cnt = strata_calloc((size_t)nq, sizeof *cnt);
     pair_si *tmp = strata_malloc_array((size_t)nt * k, sizeof *tmp);
@@ -263,10 +257,7 @@ strata_status strata_topk_ip(const float *Q, int64_t nq, const float *C,
         int64_t b1 = b0 + chunk < nblk ? b0 + chunk : nblk;
 #pragma omp parallel for schedule(dynamic, 1)
         for (int64_t blk = b0; blk < b1; blk++) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
+            int tid = strata__thread_num();
             float *S = scratch + (size_t)tid * BQ * BC; /* [bq, bc] */
             int64_t q0 = blk * BQ;
             int bq = (int)(nq - q0 < BQ ? nq - q0 : BQ);

@@ -1,6 +1,8 @@
 /*
- * kmeans_internal.h — pieces shared by lloyd.c (kernels, Lloyd, init) and
- * fit.c (per-source driver, splitting, statistics, stats.json).
+ * kmeans_internal.h — pieces shared by the files of src/kmeans/: view.c
+ * (validation, views, sampling), init.c, assign.c, lloyd.c (state, update,
+ * the loop), lloyd_api.c (public blocks, naive reference) and fit.c
+ * (per-source driver, splitting, statistics, stats.json).
  *
  * A "view" is the subset of this rank's rows that one clustering problem
  * works on (all rows, one source, one cluster being split, a training
@@ -142,9 +144,8 @@ strata_status km_validate(const strata_kmeans_input *in, float *invn,
 
 /* 0: score candidates without AVX2 even where the CPU has it (tests). */
 void strata__kmeans_set_simd(int on);
+/* 0 after strata__kmeans_set_simd(0): kernels take their portable path. */
+int km_simd_allowed(void);
 
-double km_now(void);
-int km_max_threads(void);  /* OpenMP threads a region may use */
-int km_thread_num(void);   /* this thread inside a region     */
 
 #endif

@@ -17,11 +17,9 @@
 #include <math.h>
 #include <string.h>
 #include <cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "plan/plan_internal.h"
+#include "core/internal.h"
 
 /* ------------------------------------------------------------------------ */
 /* Shared per-row statistics                                                  */
@@ -56,7 +54,7 @@ static void row_stats(row_acc *a, const double *s, const int64_t *idx, int64_t B
         a->off_sum += s[j];
         a->off_n++;
         if (s[j] > a->off_max) a->off_max = s[j];
-        int masked = mrow && ((mrow[j >> 3] >> (j & 7)) & 1);
+        int masked = mrow && strata_plan_mask_get(mrow, j);
         if (masked) continue;
         if (s[j] > negmax) negmax = s[j];
     }
@@ -64,7 +62,7 @@ static void row_stats(row_acc *a, const double *s, const int64_t *idx, int64_t B
     double z = 0;
     for (int64_t j = 0; j < B; j++) {
         if (idx[j] < 0) continue;
-        int masked = j != i && mrow && ((mrow[j >> 3] >> (j & 7)) & 1);
+        int masked = j != i && mrow && strata_plan_mask_get(mrow, j);
         if (masked) continue;
         z += exp((s[j] - mx) / tau);
     }
@@ -132,25 +130,7 @@ static void batch_fast(const strata_plan *plan, int64_t b, const float *q, const
     const int64_t *idx = plan->batches + (size_t)b * (size_t)B;
     float *Qb = scratch, *Db = Qb + (size_t)B * (size_t)dim, *S = Db + (size_t)B * (size_t)dim;
     float *iq = S + (size_t)B * (size_t)B, *id = iq + B;
-    int64_t n = 0;
-    for (int64_t i = 0; i < B; i++) {
-        float *qr = Qb + (size_t)i * (size_t)dim, *dr = Db + (size_t)i * (size_t)dim;
-        if (idx[i] < 0) {
-            memset(qr, 0, (size_t)dim * sizeof(float));
-            memset(dr, 0, (size_t)dim * sizeof(float));
-            iq[i] = id[i] = 0;
-            continue;
-        }
-        n++;
-        if (i + 4 < B && idx[i + 4] >= 0) {
-            __builtin_prefetch(q + (size_t)idx[i + 4] * (size_t)dim);
-            __builtin_prefetch(d + (size_t)idx[i + 4] * (size_t)dim);
-        }
-        memcpy(qr, q + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
-        memcpy(dr, d + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
-        iq[i] = qn[idx[i]] > 0 ? 1.0f / qn[idx[i]] : 0.0f;
-        id[i] = dn[idx[i]] > 0 ? 1.0f / dn[idx[i]] : 0.0f;
-    }
+    int64_t n = plan__gather_batch(idx, B, q, d, dim, qn, dn, scratch);
     row_acc a;
     memset(&a, 0, sizeof a);
     a.off_max = -INFINITY;
@@ -188,7 +168,7 @@ strata_status strata_hardness_compute(const strata_plan *plan, const float *q, c
                                     "hardness: batch %lld holds pair %lld but the embeddings "
                                     "have %lld rows", (long long)(t / B),
                                     (long long)plan->batches[t], (long long)n);
-    int nt = plan__threads();
+    int nt = strata__max_threads();
     size_t per = strata_plan_mask_scratch(B, dim);
     float *norms = strata_malloc_array((size_t)n * 2, sizeof(float));
     float *scratch = strata_malloc_array(per * (size_t)nt, sizeof(float));
@@ -205,11 +185,7 @@ strata_status strata_hardness_compute(const strata_plan *plan, const float *q, c
     plan__row_norms(d, n, dim, dn);
     #pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
     for (int64_t b = 0; b < nb; b++) {
-#ifdef _OPENMP
-        int t = omp_get_thread_num();
-#else
-        int t = 0;
-#endif
+        int t = strata__thread_num();
         batch_fast(plan, b, q, d, dim, qn, dn, tau, use_mask, scratch + per * (size_t)t,
                    srows + (size_t)B * (size_t)t, &hb[b]);
     }

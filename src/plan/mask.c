@@ -13,15 +13,13 @@
 #include <math.h>
 #include <string.h>
 #include <cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
 #include "plan/plan_internal.h"
+#include "core/internal.h"
 
 /* Bits set in each byte value. */
 static const uint8_t k_popcount[256] = {
@@ -33,33 +31,6 @@ static const uint8_t k_popcount[256] = {
 #undef P4
 #undef P6
 };
-
-/* ------------------------------------------------------------------------ */
-/* Shared helpers                                                            */
-/* ------------------------------------------------------------------------ */
-
-int plan__threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-void plan__row_norms(const float *x, int64_t n, int64_t dim, float *out) {
-    #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        const float *r = x + (size_t)i * (size_t)dim;
-        double s = 0;
-        for (int64_t k = 0; k < dim; k++) s += (double)r[k] * r[k];
-        out[i] = (float)sqrt(s);
-    }
-}
-
-uint64_t plan__stream(uint64_t tag, uint64_t a, uint64_t b, uint64_t c) {
-    uint64_t v[4] = {tag, a, b, c};
-    return strata_hash64(v, sizeof v, 0x9a7e5eedull);
-}
 
 /* ------------------------------------------------------------------------ */
 /* One batch: naive reference (double loops)                                 */
@@ -92,7 +63,7 @@ int64_t strata_plan_mask_batch_naive(uint8_t *mask, const int64_t *idx,
             if (j == i || idx[j] < 0) continue;
             double s = cos_naive(q, fd + (size_t)idx[j] * (size_t)dim, dim);
             if (s >= thr) {
-                mask[i * W + (j >> 3)] |= (uint8_t)(1u << (j & 7));
+                strata_plan_mask_set(mask + i * W, j);
                 set++;
             }
         }
@@ -115,24 +86,7 @@ int64_t strata_plan_mask_batch(uint8_t *mask, const int64_t *idx, int64_t B,
     float *S = Db + (size_t)B * (size_t)dim;      /* [B, B]   */
     float *iq = S + (size_t)B * (size_t)B;        /* [B] 1/||q_i|| (0: pad/zero) */
     float *id = iq + B;                           /* [B] 1/||d_j||            */
-    for (int64_t i = 0; i < B; i++) {
-        float *qr = Qb + (size_t)i * (size_t)dim, *dr = Db + (size_t)i * (size_t)dim;
-        if (idx[i] < 0) {
-            memset(qr, 0, (size_t)dim * sizeof(float));
-            memset(dr, 0, (size_t)dim * sizeof(float));
-            iq[i] = id[i] = 0;
-            continue;
-        }
-        if (i + 4 < B && idx[i + 4] >= 0) { /* rows are scattered: fetch ahead */
-            __builtin_prefetch(fq + (size_t)idx[i + 4] * (size_t)dim);
-            __builtin_prefetch(fd + (size_t)idx[i + 4] * (size_t)dim);
-        }
-        memcpy(qr, fq + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
-        memcpy(dr, fd + (size_t)idx[i] * (size_t)dim, (size_t)dim * sizeof(float));
-        float a = qn[idx[i]], b = dn[idx[i]];
-        iq[i] = a > 0 ? 1.0f / a : 0.0f;
-        id[i] = b > 0 ? 1.0f / b : 0.0f;
-    }
+    plan__gather_batch(idx, B, fq, fd, dim, qn, dn, scratch);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)B, (int)dim,
                 1.0f, Qb, (int)dim, Db, (int)dim, 0.0f, S, (int)B);
     int64_t npad = 0;
@@ -205,7 +159,7 @@ strata_status strata_plan_compute_mask(strata_plan *plan, const float *fq,
     size_t mbytes;
     if (strata_size_mul((size_t)nb * (size_t)B, (size_t)W, &mbytes))
         return strata_error_set(err, STRATA_ENOMEM, "mask: size overflow");
-    int nt = plan__threads();
+    int nt = strata__max_threads();
     size_t per = strata_plan_mask_scratch(B, dim);
     uint8_t *mask = strata_malloc(mbytes ? mbytes : 1);
     float *norms = strata_malloc_array((size_t)n * 2, sizeof(float));
@@ -224,11 +178,7 @@ strata_status strata_plan_compute_mask(strata_plan *plan, const float *fq,
         int64_t c1 = c0 + chunk < nb ? c0 + chunk : nb;
         #pragma omp parallel for schedule(dynamic, 8) num_threads(nt)
         for (int64_t b = c0; b < c1; b++) {
-#ifdef _OPENMP
-            float *s = scratch + per * (size_t)omp_get_thread_num();
-#else
-            float *s = scratch;
-#endif
+            float *s = scratch + per * (size_t)strata__thread_num();
             cnt[b] = strata_plan_mask_batch(mask + (size_t)b * (size_t)B * (size_t)W,
                                             plan->batches + (size_t)b * (size_t)B, B,
                                             fq, fd, dim, qn, dn, margin, use_threshold,

@@ -2,7 +2,8 @@
  * ctx_run.c — the contextual model's part of `strata train --contextual`:
  * making the model, each step's context (J of the batch's own documents),
  * the batch, and evaluation with a context drawn from the BEIR corpus. The
- * run itself (plan, log, checkpoints, exact resume, AdamW) is trainer.c's.
+ * run itself (plan, log, AdamW) is trainer.c's, checkpoints and exact resume
+ * checkpoint.c's.
  *
  * Every random choice is a function of (seed, step): the context sample is
  * strata_ctx_sample(n, J, seed, step) and the dropout mask a hash of (seed,

@@ -8,15 +8,13 @@
  * Naive reference kernels sit beside the sgemm ones for the tests.
  */
 #include "train/train_kernels.h"
+#include "core/internal.h"
 #include "core/gemm.h"
 #include "strata/io.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define ROW_BLK 256  /* rows per block in row-partitioned sgemm kernels
                         (bigger blocks pack the weight matrix fewer times) */
@@ -233,10 +231,7 @@ int strata__tr_linear_bwd_bf16(float *dinp, float *dW, float *db,
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
         for (int64_t blk = 0; blk < nr; blk++) {
             int64_t r0 = blk * (ROW_BLK / 2), m = N - r0 < ROW_BLK / 2 ? N - r0 : ROW_BLK / 2;
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
+            int tid = strata__thread_num();
             bad |= strata_gemm_w_apply(wt, dinp + (size_t)r0 * IC, dout + (size_t)r0 * OC, OC,
                                        (int)m, NULL, accum, (char *)scratch + (size_t)tid * per);
         }

@@ -3,6 +3,7 @@
  * (CDE Eq. 4: filtered documents leave the partition function), computed in
  * double.
  */
+#include "strata/plan.h"
 #include "strata/train.h"
 
 #include <math.h>
@@ -15,7 +16,7 @@
 /* 1 when document j is removed from query i's partition (never j == i). */
 static inline int excluded(const uint8_t *mask, int nbytes, int i, int j) {
     if (!mask || i == j) return 0;
-    return (mask[(size_t)i * nbytes + (j >> 3)] >> (j & 7)) & 1;
+    return strata_plan_mask_get(mask + (size_t)i * nbytes, j);
 }
 
 /* One direction: rows i of S [N,N] (S[i*N+j] = a_i . b_j / tau) with the

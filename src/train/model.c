@@ -4,15 +4,13 @@
  * optional gradient caching (Gao et al. 2021).
  */
 #include "strata/train.h"
+#include "core/internal.h"
 #include "strata/io.h"
 #include "train/train_kernels.h"
 #include "encoder/lowp.h"
 
 #include <stdio.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* Parameter layout (same order as strata_bert_weights)                      */
@@ -400,10 +398,7 @@ static strata_status ws_lowp(strata_train_ws *ws, const strata_bert_weights *w,
         strata__bert_lowp_update(ws->lpf, &ws->cfg, w);
         strata__bert_lowp_update(ws->lpb, &ws->cfg, w);
     }
-    int nt = 1; /* scratch is indexed by omp_get_thread_num() */
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
+    int nt = strata__max_threads(); /* scratch is indexed by strata__thread_num() */
     size_t per = ws->lpf->scratch > ws->lpb->scratch ? ws->lpf->scratch : ws->lpb->scratch;
     if (per * (size_t)nt > a->cap_gscr) {
         strata_free(a->gscr);

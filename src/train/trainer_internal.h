@@ -1,6 +1,7 @@
 /*
  * trainer_internal.h — the state of one `strata train` run, shared by the
- * run itself (trainer.c) and the contextual model's part of it (ctx_run.c).
+ * run itself (trainer.c), its checkpoints (checkpoint.c) and the contextual
+ * model's part of it (ctx_run.c).
  */
 #ifndef STRATA_TRAINER_INTERNAL_H
 #define STRATA_TRAINER_INTERNAL_H
@@ -10,11 +11,13 @@
 #include "strata/contextual.h"
 #include "strata/data.h"
 #include "strata/io.h"
+#include "strata/plan.h"
 #include "strata/train.h"
 
+/* The plan of a run, read by strata_plan_load and checked against the
+ * run's pairs. */
 typedef struct plan_view {
-    strata_npy batches;     /* int64 [nb, B] */
-    strata_npy mask;        /* uint8 [nb, B, W] or count 0 */
+    strata_plan plan;       /* batches [nb, B], mask [nb, B, W] or NULL */
     int has_mask;
     int64_t nb, B, W;
     uint64_t fingerprint;   /* of the batches and the mask (resume check) */
@@ -58,6 +61,21 @@ typedef struct run {
     int have_beir;
     FILE *log;
 } run;
+
+/* Checkpoints (checkpoint.c). */
+
+/* The step of the latest complete checkpoint-N in dir into *best_out (-1:
+ * none); with clean, removes the leftovers of a killed run. Fails only when
+ * out of memory. */
+strata_status strata__train_latest_checkpoint(const char *dir, int clean, int64_t *best_out,
+                                              strata_error *err);
+/* Writes the model, optimizer state and (with_state) trainer state into
+ * RUN_DIR/.NAME.tmp, then renames it to RUN_DIR/NAME. */
+strata_status strata__train_save_checkpoint(run *r, const char *name, int with_state,
+                                            strata_error *err);
+/* Reads checkpoint-<step> of the run's folder back into r after checking
+ * the run's options against its trainer_state.json. */
+strata_status strata__train_load_checkpoint(run *r, int64_t step, strata_error *err);
 
 /* The contextual model's part of the run (ctx_run.c). */
 
