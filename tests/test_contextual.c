@@ -948,6 +948,22 @@ static void test_load_errors(void **state) {
     assert_non_null(strstr(err.msg, "prompt_projection.2"));
     free(cfg);
     assert_null(back);
+    /* a unit Strata wrote (manifest committed, as train writes final/) is
+     * refused when incomplete or when a file changed since */
+    snprintf(dir, sizeof dir, "%s/unit", tu_tmpdir());
+    assert_int_equal(strata_dir_begin(dir, "model", &err), STRATA_OK);
+    assert_int_equal(strata_ctx_save(cm, dir, &err), STRATA_OK);
+    assert_int_equal(strata_ctx_load(&back, dir, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "incomplete"));
+    const char *files[] = {"config.json"};
+    assert_int_equal(strata_dir_commit(dir, "model", files, 1, &err), STRATA_OK);
+    assert_int_equal(strata_ctx_load(&back, dir, &err), STRATA_OK);
+    strata_ctx_free(back);
+    back = NULL;
+    assert_int_equal(tu_sh("printf ' ' >> '%s/config.json'", dir), 0);
+    assert_int_equal(strata_ctx_load(&back, dir, &err), STRATA_EFORMAT);
+    assert_non_null(strstr(err.msg, "changed after it was written"));
+    assert_null(back);
     strata_ctx_free(cm);
     tiny_free(&m);
 }

@@ -538,6 +538,9 @@ strata_status strata_ctx_load(strata_ctx_model **out, const char *dir, strata_er
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
+    /* a folder Strata wrote must be complete (as for strata_bert_load); one
+     * without manifest is read as it is */
+    if ((st = strata_dir_check(dir, NULL, NULL, err))) goto done;
     if ((st = load_config(&cfg, cp, err))) goto done;
     if ((st = alloc_model(&m, &cfg, err))) goto done;
     if ((st = load_weights(m, wp, err))) goto done;
