@@ -438,7 +438,17 @@ static void test_bad_input(void **state) {
     assert_int_equal(tu_sh("%s --out %s --pool cls", base_args(), run), 2);
     assert_int_equal(tu_sh("%s --out %s --max-len 100", base_args(), run), 2);
     assert_non_null(strstr(tu_last_err(), "max_position"));
+    /* the contextual model is fp32 only: bf16 asked of train, embed or eval
+     * is a usage error (auto means fp32 there) */
+    assert_int_equal(tu_sh("%s --out %s --precision bf16", base_args(), run), 2);
+    assert_non_null(strstr(tu_last_err(), "fp32"));
     assert_false(tu_exists(tu_join(run, "final")));
+    rc = tu_sh("%s embed --contextual %s --context null --precision bf16 --input %s --out "
+               "%s/x.npy", tu_strata(), model, beir, out);
+    assert_int_equal(rc, 2);
+    rc = tu_sh("%s eval --beir %s --model %s --precision bf16", tu_strata(), beir, model);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(tu_last_err(), "fp32"));
     /* embed: --contextual needs --context; a contextual folder is not a --model */
     rc = tu_sh("%s embed --contextual %s --input %s --out %s/x.npy", tu_strata(), model, beir, out);
     assert_int_equal(rc, 2);
