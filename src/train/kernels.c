@@ -141,6 +141,16 @@ void strata__tr_ln_bwd(float *dinp, float *dw, float *db, const float *dout,
 /* Linear                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* Bias gradient of output features [o0, o0 + m): sums over rows in double. */
+static void bias_grad(float *db, const float *dout, int64_t N, int OC, int o0, int m) {
+    double acc[DW_BLK] = {0};
+    for (int64_t r = 0; r < N; r++) {
+        const float *g = dout + (size_t)r * OC + o0;
+        for (int j = 0; j < m; j++) acc[j] += g[j];
+    }
+    for (int j = 0; j < m; j++) db[o0 + j] += (float)acc[j];
+}
+
 void strata__tr_linear_bwd(float *dinp, float *dW, float *db,
                            const float *dout, const float *inp,
                            const float *W, int64_t N, int IC, int OC,
@@ -163,14 +173,7 @@ void strata__tr_linear_bwd(float *dinp, float *dW, float *db,
         int o0 = (int)(blk * DW_BLK), m = OC - o0 < DW_BLK ? OC - o0 : DW_BLK;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, IC, (int)N,
                     1.0f, dout + o0, OC, inp, IC, 1.0f, dW + (size_t)o0 * IC, IC);
-        if (db) {
-            double acc[DW_BLK] = {0};
-            for (int64_t r = 0; r < N; r++) {
-                const float *g = dout + (size_t)r * OC + o0;
-                for (int j = 0; j < m; j++) acc[j] += g[j];
-            }
-            for (int j = 0; j < m; j++) db[o0 + j] += (float)acc[j];
-        }
+        if (db) bias_grad(db, dout, N, OC, o0, m);
     }
 }
 
@@ -200,16 +203,6 @@ void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
             db[o] += (float)s;
         }
     }
-}
-
-/* Bias gradient of output features [o0, o0 + m): sums over rows in double. */
-static void bias_grad(float *db, const float *dout, int64_t N, int OC, int o0, int m) {
-    double acc[DW_BLK] = {0};
-    for (int64_t r = 0; r < N; r++) {
-        const float *g = dout + (size_t)r * OC + o0;
-        for (int j = 0; j < m; j++) acc[j] += g[j];
-    }
-    for (int j = 0; j < m; j++) db[o0 + j] += (float)acc[j];
 }
 
 int strata__tr_linear_bwd_bf16(float *dinp, float *dW, float *db,
