@@ -7,8 +7,7 @@
 #include "commands.h"
 #include "ctx_cli.h"
 #include "strata/data.h"
-#include "strata/embed.h"
-#include "strata/encoder.h"
+#include "strata/embedder.h"
 #include "strata/io.h"
 
 static const char *o_model = NULL;
@@ -163,27 +162,38 @@ static int check_options(void) {
     return 0;
 }
 
-/* Loads the model (a bad model fails before reading big inputs): the
- * contextual model and its context, a BERT folder, or the hash IDF table. */
-static strata_status load_model(const cli_env *env, int is_hash, strata_bert **model,
-                                strata_ctx_model **cm, cli_ctx *ctx, strata_hash_idf *idf,
-                                strata_error *err) {
-    strata_status st = STRATA_OK;
-    if (o_contextual) {
-        if ((st = strata_ctx_load(cm, o_contextual, err))) return st;
-        st = cli_ctx_resolve(env, *cm, o_context, o_context_size, NULL, o_max_len, o_batch, ctx,
+/* Opens the embedder (a bad model fails before reading big inputs) and,
+ * for a contextual model, resolves its context. */
+static strata_status open_embedder(const cli_env *env, strata_precision prec,
+                                   strata_embedder **e, cli_ctx *ctx, strata_error *err) {
+    const char *model = o_contextual ? o_contextual : o_model;
+    strata_embedder_params p = strata_embedder_default_params();
+    p.hash.dim = o_dim;
+    p.hash.bigrams = o_bigrams;
+    p.hash.nnz = o_nnz;
+    p.hash.seed = env->seed;
+    p.idf = o_idf;
+    p.embed.max_len = o_max_len;
+    p.embed.batch_size = o_batch;
+    p.embed.precision = prec;
+    if (o_pool) p.pool = strcmp(o_pool, "cls") == 0 ? STRATA_POOL_CLS : STRATA_POOL_MEAN;
+    if (o_normalize || o_no_normalize) p.normalize = o_normalize;
+    if (!o_contextual && strcmp(model, "hash") != 0 && strata_ctx_is_model_dir(model))
+        return strata_error_set(err, STRATA_EINVAL, "%s is a contextual model: use "
+                                "--contextual %s --context CORPUS", model, model);
+    if (o_contextual && !strata_ctx_is_model_dir(model)) { /* strata_ctx_load says why */
+        strata_ctx_model *m = NULL;
+        strata_status st = strata_ctx_load(&m, model, err);
+        strata_ctx_free(m);
+        if (st) return st;
+    }
+    strata_status st = strata_embedder_open(e, model, &p, err);
+    const strata_ctx_model *cm = st ? NULL : strata_embedder_contextual(*e);
+    if (cm) {
+        st = cli_ctx_resolve(env, cm, o_context, o_context_size, NULL, o_max_len, o_batch, ctx,
                              err);
+        if (!st) st = strata_embedder_set_context(*e, ctx->E, ctx->J, err);
         if (!st) cli_info(env, "context: %s (%d slots)", ctx->what, ctx->J);
-    } else if (!is_hash) {
-        if (strata_ctx_is_model_dir(o_model))
-            return strata_error_set(err, STRATA_EINVAL, "%s is a contextual model: use "
-                                    "--contextual %s --context CORPUS", o_model, o_model);
-        if ((st = strata_bert_load(model, o_model, err))) return st;
-        if (o_pool) (*model)->cfg.pool = strcmp(o_pool, "cls") == 0 ? STRATA_POOL_CLS : STRATA_POOL_MEAN;
-        if (o_normalize) (*model)->cfg.normalize = 1;
-        if (o_no_normalize) (*model)->cfg.normalize = 0;
-    } else if (o_idf) {
-        st = strata_hash_idf_load(idf, o_idf, err);
     }
     return st;
 }
@@ -240,17 +250,16 @@ static strata_status load_inputs(const cli_env *env, int is_beir, int is_hash, c
  * names the input, the absolute text (its id, or its pair) and the field. */
 static void chunk_error(strata_error *err, strata_status st, const text_set *ts, int64_t c0,
                         const char *field) {
-    long long k = -1;
-    if (sscanf(err->msg, "text %lld:", &k) != 1) return;
-    const char *rest = strchr(err->msg, ':');
+    if (err->item < 0) return;
+    int64_t k = c0 + err->item;
     char msg[STRATA_ERROR_MSG_MAX];
-    snprintf(msg, sizeof msg, "%s", rest ? rest + 2 : err->msg);
+    snprintf(msg, sizeof msg, "%s", strata_error_detail(err));
     if (ts->ids)
         strata_error_set(err, st, "%s: %s \"%s\": %s", o_input, field,
-                         strata_texts_id(ts->ids, c0 + k), msg);
+                         strata_texts_id(ts->ids, k), msg);
     else
-        strata_error_set(err, st, "%s: pair %lld, field %s: %s", o_input, (long long)(c0 + k),
-                         field, msg);
+        strata_error_set(err, st, "%s: pair %lld, field %s: %s", o_input, (long long)k, field,
+                         msg);
 }
 
 static int run(const cli_env *env, int npos, char **pos) {
@@ -281,12 +290,9 @@ static int run(const cli_env *env, int npos, char **pos) {
     memset(&beir, 0, sizeof beir);
     text_set ts;
     memset(&ts, 0, sizeof ts);
-    strata_bert *model = NULL;
-    strata_ctx_model *cm = NULL;
+    strata_embedder *e = NULL;
     cli_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    strata_hash_idf idf;
-    memset(&idf, 0, sizeof idf);
     strata_npy_writer w;
     memset(&w, 0, sizeof w);
     strata_atomic idsf;
@@ -295,7 +301,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     float *buf = NULL;
     int rc = CLI_OK, have_pairs = 0, have_beir = 0;
 
-    if (load_model(env, is_hash, &model, &cm, &ctx, &idf, &err)) goto fail;
+    if (open_embedder(env, prec, &e, &ctx, &err)) goto fail;
 
     if (load_inputs(env, is_beir, is_hash, field, &beir, &have_beir, &pairs, &have_pairs, &ts,
                     &err))
@@ -305,20 +311,14 @@ static int run(const cli_env *env, int npos, char **pos) {
         goto fail;
     }
 
-    strata_hash_params hp = strata_hash_default_params();
-    hp.dim = o_dim;
-    hp.bigrams = o_bigrams;
-    hp.nnz = o_nnz;
-    hp.seed = env->seed;
-    if (is_hash && !o_idf) {
-        hp.progress = env->progress;
-        if (strata_hash_idf_fit(&idf, ts.fit_t, ts.fit_len, ts.fit_n, &hp, &err)) goto fail_text;
-        hp.progress.fn = NULL;
+    if (strata_embedder_needs_fit(e)) {
+        if (strata_embedder_fit(e, ts.fit_t, ts.fit_len, ts.fit_n, &env->progress, &err))
+            goto fail_text;
         cli_info(env, "fitted IDF on %lld texts", (long long)ts.fit_n);
-        if (o_idf_out && strata_hash_idf_save(&idf, o_idf_out, &err)) goto fail;
+        if (o_idf_out && strata_embedder_save_idf(e, o_idf_out, &err)) goto fail;
     }
 
-    int D = is_hash ? o_dim : cm ? cm->cfg.bert.hidden_size : model->cfg.hidden_size;
+    int D = strata_embedder_dim(e);
     int64_t shape[2] = {ts.n, D};
     if (strata_npy_writer_open(&w, o_out, o_fp16 ? STRATA_DTYPE_F16 : STRATA_DTYPE_F32, 2,
                                shape, &err))
@@ -332,20 +332,10 @@ static int run(const cli_env *env, int npos, char **pos) {
     if (!buf) goto oom;
     chunk_progress cp = {&env->progress, 0, ts.n};
     strata_progress prog = {chunk_cb, &cp};
-    strata_embed_params ep = strata_embed_default_params();
-    ep.max_len = o_max_len;
-    ep.batch_size = o_batch;
-    ep.precision = prec;
-    ep.progress = prog;
-    hp.progress = prog;
     for (int64_t c0 = 0; c0 < ts.n; c0 += chunk) {
         int64_t cn = ts.n - c0 < chunk ? ts.n - c0 : chunk;
         cp.offset = c0;
-        strata_status st =
-            is_hash ? strata_hash_embed(&idf, ts.t + c0, ts.len + c0, cn, &hp, buf, &err)
-            : cm    ? strata_ctx_embed_texts(cm, ctx.E, ctx.J, ts.t + c0, ts.len + c0, cn, &ep,
-                                             buf, &err)
-                    : strata_bert_embed_texts(model, ts.t + c0, ts.len + c0, cn, &ep, buf, &err);
+        strata_status st = strata_embedder_embed(e, ts.t + c0, ts.len + c0, cn, &prog, buf, &err);
         if (st) {
             chunk_error(&err, st, &ts, c0, field);
             goto fail;
@@ -360,7 +350,7 @@ static int run(const cli_env *env, int npos, char **pos) {
         remove(o_out);
         goto fail;
     }
-    if (cm && cli_ctx_save(&ctx, D, o_out, &err)) {
+    if (strata_embedder_contextual(e) && cli_ctx_save(&ctx, D, o_out, &err)) {
         remove(o_out);
         if (idp) remove(idp);
         goto fail;
@@ -385,9 +375,7 @@ done:
     strata_free(idp);
     strata_free(buf);
     text_set_free(&ts);
-    strata_hash_idf_free(&idf);
-    strata_bert_free(model);
-    strata_ctx_free(cm);
+    strata_embedder_free(e);
     cli_ctx_free(&ctx);
     if (have_pairs) strata_pairs_free(&pairs);
     if (have_beir) strata_beir_free(&beir);

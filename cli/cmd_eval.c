@@ -18,8 +18,7 @@
 #include <string.h>
 
 #include "strata/data.h"
-#include "strata/embed.h"
-#include "strata/encoder.h"
+#include "strata/embedder.h"
 #include "strata/eval.h"
 #include "strata/io.h"
 
@@ -180,45 +179,19 @@ static void spread_rows(float *Q, int64_t queries, const float *Qc, const int64_
         memcpy(Q + (size_t)idx[i] * D, Qc + (size_t)i * D, (size_t)D * sizeof *Q);
 }
 
-/* A contextual model: the context from --context or the BEIR corpus, then
- * corpus and queries embedded with it. */
-static strata_status embed_contextual(const cli_env *env, const strata_beir *b,
-                                      const char **ct, const size_t *cl, const char **qt,
-                                      const size_t *ql, int64_t nq, float **C, float **Q,
-                                      int *D, strata_error *err) {
-    strata_ctx_model *m = NULL;
-    cli_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    strata_status st = strata_ctx_load(&m, o_model, err);
-    if (!st)
-        st = cli_ctx_resolve(env, m, o_context, o_context_size, b, o_max_len, o_batch, &ctx, err);
-    if (!st) {
-        cli_info(env, "context: %s (%d slots)", ctx.what, ctx.J);
-        *D = m->cfg.bert.hidden_size;
-        strata_embed_params ep = strata_embed_default_params();
-        ep.progress = env->progress;
-        if (o_max_len > 0) ep.max_len = o_max_len;
-        if (o_batch > 0) ep.batch_size = o_batch;
-        *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * *D * sizeof **C);
-        *Q = malloc((size_t)(nq ? nq : 1) * *D * sizeof **Q);
-        if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-        if (!st) st = strata_ctx_embed_texts(m, ctx.E, ctx.J, ct, cl, b->corpus.n, &ep, *C, err);
-        if (!st) st = strata_ctx_embed_texts(m, ctx.E, ctx.J, qt, ql, nq, &ep, *Q, err);
-    }
-    cli_ctx_free(&ctx);
-    strata_ctx_free(m);
-    return st;
-}
-
 /* Embeds corpus and queries with --model: "hash" (IDF fitted on the corpus,
  * default hash parameters, as `strata embed --model hash` does for a BEIR
- * folder) or a BERT model folder (its pooling/normalization, max 128
- * tokens). *C [corpus.n, D] and *Q [queries.n, D] are malloc'd. */
+ * folder), a BERT model folder (its pooling/normalization, max 128 tokens)
+ * or a contextual one (its context from --context or the BEIR corpus).
+ * *C [corpus.n, D] and *Q [queries.n, D] are malloc'd. */
 static strata_status embed_with_model(const cli_env *env, const strata_beir *b, float **C,
                                       float **Q, int *D, strata_error *err) {
     const char **ct = NULL, **qt = NULL;
     size_t *cl = NULL, *ql = NULL;
     strata_status st = STRATA_OK;
+    strata_embedder *e = NULL;
+    cli_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
     *C = *Q = NULL;
     /* the queries are embedded compactly (only those searched), then
      * spread to their rows of *Q */
@@ -226,42 +199,29 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
     if (!qidx || text_ptrs(&b->corpus, &ct, &cl) || text_ptrs(&b->queries, &qt, &ql))
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
     if (!st) nq = judged_queries(b, qt, ql, qidx);
-    if (!st && strcmp(o_model, "hash") == 0) {
-        strata_hash_params hp = strata_hash_default_params();
-        hp.progress = env->progress;
-        strata_hash_idf idf;
-        memset(&idf, 0, sizeof idf);
-        st = strata_hash_idf_fit(&idf, ct, cl, b->corpus.n, &hp, err);
-        if (!st) {
-            *D = hp.dim;
-            *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * hp.dim * sizeof **C);
-            *Q = malloc((size_t)(nq ? nq : 1) * hp.dim * sizeof **Q);
-            if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-        }
-        if (!st) st = strata_hash_embed(&idf, ct, cl, b->corpus.n, &hp, *C, err);
-        if (!st) st = strata_hash_embed(&idf, qt, ql, nq, &hp, *Q, err);
-        if (st) strata_error_prefix(err, "--model hash");
-        strata_hash_idf_free(&idf);
-    } else if (!st && strata_ctx_is_model_dir(o_model)) {
-        st = embed_contextual(env, b, ct, cl, qt, ql, nq, C, Q, D, err);
-    } else if (!st) {
-        strata_bert *m = NULL;
-        st = strata_bert_load(&m, o_model, err);
-        if (!st) {
-            *D = m->cfg.hidden_size;
-            strata_embed_params ep = strata_embed_default_params();
-            ep.progress = env->progress;
-            if (o_max_len > 0) ep.max_len = o_max_len;
-            if (o_batch > 0) ep.batch_size = o_batch;
-            ep.precision = g_prec;
-            *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * *D * sizeof **C);
-            *Q = malloc((size_t)(nq ? nq : 1) * *D * sizeof **Q);
-            if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-            if (!st) st = strata_bert_embed_texts(m, ct, cl, b->corpus.n, &ep, *C, err);
-            if (!st) st = strata_bert_embed_texts(m, qt, ql, nq, &ep, *Q, err);
-        }
-        strata_bert_free(m);
+    strata_embedder_params p = strata_embedder_default_params();
+    if (o_max_len > 0) p.embed.max_len = o_max_len;
+    if (o_batch > 0) p.embed.batch_size = o_batch;
+    p.embed.precision = g_prec;
+    if (!st) st = strata_embedder_open(&e, o_model, &p, err);
+    if (!st && strata_embedder_needs_fit(e))
+        st = strata_embedder_fit(e, ct, cl, b->corpus.n, &env->progress, err);
+    const strata_ctx_model *cm = st ? NULL : strata_embedder_contextual(e);
+    if (cm) {
+        st = cli_ctx_resolve(env, cm, o_context, o_context_size, b, o_max_len, o_batch, &ctx, err);
+        if (!st) st = strata_embedder_set_context(e, ctx.E, ctx.J, err);
+        if (!st) cli_info(env, "context: %s (%d slots)", ctx.what, ctx.J);
     }
+    if (!st) {
+        *D = strata_embedder_dim(e);
+        *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * *D * sizeof **C);
+        *Q = malloc((size_t)(nq ? nq : 1) * *D * sizeof **Q);
+        if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    }
+    if (!st) st = strata_embedder_embed(e, ct, cl, b->corpus.n, &env->progress, *C, err);
+    if (!st) st = strata_embedder_embed(e, qt, ql, nq, &env->progress, *Q, err);
+    if (st && e && strata_embedder_kind_of(e) == STRATA_EMBEDDER_HASH)
+        strata_error_prefix(err, "--model hash");
     if (!st) {
         float *full = malloc((size_t)(b->queries.n ? b->queries.n : 1) * *D * sizeof *full);
         if (!full) {
@@ -272,6 +232,8 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
             *Q = full;
         }
     }
+    strata_embedder_free(e);
+    cli_ctx_free(&ctx);
     free(ct);
     free(cl);
     free(qt);

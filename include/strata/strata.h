@@ -60,6 +60,11 @@ typedef enum strata_status {
 typedef struct strata_error {
     strata_status status;            /* last status set (STRATA_OK if none) */
     char msg[STRATA_ERROR_MSG_MAX];  /* NUL-terminated human message        */
+    int64_t item;    /* the input item the error is about (text K of the
+                        call's texts, counted from 0), or -1; set by
+                        strata_error_item, reset by strata_error_set     */
+    int detail;      /* with item >= 0: offset in msg of the message after
+                        the item's "text K: " (see strata_error_detail)  */
 } strata_error;
 
 /* Short name of a status ("invalid argument", ...). Never NULL. */
@@ -77,6 +82,15 @@ strata_status strata_error_setv(strata_error *err, strata_status st,
  * file name when an inner routine failed). Returns err->status. */
 strata_status strata_error_prefix(strata_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Marks the error as about item k of the call's input: prefixes "text K"
+ * to the message (as strata_error_prefix) and records k in err->item, so
+ * that a caller which knows what item k is (a document id, a pair and
+ * field) can say so without parsing the message. Returns err->status. */
+strata_status strata_error_item(strata_error *err, int64_t k);
+
+/* The message after the item's "text K: " (err->msg when item < 0). */
+const char *strata_error_detail(const strata_error *err);
 
 /* Resets err to STRATA_OK with an empty message. */
 void strata_error_clear(strata_error *err);

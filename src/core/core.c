@@ -45,6 +45,8 @@ strata_status strata_error_setv(strata_error *err, strata_status st,
     if (err) {
         err->status = st;
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        err->item = -1;
+        err->detail = 0;
     }
     return st;
 }
@@ -75,13 +77,34 @@ strata_status strata_error_prefix(strata_error *err, const char *fmt, ...) {
     size_t ol = strnlen(old, room);
     memcpy(err->msg + pl + 2, old, ol);
     err->msg[pl + 2 + ol] = '\0';
+    if (err->item >= 0) {
+        size_t d = (size_t)err->detail + pl + 2;
+        err->detail = (int)(d < pl + 2 + ol ? d : pl + 2 + ol);
+    }
     return err->status;
+}
+
+strata_status strata_error_item(strata_error *err, int64_t k) {
+    if (!err) return STRATA_EINVAL;
+    strata_error_prefix(err, "text %lld", (long long)k);
+    err->item = k;
+    size_t d = (size_t)snprintf(NULL, 0, "text %lld: ", (long long)k);
+    size_t ml = strlen(err->msg);
+    err->detail = (int)(d < ml ? d : ml);
+    return err->status;
+}
+
+const char *strata_error_detail(const strata_error *err) {
+    if (!err) return "";
+    return err->item >= 0 ? err->msg + err->detail : err->msg;
 }
 
 void strata_error_clear(strata_error *err) {
     if (err) {
         err->status = STRATA_OK;
         err->msg[0] = '\0';
+        err->item = -1;
+        err->detail = 0;
     }
 }
 

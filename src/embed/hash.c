@@ -124,7 +124,7 @@ static strata_status text_error(const char *text, size_t len, int64_t i,
     strata_status st = text_buckets(&c, text, len, err);
     ctx_free(&c);
     if (st == STRATA_OK) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-    return strata_error_prefix(err, "text %lld", (long long)i);
+    return strata_error_item(err, i);
 }
 
 /* ------------------------------------------------------------------------ */

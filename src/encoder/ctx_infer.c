@@ -314,14 +314,12 @@ strata_status strata_ctx_context_from_texts(const strata_ctx_model *m, const cha
             l[j] = lens[ix[j]];
         }
         st = strata_ctx_embed_context(m, t, l, J, p, E, err);
-        if (st && strncmp(err->msg, "text ", 5) == 0) { /* name the corpus index */
-            long long k = -1;
-            if (sscanf(err->msg, "text %lld", &k) == 1 && k >= 0 && k < J) {
-                const char *rest = strchr(err->msg, ':');
-                char msg[STRATA_ERROR_MSG_MAX];
-                snprintf(msg, sizeof msg, "%s", rest ? rest + 2 : "");
-                strata_error_set(err, st, "text %lld: %s", (long long)ix[k], msg);
-            }
+        if (st && err && err->item >= 0 && err->item < J) { /* name the corpus index */
+            int64_t k = err->item;
+            char msg[STRATA_ERROR_MSG_MAX];
+            snprintf(msg, sizeof msg, "%s", strata_error_detail(err));
+            strata_error_set(err, st, "%s", msg);
+            strata_error_item(err, ix[k]);
         }
     }
     if (!st && idx) memcpy(idx, ix, sizeof(int64_t) * (size_t)J);

@@ -48,7 +48,7 @@ static strata_status tokenize_chunk(const strata_tokenizer *tok, const char *con
     if (strata_tokenizer_encode(tok, texts[c0 + first_bad], lens[c0 + first_bad], 1, max_len, ids,
                                 &k, err) == STRATA_OK)
         strata_error_set(err, STRATA_ENOMEM, "out of memory tokenizing"); /* transient */
-    return strata_error_prefix(err, "text %lld", (long long)(c0 + first_bad));
+    return strata_error_item(err, c0 + first_bad);
 }
 
 strata_status strata__embed_batched(const strata_tokenizer *tok, const char *const *texts,
