@@ -166,7 +166,22 @@ static void print_opts(const cli_opt *o) {
             snprintf(left, sizeof left, "--%s %s", o->name, o->metavar);
         else
             snprintf(left, sizeof left, "--%s", o->name);
-        printf("  %-28s %s%s%s\n", left, o->help ? o->help : "",
+        char def[96] = "";
+        if (o->flags & CLI_SHOW_DEFAULT) {
+            switch (o->kind) {
+            case CLI_INT: snprintf(def, sizeof def, " (default %d)", *(int *)o->dst); break;
+            case CLI_INT64:
+                snprintf(def, sizeof def, " (default %lld)", (long long)*(int64_t *)o->dst);
+                break;
+            case CLI_DOUBLE: snprintf(def, sizeof def, " (default %g)", *(double *)o->dst); break;
+            case CLI_STRING:
+                if (*(const char **)o->dst)
+                    snprintf(def, sizeof def, " (default %s)", *(const char **)o->dst);
+                break;
+            default: break;
+            }
+        }
+        printf("  %-28s %s%s%s%s\n", left, o->help ? o->help : "", def,
                (o->flags & CLI_REQUIRED) ? " (required)" : "",
                o->kind == CLI_STRINGS ? " (repeatable)" : "");
     }
@@ -230,6 +245,14 @@ int cli_dispatch(const cli_command *cmd, int argc, char **argv) {
     memset(&g_env, 0, sizeof g_env);
     g_env.seed = 1;
     g_help = 0;
+    if (cmd->defaults) cmd->defaults();
+    /* --help anywhere (before "--") shows the defaults, not the values
+     * parsed so far */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_help(cmd);
+            return cli_check_stdout(CLI_OK);
+        }
     enum { MAXP = 64 };
     char *pos[MAXP];
     int npos = 0;

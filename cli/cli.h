@@ -30,14 +30,21 @@ typedef struct cli_strings {
 } cli_strings;
 
 #define CLI_REQUIRED 1u
+/* --help appends "(default V)" with the variable's value before parsing:
+ * the default is written once, where the variable gets it (the command's
+ * defaults hook, from the library's parameter structs, or its initializer),
+ * never again in the help text. */
+#define CLI_SHOW_DEFAULT 2u
 
 typedef struct cli_opt {
     const char *name;     /* long name without "--"                       */
     cli_kind kind;
     void *dst;            /* where the value goes (type per kind)         */
     const char *metavar;  /* "N", "PATH"; NULL for flags                  */
-    const char *help;     /* one line; defaults belong here ("default 25") */
-    unsigned flags;       /* CLI_REQUIRED                                 */
+    const char *help;     /* one line; a default not shown by
+                             CLI_SHOW_DEFAULT is said here ("default: the
+                             model's")                                    */
+    unsigned flags;       /* CLI_REQUIRED, CLI_SHOW_DEFAULT               */
 } cli_opt;
 
 /* What every command receives besides its own options. */
@@ -55,6 +62,11 @@ typedef struct cli_command {
     const char *description;  /* paragraph for `strata CMD --help`, or NULL */
     const cli_opt *opts;      /* terminated by {0}                       */
     int (*run)(const cli_env *env, int npos, char **pos);
+    /* Sets the option variables to their defaults from the library's
+     * parameter structs (strata_*_default_params), so that no default is
+     * written twice; called before parsing and before --help. NULL: the
+     * variables' initializers are the defaults. */
+    void (*defaults)(void);
 } cli_command;
 
 /* Parses argv for cmd (argv[0] is the command name), runs it, returns the

@@ -28,7 +28,7 @@
 /* ------------------------------------------------------------------------ */
 
 static const char *o_input, *o_input2, *o_mode, *o_pairs, *o_init, *o_out;
-static int o_k, o_per_source, o_niter = 25, o_nredo = 1, o_no_bounds;
+static int o_k, o_per_source, o_niter, o_nredo, o_no_bounds;
 static int64_t o_cluster_size, o_max_cluster_size, o_mppc, o_init_sample;
 
 static const cli_opt opts[] = {
@@ -39,8 +39,8 @@ static const cli_opt opts[] = {
     {"cluster-size", CLI_INT64, &o_cluster_size, "S", "K = ceil(n / S) (per source with --per-source)", 0},
     {"pairs", CLI_STRING, &o_pairs, "PAIRS", "pairs file, one per row, for sources and their names", 0},
     {"per-source", CLI_FLAG, &o_per_source, NULL, "cluster each source of --pairs separately", 0},
-    {"niter", CLI_INT, &o_niter, "N", "Lloyd iterations (default 25)", 0},
-    {"nredo", CLI_INT, &o_nredo, "N", "runs with different seeds, best kept (default 1)", 0},
+    {"niter", CLI_INT, &o_niter, "N", "Lloyd iterations", CLI_SHOW_DEFAULT},
+    {"nredo", CLI_INT, &o_nredo, "N", "runs with different seeds, best kept", CLI_SHOW_DEFAULT},
     {"init", CLI_STRING, &o_init, "INIT", "kmeans++ | random (default kmeans++)", 0},
     {"init-sample", CLI_INT64, &o_init_sample, "M", "rows k-means++ draws from (default 16K+1024)", 0},
     {"max-cluster-size", CLI_INT64, &o_max_cluster_size, "S", "split larger clusters by recursive 2-means", 0},
@@ -50,6 +50,15 @@ static const cli_opt opts[] = {
     {"out", CLI_STRING, &o_out, "DIR", "output directory", CLI_REQUIRED},
     {0},
 };
+
+/* The k-means defaults (strata_kmeans_default_params). */
+static void defaults(void) {
+    strata_kmeans_params p = strata_kmeans_default_params();
+    o_niter = p.niter;
+    o_nredo = p.nredo;
+    o_init_sample = p.init_sample;
+    o_mppc = p.max_points_per_centroid;
+}
 
 /* ------------------------------------------------------------------------ */
 /* MPI collective hooks                                                      */
@@ -382,4 +391,5 @@ const cli_command cmd_cluster = {
     "unless --max-points-per-centroid is given. Results are identical for any thread\n"
     "count and under `mpirun -np P`. See docs/cluster.md.",
     opts,
-    run};
+    run,
+    defaults};

@@ -25,8 +25,8 @@
 
 static const char *o_qrels, *o_beir, *o_split = "test", *o_baseline, *o_correction, *o_out;
 static cli_strings o_metric;
-static int64_t o_boot = -1, o_perm = -1; /* -1: the library's default */
-static double o_conf = -1;
+static int64_t o_boot, o_perm;
+static double o_conf;
 static int o_all_pairs, o_across, o_ttest, o_allow_missing, o_ignore_ids, o_skip_unknown;
 
 static const cli_opt opts[] = {
@@ -40,9 +40,9 @@ static const cli_opt opts[] = {
      0},
     {"baseline", CLI_STRING, &o_baseline, "NAME", "run every other is compared with (default: the first)", 0},
     {"all-pairs", CLI_FLAG, &o_all_pairs, NULL, "compare every pair of runs instead", 0},
-    {"bootstrap", CLI_INT64, &o_boot, "N", "bootstrap replicates (default 10000)", 0},
-    {"permutations", CLI_INT64, &o_perm, "N", "randomization-test sign flips (default 10000)", 0},
-    {"confidence", CLI_DOUBLE, &o_conf, "C", "interval level (default 0.95)", 0},
+    {"bootstrap", CLI_INT64, &o_boot, "N", "bootstrap replicates", CLI_SHOW_DEFAULT},
+    {"permutations", CLI_INT64, &o_perm, "N", "randomization-test sign flips", CLI_SHOW_DEFAULT},
+    {"confidence", CLI_DOUBLE, &o_conf, "C", "interval level", CLI_SHOW_DEFAULT},
     {"correction", CLI_STRING, &o_correction, "NAME",
      "holm, bonferroni or none: correction of the p-values (default holm)", 0},
     {"across-metrics", CLI_FLAG, &o_across, NULL,
@@ -101,14 +101,22 @@ static unsigned parse_metrics(void) {
     return mask;
 }
 
+/* The comparison's defaults (strata_compare_default_params). */
+static void defaults(void) {
+    strata_compare_params p = strata_compare_default_params();
+    o_boot = p.n_bootstrap;
+    o_perm = p.n_permutations;
+    o_conf = p.confidence;
+}
+
 /* Parameters from the options; returns CLI_OK or a usage exit code. */
 static int make_params(const cli_env *env, const cmp_group *g, int n, strata_compare_params *p) {
     *p = strata_compare_default_params();
     p->metrics = parse_metrics();
     if (!p->metrics) return CLI_USAGE;
-    if (o_boot != -1) p->n_bootstrap = o_boot;
-    if (o_perm != -1) p->n_permutations = o_perm;
-    if (o_conf != -1) p->confidence = o_conf;
+    p->n_bootstrap = o_boot;
+    p->n_permutations = o_perm;
+    p->confidence = o_conf;
     if (p->n_bootstrap < 1) return cli_usage_error(&cmd_compare, "--bootstrap must be >= 1");
     if (p->n_permutations < 1) return cli_usage_error(&cmd_compare, "--permutations must be >= 1");
     if (!(p->confidence > 0 && p->confidence < 1))
@@ -228,4 +236,5 @@ static int run(const cli_env *env, int npos, char **pos) {
 
 const cli_command cmd_compare = {
     "compare", "paired significance between runs: differences, bootstrap CIs, randomization tests",
-    "[NAME=]RUN[,RUN...] [NAME=]RUN[,RUN...] ...", description, opts, run};
+    "[NAME=]RUN[,RUN...] [NAME=]RUN[,RUN...] ...", description, opts, run,
+    defaults};

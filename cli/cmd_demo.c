@@ -29,8 +29,10 @@
 #include "commands.h"
 #include "demo.h"
 #include "strata/data.h"
+#include "strata/embed.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
+#include "strata/plan.h"
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                   */
@@ -44,7 +46,7 @@ static const char *o_strategies = "random,source,cluster,cluster+filter";
 static const char *o_seeds = "1,2,3";
 static const char *o_embed_model = "hash";
 static const char *o_init;
-static int o_dim = 256;
+static int o_dim;
 static int o_k = 10;
 static int64_t o_batch = 32;
 static int64_t o_steps = 300;
@@ -57,7 +59,7 @@ static int o_layers = 2, o_hidden = 128, o_heads = 4, o_ffn = 512;
 static int o_vocab_size = 8000;
 static const char *o_vocab;
 static int o_chunk = 0;
-static double o_margin = 0.0;
+static double o_margin;
 static int o_topics = 0, o_per_topic = 0, o_test_queries = 0, o_corpus = 0;
 static double o_paraphrase = -1;
 static const char *o_precision;
@@ -67,31 +69,33 @@ static const cli_opt opts[] = {
     {"out", CLI_STRING, &o_out, "DIR", "output folder (default demo-out)", 0},
     {"pairs", CLI_STRING, &o_pairs, "PAIRS", "training pairs (default: the embedded corpus)", 0},
     {"beir", CLI_STRINGS, &o_beir, "DIR", "BEIR set to evaluate on, repeatable (default: the embedded one)", 0},
-    {"split", CLI_STRING, &o_split, "NAME", "qrels split to evaluate (default test)", 0},
+    {"split", CLI_STRING, &o_split, "NAME", "qrels split to evaluate", CLI_SHOW_DEFAULT},
     {"strategies", CLI_STRING, &o_strategies, "LIST",
-     "plans to train on (default random,source,cluster,cluster+filter; see docs/demo.md)", 0},
+     "plans to train on (see docs/demo.md)", CLI_SHOW_DEFAULT},
     {"seeds", CLI_STRING, &o_seeds, "LIST",
-     "replicates, comma-separated: each its own clustering, plan and initialization (default 1,2,3)", 0},
+     "replicates, comma-separated: each its own clustering, plan and initialization",
+     CLI_SHOW_DEFAULT},
     {"embed-model", CLI_STRING, &o_embed_model, "hash|DIR",
-     "embedder for clustering and masks (default hash)", 0},
-    {"dim", CLI_INT, &o_dim, "D", "hash embedder dims (default 256)", 0},
+     "embedder for clustering and masks", CLI_SHOW_DEFAULT},
+    {"dim", CLI_INT, &o_dim, "D", "hash embedder dims", CLI_SHOW_DEFAULT},
     {"init", CLI_STRING, &o_init, "MODEL_DIR", "continue training this model (default: fresh small BERT)", 0},
-    {"k", CLI_INT, &o_k, "K", "clusters per source for `cluster` (default 10)", 0},
-    {"batch-size", CLI_INT64, &o_batch, "B", "pairs per batch (default 32)", 0},
-    {"steps", CLI_INT64, &o_steps, "N", "training steps per strategy and seed (default 300)", 0},
+    {"k", CLI_INT, &o_k, "K", "clusters per source for `cluster`", CLI_SHOW_DEFAULT},
+    {"batch-size", CLI_INT64, &o_batch, "B", "pairs per batch", CLI_SHOW_DEFAULT},
+    {"steps", CLI_INT64, &o_steps, "N", "training steps per strategy and seed", CLI_SHOW_DEFAULT},
     {"warmup", CLI_INT64, &o_warmup, "N", "warmup steps (default: a tenth of the steps)", 0},
-    {"lr", CLI_DOUBLE, &o_lr, "LR", "peak learning rate (default 1e-3)", 0},
-    {"tau", CLI_DOUBLE, &o_tau, "T", "InfoNCE temperature (default 0.05)", 0},
-    {"max-len", CLI_INT, &o_max_len, "N", "training tokens per text (default 64)", 0},
+    {"lr", CLI_DOUBLE, &o_lr, "LR", "peak learning rate", CLI_SHOW_DEFAULT},
+    {"tau", CLI_DOUBLE, &o_tau, "T", "InfoNCE temperature", CLI_SHOW_DEFAULT},
+    {"max-len", CLI_INT, &o_max_len, "N", "training tokens per text", CLI_SHOW_DEFAULT},
     {"eval-max-len", CLI_INT, &o_eval_max_len, "N", "evaluation tokens per text (default: --max-len)", 0},
-    {"layers", CLI_INT, &o_layers, "L", "fresh model: layers (default 2)", 0},
-    {"hidden", CLI_INT, &o_hidden, "C", "fresh model: hidden size (default 128)", 0},
-    {"heads", CLI_INT, &o_heads, "H", "fresh model: attention heads (default 4)", 0},
-    {"ffn", CLI_INT, &o_ffn, "F", "fresh model: feed-forward size (default 512)", 0},
-    {"vocab-size", CLI_INT, &o_vocab_size, "V", "fresh model: words kept in the built vocabulary (default 8000)", 0},
+    {"layers", CLI_INT, &o_layers, "L", "fresh model: layers", CLI_SHOW_DEFAULT},
+    {"hidden", CLI_INT, &o_hidden, "C", "fresh model: hidden size", CLI_SHOW_DEFAULT},
+    {"heads", CLI_INT, &o_heads, "H", "fresh model: attention heads", CLI_SHOW_DEFAULT},
+    {"ffn", CLI_INT, &o_ffn, "F", "fresh model: feed-forward size", CLI_SHOW_DEFAULT},
+    {"vocab-size", CLI_INT, &o_vocab_size, "V", "fresh model: words kept in the built vocabulary",
+     CLI_SHOW_DEFAULT},
     {"vocab", CLI_STRING, &o_vocab, "VOCAB", "fresh model: use this vocab.txt instead of building one", 0},
     {"chunk", CLI_INT, &o_chunk, "C", "GradCache chunk (default 0: whole batch)", 0},
-    {"margin", CLI_DOUBLE, &o_margin, "M", "false-negative margin for +filter strategies (default 0)", 0},
+    {"margin", CLI_DOUBLE, &o_margin, "M", "false-negative margin for +filter strategies", CLI_SHOW_DEFAULT},
     {"topics", CLI_INT, &o_topics, "N", "embedded corpus: topics (default: synth's)", 0},
     {"pairs-per-topic", CLI_INT, &o_per_topic, "N", "embedded corpus: pairs per topic and source (default: synth's)", 0},
     {"test-queries", CLI_INT, &o_test_queries, "N", "embedded corpus: test queries (default: synth's)", 0},
@@ -101,6 +105,14 @@ static const cli_opt opts[] = {
      "training and BERT embedding: auto|fp32|bf16 (default auto: bf16 where the CPU and build have it)", 0},
     {0},
 };
+
+/* The defaults the demo shares with the stages it runs: the hash
+ * embedder's dims and the planner's margin (the rest are the demo's own,
+ * in the initializers above). */
+static void defaults(void) {
+    o_dim = strata_hash_default_params().dim;
+    o_margin = strata_plan_default_params().margin;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Strategies                                                                */
@@ -613,4 +625,5 @@ const cli_command cmd_demo = {
     "--beir it runs the same experiment on your data. See docs/demo.md.",
     opts,
     run,
+    defaults,
 };

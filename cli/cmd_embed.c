@@ -14,16 +14,16 @@ static const char *o_model = NULL;
 static const char *o_input = NULL;
 static const char *o_field = NULL;
 static const char *o_out = NULL;
-static int o_dim = 256;
+static int o_dim;
 static int o_bigrams = 0;
-static int o_nnz = 4;
+static int o_nnz;
 static const char *o_idf = NULL;
 static const char *o_idf_out = NULL;
-static int o_max_len = 128;
+static int o_max_len;
 static const char *o_pool = NULL;
 static int o_normalize = 0;
 static int o_no_normalize = 0;
-static int o_batch = 64;
+static int o_batch;
 static int o_fp16 = 0;
 static const char *o_precision = NULL;
 static const char *o_contextual = NULL;
@@ -39,19 +39,19 @@ static const cli_opt opts[] = {
      "query|positive (pairs) or corpus|queries (BEIR); default query / corpus", 0},
     {"out", CLI_STRING, &o_out, "X.npy",
      "output matrix [N, D] (BEIR input also writes X.ids.txt)", CLI_REQUIRED},
-    {"dim", CLI_INT, &o_dim, "D", "hash: output dims (default 256)", 0},
+    {"dim", CLI_INT, &o_dim, "D", "hash: output dims", CLI_SHOW_DEFAULT},
     {"bigrams", CLI_FLAG, &o_bigrams, NULL, "hash: also hash word bigrams", 0},
-    {"nnz", CLI_INT, &o_nnz, "S", "hash: output dims per bucket (default 4)", 0},
+    {"nnz", CLI_INT, &o_nnz, "S", "hash: output dims per bucket", CLI_SHOW_DEFAULT},
     {"idf", CLI_STRING, &o_idf, "PATH",
      "hash: reuse this IDF table instead of fitting one", 0},
     {"idf-out", CLI_STRING, &o_idf_out, "PATH", "hash: save the fitted IDF table", 0},
     {"max-len", CLI_INT, &o_max_len, "N",
-     "BERT: max tokens per text incl. [CLS]/[SEP] (default 128)", 0},
+     "BERT: max tokens per text incl. [CLS]/[SEP]", CLI_SHOW_DEFAULT},
     {"pool", CLI_STRING, &o_pool, "cls|mean",
      "BERT: pooling (default: the model's 1_Pooling/config.json, else mean)", 0},
     {"normalize", CLI_FLAG, &o_normalize, NULL, "BERT: L2-normalize (default: per modules.json)", 0},
     {"no-normalize", CLI_FLAG, &o_no_normalize, NULL, "BERT: do not L2-normalize", 0},
-    {"batch-size", CLI_INT, &o_batch, "N", "BERT: texts per forward batch (default 64)", 0},
+    {"batch-size", CLI_INT, &o_batch, "N", "BERT: texts per forward batch", CLI_SHOW_DEFAULT},
     {"fp16", CLI_FLAG, &o_fp16, NULL, "write float16 instead of float32", 0},
     {"precision", CLI_STRING, &o_precision, "MODE", "BERT: " CLI_PRECISION_HELP, 0},
     {"contextual", CLI_STRING, &o_contextual, "DIR",
@@ -63,6 +63,15 @@ static const cli_opt opts[] = {
      "contextual: context documents (default: the model's)", 0},
     {0},
 };
+
+/* The defaults of the embedder's parameters (embed.h, encoder.h). */
+static void defaults(void) {
+    strata_embedder_params p = strata_embedder_default_params();
+    o_dim = p.hash.dim;
+    o_nnz = p.hash.nnz;
+    o_max_len = p.embed.max_len;
+    o_batch = p.embed.batch_size;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Texts to embed                                                            */
@@ -402,4 +411,5 @@ const cli_command cmd_embed = {
     "Results do not depend on --threads.",
     opts,
     run,
+    defaults,
 };

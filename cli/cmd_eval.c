@@ -28,8 +28,8 @@
 
 static const char *o_beir, *o_split = "test", *o_model, *o_cemb, *o_qemb;
 static const char *o_run, *o_qrels, *o_run_out, *o_out, *o_run_name = "strata";
-static int o_k = 100, o_normalize, o_ignore_ids, o_skip_unknown;
-static int o_max_len = 0, o_batch = 0, o_context_size = 0;
+static int o_k, o_normalize, o_ignore_ids, o_skip_unknown;
+static int o_max_len, o_batch, o_context_size;
 static const char *o_context;
 static cli_strings o_compare_to;
 static const char *o_compare_out;
@@ -46,9 +46,10 @@ static const cli_opt opts[] = {
      "precomputed corpus embeddings [corpus rows, D] (float32/float16)", 0},
     {"query-emb", CLI_STRING, &o_qemb, "Q.npy",
      "precomputed query embeddings [query rows, D], rows in queries.jsonl order", 0},
-    {"k", CLI_INT, &o_k, "N", "documents retrieved per query (default 100)", 0},
-    {"max-len", CLI_INT, &o_max_len, "N", "--model DIR: tokens per text (default 128)", 0},
-    {"batch-size", CLI_INT, &o_batch, "N", "--model DIR: texts per forward batch (default 64)", 0},
+    {"k", CLI_INT, &o_k, "N", "documents retrieved per query", CLI_SHOW_DEFAULT},
+    {"max-len", CLI_INT, &o_max_len, "N", "--model DIR: tokens per text", CLI_SHOW_DEFAULT},
+    {"batch-size", CLI_INT, &o_batch, "N", "--model DIR: texts per forward batch",
+     CLI_SHOW_DEFAULT},
     {"precision", CLI_STRING, &o_precision, "MODE", "--model DIR: " CLI_PRECISION_HELP, 0},
     {"context", CLI_STRING, &o_context, "CORPUS|E.npy|null",
      "contextual --model: where the context comes from (default: the BEIR corpus)", 0},
@@ -72,6 +73,14 @@ static const cli_opt opts[] = {
      "compare with a TREC run or metrics JSON on the same queries (as strata compare)", 0},
     {"compare-out", CLI_STRING, &o_compare_out, "PATH", "write that comparison as JSON here", 0},
     {0}};
+
+/* The defaults of retrieval (eval.h) and of the embedder (embedder.h). */
+static void defaults(void) {
+    o_k = strata_eval_default_options().k;
+    strata_embedder_params p = strata_embedder_default_params();
+    o_max_len = p.embed.max_len;
+    o_batch = p.embed.batch_size;
+}
 
 static const char description[] =
     "Exact top-k retrieval by inner product (blocked sgemm + per-query heap) over a BEIR set, "
@@ -200,8 +209,8 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
     if (!st) nq = judged_queries(b, qt, ql, qidx);
     strata_embedder_params p = strata_embedder_default_params();
-    if (o_max_len > 0) p.embed.max_len = o_max_len;
-    if (o_batch > 0) p.embed.batch_size = o_batch;
+    p.embed.max_len = o_max_len;
+    p.embed.batch_size = o_batch;
     p.embed.precision = g_prec;
     if (!st) st = strata_embedder_open(&e, o_model, &p, err);
     if (!st && strata_embedder_needs_fit(e))
@@ -467,4 +476,4 @@ static int run(const cli_env *env, int npos, char **pos) {
 
 const cli_command cmd_eval = {
     "eval", "retrieval metrics (nDCG@10, Recall, MRR, MAP) on a BEIR set", NULL, description,
-    opts, run};
+    opts, run, defaults};

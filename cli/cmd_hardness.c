@@ -15,11 +15,12 @@
 #include "strata/json.h"
 #include "strata/kmeans.h"
 #include "strata/plan.h"
+#include "strata/train.h"
 
 static const char *o_plan = NULL;
 static const char *o_q = NULL;
 static const char *o_d = NULL;
-static double o_tau = 0.02;
+static double o_tau;
 static const char *o_csv = NULL;
 static const char *o_out = NULL;
 static int64_t o_max = 0;
@@ -35,7 +36,7 @@ static const cli_opt opts[] = {
     {"plan", CLI_STRING, &o_plan, "PLAN_DIR", "plan to measure (from `strata plan`)", 0},
     {"q", CLI_STRING, &o_q, "Q.npy", "surrogate query embeddings [N, D]", CLI_REQUIRED},
     {"d", CLI_STRING, &o_d, "D.npy", "surrogate document embeddings [N, D]", CLI_REQUIRED},
-    {"tau", CLI_DOUBLE, &o_tau, "T", "InfoNCE temperature (default 0.02, as in CDE)", 0},
+    {"tau", CLI_DOUBLE, &o_tau, "T", "InfoNCE temperature (the trainer's, as in CDE)", CLI_SHOW_DEFAULT},
     {"csv", CLI_STRING, &o_csv, "FILE", "per-batch rows (plan mode) or the sweep table as CSV", 0},
     {"out", CLI_STRING, &o_out, "FILE.json", "summary as JSON", 0},
     {"max-batches", CLI_INT64, &o_max, "N", "measure the first N batches only (default all; sweep 1000)", 0},
@@ -414,8 +415,11 @@ static int run(const cli_env *env, int npos, char **pos) {
     return run_plan(env);
 }
 
+/* The trainer's temperature (strata_train_default_params). */
+static void defaults(void) { o_tau = strata_train_default_params().tau; }
+
 const cli_command cmd_hardness = {
     "hardness", "how hard a plan's batches are under a surrogate model; CDE Fig. 6 sweep",
-    NULL, description, opts, run};
+    NULL, description, opts, run, defaults};
 
 static const cli_command *self(void) { return &cmd_hardness; }

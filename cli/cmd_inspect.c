@@ -214,4 +214,5 @@ const cli_command cmd_inspect = {
     "repeat an earlier one exactly.",
     opts,
     run,
+    NULL,
 };

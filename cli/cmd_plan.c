@@ -22,10 +22,10 @@ static const char *o_centroids = NULL;
 static const char *o_order = "random";
 static const char *o_fq = NULL;
 static const char *o_fd = NULL;
-static double o_margin = 0.0;
+static double o_margin;
 static double o_threshold = NAN;
 static const char *o_stages = NULL;
-static int o_epochs = 1;
+static int o_epochs;
 static int o_drop_last = 0;
 static int o_allow_dup = 0;
 static const char *o_qfield = "query";
@@ -42,10 +42,10 @@ static const cli_opt opts[] = {
     {"order", CLI_STRING, &o_order, "O", "random | tsp: batch order within an epoch (default random)", 0},
     {"filter-q", CLI_STRING, &o_fq, "Q.npy", "surrogate query embeddings [N, D]: compute the false-negative mask", 0},
     {"filter-d", CLI_STRING, &o_fd, "D.npy", "surrogate document embeddings [N, D]", 0},
-    {"margin", CLI_DOUBLE, &o_margin, "M", "mask d_j for q_i when s(q_i,d_j) >= s(q_i,d_i) - M (default 0)", 0},
+    {"margin", CLI_DOUBLE, &o_margin, "M", "mask d_j for q_i when s(q_i,d_j) >= s(q_i,d_i) - M", CLI_SHOW_DEFAULT},
     {"threshold", CLI_DOUBLE, &o_threshold, "T", "instead mask when s(q_i,d_j) >= T (absolute)", 0},
     {"stages", CLI_STRING, &o_stages, "SPEC", "curriculum, e.g. random:0.3,cluster=k10/:0.3,cluster=s256/:0.4", 0},
-    {"epochs", CLI_INT, &o_epochs, "E", "passes over the data (default 1)", 0},
+    {"epochs", CLI_INT, &o_epochs, "E", "passes over the data", CLI_SHOW_DEFAULT},
     {"drop-last", CLI_FLAG, &o_drop_last, NULL, "drop leftovers instead of merging clusters / padding", 0},
     {"allow-duplicates", CLI_FLAG, &o_allow_dup, NULL, "do not enforce distinct query/positive texts per batch", 0},
     {"query-field", CLI_STRING, &o_qfield, "F", "JSONL query field (default query)", 0},
@@ -54,6 +54,13 @@ static const cli_opt opts[] = {
     {"out", CLI_STRING, &o_out, "PLAN_DIR", "output directory (batches.npy, mask.npy, plan.json)", CLI_REQUIRED},
     {0},
 };
+
+/* The planner's defaults (strata_plan_default_params). */
+static void defaults(void) {
+    strata_plan_params p = strata_plan_default_params();
+    o_margin = p.margin;
+    o_epochs = p.epochs;
+}
 
 static const char description[] =
     "Plans the minibatches of contrastive training: random (shuffled), source (every "
@@ -287,6 +294,6 @@ done:
 
 const cli_command cmd_plan = {
     "plan", "plan minibatches: random / source / cluster, packing, TSP order, masks, curricula",
-    NULL, description, opts, run};
+    NULL, description, opts, run, defaults};
 
 static const cli_command *self(void) { return &cmd_plan; }

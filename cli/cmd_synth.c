@@ -5,24 +5,35 @@
 #include "strata/data.h"
 
 static const char *o_out = NULL;
-static int o_topics = 24;
-static int o_per = 50;
-static int o_subtopics = 4;
-static int o_queries = 200;
-static int o_corpus = 2000;
-static double o_paraphrase = 0.5;
+static int o_topics;
+static int o_per;
+static int o_subtopics;
+static int o_queries;
+static int o_corpus;
+static double o_paraphrase;
 
 static const cli_opt opts[] = {
     {"out", CLI_STRING, &o_out, "DIR", "output directory (created if missing)", CLI_REQUIRED},
-    {"topics", CLI_INT, &o_topics, "N", "number of topics (default 24; 30 have built-in word lists)", 0},
-    {"pairs-per-topic", CLI_INT, &o_per, "N", "pairs per topic in each of the 5 sources (default 50)", 0},
-    {"subtopics", CLI_INT, &o_subtopics, "N", "subtopics per topic (default 4)", 0},
-    {"test-queries", CLI_INT, &o_queries, "N", "queries in the BEIR test set (default 200)", 0},
-    {"corpus", CLI_INT, &o_corpus, "N", "passages in the BEIR test corpus (default 2000)", 0},
+    {"topics", CLI_INT, &o_topics, "N", "number of topics (30 have built-in word lists)", CLI_SHOW_DEFAULT},
+    {"pairs-per-topic", CLI_INT, &o_per, "N", "pairs per topic in each of the 5 sources", CLI_SHOW_DEFAULT},
+    {"subtopics", CLI_INT, &o_subtopics, "N", "subtopics per topic", CLI_SHOW_DEFAULT},
+    {"test-queries", CLI_INT, &o_queries, "N", "queries in the BEIR test set", CLI_SHOW_DEFAULT},
+    {"corpus", CLI_INT, &o_corpus, "N", "passages in the BEIR test corpus", CLI_SHOW_DEFAULT},
     {"paraphrase", CLI_DOUBLE, &o_paraphrase, "P",
-     "probability that a query names a word by its synonym (default 0.5)", 0},
+     "probability that a query names a word by its synonym", CLI_SHOW_DEFAULT},
     {0},
 };
+
+/* The corpus generator's defaults (strata_synth_default_params). */
+static void defaults(void) {
+    strata_synth_params p = strata_synth_default_params();
+    o_topics = p.n_topics;
+    o_per = p.pairs_per_source_topic;
+    o_subtopics = p.n_subtopics;
+    o_queries = p.n_test_queries;
+    o_corpus = p.n_corpus;
+    o_paraphrase = p.paraphrase;
+}
 
 static int run(const cli_env *env, int npos, char **pos) {
     (void)npos;
@@ -56,4 +67,5 @@ const cli_command cmd_synth = {
     "partially relevant). The same --seed gives the same bytes.",
     opts,
     run,
+    defaults,
 };

@@ -167,4 +167,5 @@ const cli_command cmd_tokenize = {
     "naming file and line, and with --out no file is left behind.",
     opts,
     run,
+    NULL,
 };

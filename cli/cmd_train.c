@@ -8,8 +8,8 @@
 
 static const char *o_pairs, *o_plan, *o_init, *o_config, *o_vocab, *o_out;
 static const char *o_pool, *o_eval_beir, *o_precision;
-static double o_tau = 0.02, o_lr = 2e-5, o_wd = 0.01, o_clip = 1.0;
-static int o_symmetric, o_max_len = 64, o_chunk, o_resume, o_contextual, o_context_size;
+static double o_tau, o_lr, o_wd, o_clip;
+static int o_symmetric, o_max_len, o_chunk, o_resume, o_contextual, o_context_size;
 static double o_seq_dropout = -1;
 static int64_t o_warmup = -1, o_steps, o_save_every, o_eval_every;
 
@@ -20,14 +20,14 @@ static const cli_opt opts[] = {
     {"config", CLI_STRING, &o_config, "CONFIG.json", "fresh model from this config (with --vocab)", 0},
     {"vocab", CLI_STRING, &o_vocab, "VOCAB", "vocab.txt or tokenizer.json for --config", 0},
     {"out", CLI_STRING, &o_out, "RUN_DIR", "run folder: log.jsonl, checkpoint-STEP/, final/", CLI_REQUIRED},
-    {"tau", CLI_DOUBLE, &o_tau, "T", "InfoNCE temperature (default 0.02)", 0},
+    {"tau", CLI_DOUBLE, &o_tau, "T", "InfoNCE temperature", CLI_SHOW_DEFAULT},
     {"symmetric", CLI_FLAG, &o_symmetric, NULL, "add the document->query loss (mask transposed)", 0},
     {"pool", CLI_STRING, &o_pool, "cls|mean", "pooling (default: the model's, else mean)", 0},
-    {"max-len", CLI_INT, &o_max_len, "N", "tokens per text (default 64)", 0},
-    {"lr", CLI_DOUBLE, &o_lr, "LR", "peak learning rate (default 2e-5)", 0},
+    {"max-len", CLI_INT, &o_max_len, "N", "tokens per text", CLI_SHOW_DEFAULT},
+    {"lr", CLI_DOUBLE, &o_lr, "LR", "peak learning rate", CLI_SHOW_DEFAULT},
     {"warmup", CLI_INT64, &o_warmup, "N", "linear warmup steps, shorter than the run (default: a tenth of the steps)", 0},
-    {"weight-decay", CLI_DOUBLE, &o_wd, "W", "AdamW decay, not on biases/LayerNorm (default 0.01)", 0},
-    {"clip", CLI_DOUBLE, &o_clip, "X", "global gradient-norm clipping, 0 off (default 1.0)", 0},
+    {"weight-decay", CLI_DOUBLE, &o_wd, "W", "AdamW decay, not on biases/LayerNorm", CLI_SHOW_DEFAULT},
+    {"clip", CLI_DOUBLE, &o_clip, "X", "global gradient-norm clipping, 0 off", CLI_SHOW_DEFAULT},
     {"chunk", CLI_INT, &o_chunk, "C", "GradCache chunk in sequences (default 0: whole batch)", 0},
     {"steps", CLI_INT64, &o_steps, "N", "total steps (default: one pass over the plan)", 0},
     {"save-every", CLI_INT64, &o_save_every, "N", "checkpoint every N steps (default: end only)", 0},
@@ -44,6 +44,18 @@ static const cli_opt opts[] = {
     {"seq-dropout", CLI_DOUBLE, &o_seq_dropout, "P",
      "contextual: probability a context slot is the null vector (default 0.005)", 0},
     {0}};
+
+/* The trainer's defaults (strata_train_default_params). */
+static void defaults(void) {
+    strata_train_params p = strata_train_default_params();
+    o_tau = p.tau;
+    o_lr = p.lr;
+    o_wd = p.weight_decay;
+    o_clip = p.clip;
+    o_max_len = p.max_len;
+    o_warmup = p.warmup;
+    o_seq_dropout = p.seq_dropout;
+}
 
 static int run(const cli_env *env, int npos, char **pos) {
     (void)npos;
@@ -126,4 +138,4 @@ const cli_command cmd_train = {
     "a second-stage BERT reads those vectors before each text; two-stage GradCache with "
     "--chunk; sequence dropout --seq-dropout); --init may then name a BERT folder (copied "
     "into both stages) or a contextual model folder. See docs/contextual.md.",
-    opts, run};
+    opts, run, defaults};

@@ -35,6 +35,7 @@
 
 #include "strata/data.h"
 #include "strata/embed.h"
+#include "strata/embedder.h"
 #include "strata/encoder.h"
 #include "strata/eval.h"
 #include "strata/io.h"
@@ -448,8 +449,9 @@ static strata_status pair_texts(const strata_pairs *p, const char ***t, size_t *
     return STRATA_OK;
 }
 
-/* embed --model hash --idf-out, then --idf: fit, save the table, load it
- * back, embed, stream the matrix out as float16. */
+/* embed --model hash through the embedder interface (as `strata embed`
+ * does): fit and save the IDF table, reopen with it, embed every pair text,
+ * write a float16 .npy. */
 static strata_status path_embed_hash(const char *out, strata_error *err) {
     strata_pairs p;
     strata_status st = strata_pairs_load(&p, fx("pairs4.jsonl"), NULL, err);
@@ -457,20 +459,20 @@ static strata_status path_embed_hash(const char *out, strata_error *err) {
     const char **t = NULL;
     size_t *len = NULL;
     float *buf = NULL;
-    strata_hash_idf idf, idf2;
-    memset(&idf, 0, sizeof idf);
-    memset(&idf2, 0, sizeof idf2);
+    strata_embedder *e = NULL, *e2 = NULL;
     strata_npy_writer w;
     memset(&w, 0, sizeof w);
-    strata_hash_params hp = strata_hash_default_params();
-    hp.dim = DIM;
+    strata_embedder_params ep = strata_embedder_default_params();
+    ep.hash.dim = DIM;
     if ((st = pair_texts(&p, &t, &len, err))) goto done;
-    if ((st = strata_hash_idf_fit(&idf, t, len, 2 * p.n, &hp, err))) goto done;
-    if ((st = strata_hash_idf_save(&idf, tu_join(out, "idf.npy"), err))) goto done;
+    if ((st = strata_embedder_open(&e, "hash", &ep, err))) goto done;
+    if ((st = strata_embedder_fit(e, t, len, 2 * p.n, NULL, err))) goto done;
+    if ((st = strata_embedder_save_idf(e, tu_join(out, "idf.npy"), err))) goto done;
     buf = strata_malloc_array((size_t)(2 * p.n) * DIM, sizeof(float));
     if (!buf) { st = strata_error_set(err, STRATA_ENOMEM, "out of memory"); goto done; }
-    if ((st = strata_hash_idf_load(&idf2, tu_join(out, "idf.npy"), err))) goto done;
-    if ((st = strata_hash_embed(&idf2, t, len, 2 * p.n, &hp, buf, err))) goto done;
+    ep.idf = tu_join(out, "idf.npy");
+    if ((st = strata_embedder_open(&e2, "hash", &ep, err))) goto done;
+    if ((st = strata_embedder_embed(e2, t, len, 2 * p.n, NULL, buf, err))) goto done;
     int64_t shape[2] = {2 * p.n, DIM};
     if ((st = strata_npy_writer_open(&w, tu_join(out, "emb.npy"), STRATA_DTYPE_F16, 2, shape, err)))
         goto done;
@@ -478,8 +480,8 @@ static strata_status path_embed_hash(const char *out, strata_error *err) {
     st = strata_npy_writer_commit(&w, err);
 done:
     strata_npy_writer_abort(&w);
-    strata_hash_idf_free(&idf);
-    strata_hash_idf_free(&idf2);
+    strata_embedder_free(e);
+    strata_embedder_free(e2);
     strata_free(buf);
     strata_free(t);
     strata_free(len);
@@ -487,14 +489,18 @@ done:
     return st;
 }
 
-/* embed --model DIR: the tiny BERT over every pair text, batches of 5. */
+/* embed --model DIR through the embedder interface: the tiny BERT over
+ * every pair text, batches of 5. */
 static strata_status path_embed_bert(const char *out, strata_error *err) {
-    strata_bert *m = NULL;
-    strata_status st = strata_bert_load(&m, fx("model"), err);
+    strata_embedder *e = NULL;
+    strata_embedder_params ep = strata_embedder_default_params();
+    ep.embed.batch_size = 5;
+    ep.embed.max_len = 6;
+    strata_status st = strata_embedder_open(&e, fx("model"), &ep, err);
     if (st) return st;
     strata_pairs p;
     if ((st = strata_pairs_load(&p, fx("pairs.jsonl"), NULL, err))) {
-        strata_bert_free(m);
+        strata_embedder_free(e);
         return st;
     }
     const char **t = NULL;
@@ -503,10 +509,7 @@ static strata_status path_embed_bert(const char *out, strata_error *err) {
     if ((st = pair_texts(&p, &t, &len, err))) goto done;
     buf = strata_malloc_array((size_t)(2 * p.n) * 8, sizeof(float));
     if (!buf) { st = strata_error_set(err, STRATA_ENOMEM, "out of memory"); goto done; }
-    strata_embed_params ep = strata_embed_default_params();
-    ep.batch_size = 5;
-    ep.max_len = 6;
-    if ((st = strata_bert_embed_texts(m, t, len, 2 * p.n, &ep, buf, err))) goto done;
+    if ((st = strata_embedder_embed(e, t, len, 2 * p.n, NULL, buf, err))) goto done;
     int64_t shape[2] = {2 * p.n, 8};
     st = strata_npy_save(tu_join(out, "emb.npy"), STRATA_DTYPE_F32, 2, shape, buf, err);
 done:
@@ -514,7 +517,7 @@ done:
     strata_free(t);
     strata_free(len);
     strata_pairs_free(&p);
-    strata_bert_free(m);
+    strata_embedder_free(e);
     return st;
 }
 

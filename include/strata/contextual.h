@@ -128,6 +128,10 @@ strata_status strata_ctx_from_bert(strata_ctx_model **out, strata_bert *init,
 /* 1 when dir/config.json names a contextual model (has the key
  * "transductive_corpus_size"), else 0. */
 int strata_ctx_is_model_dir(const char *dir);
+/* The same with an error: *is_ctx as above; ENOMEM when memory ran out
+ * (a missing or unreadable config.json is not an error here: *is_ctx = 0,
+ * and a loader names the problem). */
+strata_status strata_ctx_probe_dir(const char *dir, int *is_ctx, strata_error *err);
 
 /* Loads a folder written by strata_ctx_save: config.json (Hugging Face BERT
  * keys for both stages plus the contextual keys, see docs/contextual.md),

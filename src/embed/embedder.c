@@ -161,10 +161,14 @@ strata_status strata_embedder_open(strata_embedder **out, const char *model,
     *out = NULL;
     strata_embedder_params dp = strata_embedder_default_params();
     if (!p) p = &dp;
-    strata_embedder_kind kind = strcmp(model, "hash") == 0 ? STRATA_EMBEDDER_HASH
-                                : strata_ctx_is_model_dir(model) ? STRATA_EMBEDDER_CONTEXTUAL
-                                                                 : STRATA_EMBEDDER_BERT;
-    strata_status st = check_params(kind, p, err);
+    strata_embedder_kind kind = STRATA_EMBEDDER_HASH;
+    strata_status st = STRATA_OK;
+    if (strcmp(model, "hash") != 0) {
+        int is_ctx = 0;
+        if ((st = strata_ctx_probe_dir(model, &is_ctx, err))) return st;
+        kind = is_ctx ? STRATA_EMBEDDER_CONTEXTUAL : STRATA_EMBEDDER_BERT;
+    }
+    st = check_params(kind, p, err);
     if (st) return st;
     strata_embedder *e = strata_calloc(1, sizeof *e);
     if (!e) return strata_error_set(err, STRATA_ENOMEM, "out of memory");

@@ -395,15 +395,24 @@ strata_status strata_ctx_save(const strata_ctx_model *m, const char *dir, strata
 /* Load                                                                      */
 /* ------------------------------------------------------------------------ */
 
-int strata_ctx_is_model_dir(const char *dir) {
+strata_status strata_ctx_probe_dir(const char *dir, int *is_ctx, strata_error *err) {
+    *is_ctx = 0;
     char *p = strata_path_join(dir, "config.json");
+    if (!p) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
     cJSON *j = NULL;
-    int yes = 0;
-    if (p && strata__json_read(p, &j, NULL) == STRATA_OK)
-        yes = cJSON_GetObjectItemCaseSensitive(j, "transductive_corpus_size") != NULL;
-    cJSON_Delete(j);
+    strata_error e2;
+    strata_error_clear(&e2);
+    strata_status st = strata__json_read(p, &j, &e2);
     strata_free(p);
-    return yes;
+    if (st == STRATA_ENOMEM) return strata_error_set(err, st, "%s", e2.msg);
+    if (!st) *is_ctx = cJSON_GetObjectItemCaseSensitive(j, "transductive_corpus_size") != NULL;
+    cJSON_Delete(j);
+    return STRATA_OK; /* unreadable or not JSON: not contextual (a loader says why) */
+}
+
+int strata_ctx_is_model_dir(const char *dir) {
+    int yes = 0;
+    return strata_ctx_probe_dir(dir, &yes, NULL) == STRATA_OK && yes;
 }
 
 /* A boolean key (default dflt when absent). */
