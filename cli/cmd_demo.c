@@ -465,6 +465,12 @@ static int train_seed(demo_runner *d, const demo_setup *s, int k, const char *se
     a[n++] = "--chunk", a[n++] = dfmt("%d", o_chunk);
     a[n++] = "--precision", a[n++] = g_prec;
     a[n++] = "--seed", a[n++] = seed;
+    /* a killed demo loses at most a tenth of a run: checkpoints every tenth
+     * of the steps (the newest kept), and a rerun resumes from it (--resume
+     * starts fresh where there is none) */
+    a[n++] = "--save-every", a[n++] = dfmt("%lld", (long long)(o_steps + 9) / 10);
+    a[n++] = "--keep-checkpoints", a[n++] = "1";
+    a[n++] = "--resume";
     if (demo_stage(d, dfmt("%s/final/" STRATA_MANIFEST, run), dfmt("train on plan %s, seed %s", st->name, seed),
                    n, a))
         return -1;

@@ -9,7 +9,7 @@
 static const char *o_pairs, *o_plan, *o_init, *o_config, *o_vocab, *o_out;
 static const char *o_pool, *o_eval_beir, *o_precision;
 static double o_tau, o_lr, o_wd, o_clip;
-static int o_symmetric, o_max_len, o_chunk, o_resume, o_contextual, o_context_size;
+static int o_symmetric, o_max_len, o_keep, o_chunk, o_resume, o_contextual, o_context_size;
 static double o_seq_dropout = -1;
 static int64_t o_warmup = -1, o_steps, o_save_every, o_eval_every;
 
@@ -31,6 +31,8 @@ static const cli_opt opts[] = {
     {"chunk", CLI_INT, &o_chunk, "C", "GradCache chunk in sequences (default 0: whole batch)", 0},
     {"steps", CLI_INT64, &o_steps, "N", "total steps (default: one pass over the plan)", 0},
     {"save-every", CLI_INT64, &o_save_every, "N", "checkpoint every N steps (default: end only)", 0},
+    {"keep-checkpoints", CLI_INT, &o_keep, "N",
+     "keep only the newest N checkpoint-STEP/ folders, 0: all", CLI_SHOW_DEFAULT},
     {"eval-beir", CLI_STRING, &o_eval_beir, "DIR", "BEIR folder for NDCG@10 (test split)", 0},
     {"eval-every", CLI_INT64, &o_eval_every, "N", "evaluate every N steps (with --eval-beir)", 0},
     {"resume", CLI_FLAG, &o_resume, NULL, "continue from the latest checkpoint in RUN_DIR", 0},
@@ -55,6 +57,7 @@ static void defaults(void) {
     o_max_len = p.max_len;
     o_warmup = p.warmup;
     o_seq_dropout = p.seq_dropout;
+    o_keep = p.keep_checkpoints;
 }
 
 static int run(const cli_env *env, int npos, char **pos) {
@@ -77,6 +80,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     p.chunk = o_chunk;
     p.steps = o_steps;
     p.save_every = o_save_every;
+    p.keep_checkpoints = o_keep;
     p.eval_beir = o_eval_beir;
     p.eval_every = o_eval_every;
     p.resume = o_resume;

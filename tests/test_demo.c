@@ -152,6 +152,23 @@ static void test_demo_end_to_end(void **state) {
     assert_non_null(strstr(tu_last_err(), "0 stages run"));
     check_results(out);
 
+    /* a training killed after a checkpoint resumes from it: each run keeps
+     * its newest checkpoint only; with final/ and the metrics gone (as if
+     * killed after the last checkpoint) a rerun trains nothing again and
+     * writes the same model */
+    const char *r1 = tu_join(out, "runs/random/seed1");
+    assert_int_equal(tu_count_files(r1, "checkpoint-"), 1);
+    assert_true(tu_exists(tu_join(r1, "checkpoint-8/optimizer.safetensors")));
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", tu_join(tu_tmpdir(), "seed1-model.safetensors"));
+    assert_int_equal(tu_sh("cp %s/final/model.safetensors %s && rm -r %s/final %s/metrics-*.json",
+                           r1, saved, r1, r1), 0);
+    rc = tu_sh("%s demo --out %s " TINY, tu_strata(), out);
+    if (rc != 0) print_message("%s\n%s\n", tu_last_out(), tu_last_err());
+    assert_int_equal(rc, 0);
+    assert_true(files_equal(saved, tu_join(r1, "final/model.safetensors")));
+    check_results(out);
+
     /* other settings into the same folder are refused, nothing is touched */
     rc = tu_sh("%s demo --out %s " TINY " --lr 0.5", tu_strata(), out);
     assert_int_equal(rc, 1);

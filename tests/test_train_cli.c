@@ -174,6 +174,34 @@ static void test_train_log_and_checkpoints(void **state) {
     assert_non_null(strstr(tu_last_err(), "--resume"));
 }
 
+/* --keep-checkpoints N keeps the newest N checkpoint-STEP/ folders and
+ * changes nothing else (the same final bytes as keeping all); --resume with
+ * no checkpoint yet starts fresh (what `strata demo` relies on). */
+static void test_keep_checkpoints(void **state) {
+    (void)state;
+    const char *all = tmp_path("run_keep_all");
+    const char *two = tmp_path("run_keep_two");
+    assert_int_equal(tu_sh("%s --out %s --steps 12 --save-every 3 --threads 1", base_args(), all),
+                     0);
+    int rc = tu_sh("%s --out %s --steps 12 --save-every 3 --keep-checkpoints 2 --resume "
+                   "--threads 1", base_args(), two);
+    if (rc) print_message("%s", tu_last_err());
+    assert_int_equal(rc, 0);
+    for (int c = 3; c <= 12; c += 3) {
+        char d[64];
+        snprintf(d, sizeof d, "checkpoint-%d", c);
+        assert_true(tu_exists(tu_join(all, d)));
+        assert_int_equal(tu_exists(tu_join(two, d)), c >= 9);
+    }
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/final/model.safetensors", all);
+    snprintf(b, sizeof b, "%s/final/model.safetensors", two);
+    assert_true(same_file(a, b));
+    assert_int_equal(log_lines(two), 12);
+    rc = tu_sh("%s --out %s --steps 12 --keep-checkpoints -1", base_args(), tmp_path("run_k"));
+    assert_int_equal(rc, 2);
+}
+
 /* No entry of dir starts with ".checkpoint-" (stale temporaries). */
 static int stale_tmp(const char *dir) {
     DIR *d = opendir(dir);
@@ -674,6 +702,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_warmup_default),
         cmocka_unit_test(test_train_log_and_checkpoints),
+        cmocka_unit_test(test_keep_checkpoints),
         cmocka_unit_test(test_sigkill_resume_bitwise),
         cmocka_unit_test(test_resume_refuses_other_settings),
         cmocka_unit_test(test_plan_for_other_pairs),

@@ -220,6 +220,9 @@ typedef struct strata_train_params {
     int chunk;                /* GradCache chunk (0: whole batch)            */
     int64_t steps;            /* total steps (0: one pass over the plan)     */
     int64_t save_every;       /* checkpoint period (0: only final)           */
+    int keep_checkpoints;     /* keep only the newest N checkpoint-STEP/
+                                 folders, removing older ones once a newer
+                                 one is complete (0, default: keep all)     */
     const char *eval_beir;    /* BEIR folder for NDCG@10 (NULL: none)        */
     int64_t eval_every;       /* evaluation period                           */
     int resume;               /* continue from the latest checkpoint         */

@@ -87,6 +87,46 @@ strata_status strata__train_latest_checkpoint(const char *dir, int clean, int64_
     return st;
 }
 
+static int cmp_i64_desc(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x < y) - (x > y);
+}
+
+/* Removes every checkpoint-STEP/ folder of dir but the newest keep (by
+ * step). Called after a checkpoint is complete, so what is kept includes a
+ * complete one; a folder that cannot be listed or removed is left (disk
+ * space, not correctness). */
+void strata__train_prune_checkpoints(const char *dir, int keep) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    int64_t *steps = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long long s;
+        char tail;
+        if (sscanf(e->d_name, "checkpoint-%lld%c", &s, &tail) != 1) continue;
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 16;
+            int64_t *ns = strata_realloc(steps, nc * sizeof *ns);
+            if (!ns) break;
+            steps = ns;
+            cap = nc;
+        }
+        steps[n++] = s;
+    }
+    closedir(d);
+    if (n > (size_t)keep) {
+        qsort(steps, n, sizeof *steps, cmp_i64_desc);
+        char path[4096];
+        for (size_t i = (size_t)keep; i < n; i++) {
+            snprintf(path, sizeof path, "%s/checkpoint-%" PRId64, dir, steps[i]);
+            rm_tree(path);
+        }
+    }
+    strata_free(steps);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Checkpoints                                                               */
 /* ------------------------------------------------------------------------ */

@@ -315,7 +315,8 @@ static strata_status check_params(const strata_train_params *p, strata_error *er
                                 p->max_len);
     if (!(p->lr >= 0) || !isfinite(p->lr))
         return strata_error_set(err, STRATA_EINVAL, "--lr must be >= 0 (got %g)", p->lr);
-    if (p->warmup < -1 || p->steps < 0 || p->save_every < 0 || p->eval_every < 0 || p->chunk < 0)
+    if (p->warmup < -1 || p->steps < 0 || p->save_every < 0 || p->eval_every < 0 || p->chunk < 0 ||
+        p->keep_checkpoints < 0)
         return strata_error_set(err, STRATA_EINVAL,
                                 "--warmup, --steps, --save-every, --eval-every and --chunk must be >= 0");
     if (!(p->weight_decay >= 0) || !isfinite(p->weight_decay) || !isfinite(p->clip))
@@ -468,6 +469,8 @@ static strata_status train_loop(run *r, strata_error *err) {
         if ((p->save_every > 0 && r->step % p->save_every == 0) || r->step == r->total) {
             snprintf(name, sizeof name, "checkpoint-%" PRId64, r->step);
             if ((st = strata__train_save_checkpoint(r, name, 1, err))) return st;
+            if (p->keep_checkpoints > 0)
+                strata__train_prune_checkpoints(p->out_dir, p->keep_checkpoints);
         }
     }
     return strata__train_save_checkpoint(r, "final", 0, err);

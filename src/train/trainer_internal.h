@@ -69,6 +69,8 @@ typedef struct run {
  * out of memory. */
 strata_status strata__train_latest_checkpoint(const char *dir, int clean, int64_t *best_out,
                                               strata_error *err);
+/* Removes every checkpoint-STEP/ of dir but the newest keep. */
+void strata__train_prune_checkpoints(const char *dir, int keep);
 /* Writes the model, optimizer state and (with_state) trainer state into
  * RUN_DIR/.NAME.tmp, then renames it to RUN_DIR/NAME. */
 strata_status strata__train_save_checkpoint(run *r, const char *name, int with_state,
