@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +21,9 @@
 typedef struct progress_state {
     int tty;
     double t0, last;
+    int64_t done0; /* items done at the stage's first report (-1: none yet) */
     char stage[64];
+    char note[64]; /* the stage's latest status ("loss 0.4123"), or "" */
     int active;
 } progress_state;
 
@@ -39,25 +42,62 @@ static void fmt_eta(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
+/* "12.5 steps/s", or "25.3 s/step" below one per second; "" before the
+ * first item is done (no rate yet). */
+static void fmt_rate(char *buf, size_t n, double rate, const char *unit) {
+    size_t ul = strlen(unit);
+    if (!(rate > 0)) snprintf(buf, n, "%s", "");
+    else if (rate >= 1) snprintf(buf, n, "%.1f %s/s", rate, unit);
+    else /* seconds per item, the unit in the singular */
+        snprintf(buf, n, "%.1f s/%.*s", 1.0 / rate,
+                 (int)(ul > 1 && unit[ul - 1] == 's' ? ul - 1 : ul), unit);
+}
+
+/* Starts the stage's line when it is new. */
+static void progress_stage(progress_state *p, const char *stage, double t) {
+    if (p->active && strncmp(p->stage, stage, sizeof p->stage - 1) == 0) return;
+    if (p->active && p->tty) fputc('\n', stderr);
+    snprintf(p->stage, sizeof p->stage, "%s", stage);
+    p->note[0] = '\0';
+    p->t0 = t;
+    p->done0 = -1;
+    p->last = 0;
+    p->active = 1;
+}
+
+static void note_cb(void *ud, const char *stage, const char *text) {
+    progress_state *p = ud;
+    progress_stage(p, stage, now_s());
+    snprintf(p->note, sizeof p->note, "%s", text);
+}
+
 static void progress_cb(void *ud, const char *stage, int64_t done, int64_t total,
                         const char *unit) {
     progress_state *p = ud;
     double t = now_s();
-    if (!p->active || strncmp(p->stage, stage, sizeof p->stage - 1) != 0) {
-        if (p->active && p->tty) fputc('\n', stderr);
-        snprintf(p->stage, sizeof p->stage, "%s", stage);
+    progress_stage(p, stage, t);
+    if (p->done0 < 0) { /* the rate counts from the first report */
+        p->done0 = done;
         p->t0 = t;
-        p->last = 0;
-        p->active = 1;
     }
     int final = total >= 0 && done >= total;
     double interval = p->tty ? 0.1 : 5.0;
     if (!final && t - p->last < interval) return;
     p->last = t;
     double el = t - p->t0;
-    double rate = el > 0 ? (double)done / el : 0;
-    char eta[32] = "";
-    if (total > 0 && rate > 0) fmt_eta(eta, sizeof eta, (double)(total - done) / rate);
+    double rate = el > 0 && done > p->done0 ? (double)(done - p->done0) / el : 0;
+    /* the line's tail, each part only when known: rate, ETA, note */
+    char rs[48], eta[32], tail[200], note[72] = "";
+    fmt_rate(rs, sizeof rs, rate, unit);
+    if (p->note[0]) snprintf(note, sizeof note, ", %s", p->note);
+    int k = 0;
+    tail[0] = '\0';
+    if (rs[0]) k += snprintf(tail + k, sizeof tail - (size_t)k, ", %s", rs);
+    if (!final && total > 0 && rate > 0) {
+        fmt_eta(eta, sizeof eta, (double)(total - done) / rate);
+        k += snprintf(tail + k, sizeof tail - (size_t)k, ", ETA %s", eta);
+    }
+    snprintf(tail + k, sizeof tail - (size_t)k, "%s", note);
     if (p->tty) {
         char bar[31];
         int filled = total > 0 ? (int)(30.0 * (double)done / (double)total) : 0;
@@ -65,28 +105,24 @@ static void progress_cb(void *ud, const char *stage, int64_t done, int64_t total
         for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
         bar[30] = '\0';
         if (total > 0)
-            fprintf(stderr, "\r%-12s [%s] %lld/%lld %s  %.1f %s/s  ETA %s   ", stage, bar,
-                    (long long)done, (long long)total, unit, rate, unit, eta);
+            fprintf(stderr, "\r%-12s [%s] %lld/%lld %s%s   ", stage, bar, (long long)done,
+                    (long long)total, unit, tail);
         else
-            fprintf(stderr, "\r%-12s %lld %s  %.1f %s/s   ", stage, (long long)done, unit,
-                    rate, unit);
+            fprintf(stderr, "\r%-12s %lld %s%s   ", stage, (long long)done, unit, tail);
         if (final) {
             fputc('\n', stderr);
             p->active = 0;
         }
     } else {
         if (final && el < 0.05) /* finished at once: no rate worth showing */
-            fprintf(stderr, "%s: %lld %s\n", stage, (long long)done, unit);
+            fprintf(stderr, "%s: %lld %s%s\n", stage, (long long)done, unit, note);
         else if (final)
-            fprintf(stderr, "%s: %lld %s in %.1f s, %.1f %s/s\n", stage, (long long)done, unit,
-                    el, rate, unit);
+            fprintf(stderr, "%s: %lld %s in %.1f s%s\n", stage, (long long)done, unit, el, tail);
         else if (total > 0)
-            fprintf(stderr, "%s: %lld/%lld %s (%.1f%%), %.1f %s/s, ETA %s\n", stage,
-                    (long long)done, (long long)total, unit,
-                    100.0 * (double)done / (double)total, rate, unit, eta);
+            fprintf(stderr, "%s: %lld/%lld %s (%.1f%%)%s\n", stage, (long long)done,
+                    (long long)total, unit, 100.0 * (double)done / (double)total, tail);
         else
-            fprintf(stderr, "%s: %lld %s, %.1f %s/s\n", stage, (long long)done, unit, rate,
-                    unit);
+            fprintf(stderr, "%s: %lld %s%s\n", stage, (long long)done, unit, tail);
         if (final) p->active = 0;
     }
     fflush(stderr);
@@ -159,43 +195,184 @@ static const cli_opt common_opts[] = {
     {0},
 };
 
-static void print_opts(const cli_opt *o) {
+/* Columns to wrap help at: the terminal's when stdout is one, else
+ * $COLUMNS, else 80 (at least 40). */
+static int help_width(void) {
+    int w = 0;
+    struct winsize ws;
+    if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0) w = ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    if (w <= 0 && c) w = atoi(c);
+    if (w <= 0) w = 80;
+    return w < 40 ? 40 : w;
+}
+
+/* Prints text from column col (the cursor is there), wrapping at width with
+ * continuation lines indented by indent; a blank line in text ("\n\n")
+ * starts a paragraph, a single newline is a space. */
+static void print_wrapped(const char *text, int col, int indent, int width) {
+    const char *p = text;
+    while (*p) {
+        if (p[0] == '\n' && p[1] == '\n') {
+            printf("\n\n%*s", indent, "");
+            col = indent;
+            p += 2;
+            continue;
+        }
+        if (*p == '\n') {
+            p++;
+            continue;
+        }
+        size_t wl = strcspn(p, " \n");
+        if (col > indent && col + 1 + (int)wl > width) {
+            printf("\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            putchar(' ');
+            col++;
+        }
+        printf("%.*s", (int)wl, p);
+        col += (int)wl;
+        p += wl;
+        while (*p == ' ' || (p[0] == '\n' && p[1] != '\n')) p++;
+    }
+    putchar('\n');
+}
+
+/* The " (default X)" of an option shown with CLI_SHOW_DEFAULT, or "". */
+static void default_text(const cli_opt *o, char *def, size_t n) {
+    def[0] = '\0';
+    if (!(o->flags & CLI_SHOW_DEFAULT)) return;
+    switch (o->kind) {
+    case CLI_INT: snprintf(def, n, " (default %d)", *(int *)o->dst); break;
+    case CLI_INT64: snprintf(def, n, " (default %lld)", (long long)*(int64_t *)o->dst); break;
+    case CLI_DOUBLE: snprintf(def, n, " (default %g)", *(double *)o->dst); break;
+    case CLI_STRING:
+        if (*(const char **)o->dst) snprintf(def, n, " (default %s)", *(const char **)o->dst);
+        break;
+    default: break;
+    }
+}
+
+/* The pair-field options of commands that read pairs (env->pairs). */
+static const char *g_qf, *g_pf, *g_sf;
+static const cli_opt pair_opts[] = {
+    {"query-field", CLI_STRING, &g_qf, "F",
+     "JSONL field holding the query (\"anchor\" is also understood)", CLI_SHOW_DEFAULT},
+    {"positive-field", CLI_STRING, &g_pf, "F", "JSONL field holding the positive",
+     CLI_SHOW_DEFAULT},
+    {"source-field", CLI_STRING, &g_sf, "F",
+     "JSONL field holding the source (a pair without one is in source \"default\")",
+     CLI_SHOW_DEFAULT},
+    {0},
+};
+
+/* Options given in this dispatch (cli_given). */
+static const cli_opt *g_given[128];
+static int g_ngiven;
+
+int cli_given(const char *name) {
+    for (int i = 0; i < g_ngiven; i++)
+        if (strcmp(g_given[i]->name, name) == 0) return 1;
+    return 0;
+}
+
+static void print_opts(const cli_opt *o, int width) {
     for (; o->name; o++) {
-        char left[64];
+        if (o->flags & CLI_ALIAS) continue;
+        char left[64], def[96], line[1200];
         if (o->metavar)
             snprintf(left, sizeof left, "--%s %s", o->name, o->metavar);
         else
             snprintf(left, sizeof left, "--%s", o->name);
-        char def[96] = "";
-        if (o->flags & CLI_SHOW_DEFAULT) {
-            switch (o->kind) {
-            case CLI_INT: snprintf(def, sizeof def, " (default %d)", *(int *)o->dst); break;
-            case CLI_INT64:
-                snprintf(def, sizeof def, " (default %lld)", (long long)*(int64_t *)o->dst);
-                break;
-            case CLI_DOUBLE: snprintf(def, sizeof def, " (default %g)", *(double *)o->dst); break;
-            case CLI_STRING:
-                if (*(const char **)o->dst)
-                    snprintf(def, sizeof def, " (default %s)", *(const char **)o->dst);
-                break;
-            default: break;
-            }
+        default_text(o, def, sizeof def);
+        snprintf(line, sizeof line, "%s%s%s%s", o->help ? o->help : "", def,
+                 (o->flags & CLI_REQUIRED) ? " (required)" : "",
+                 o->kind == CLI_STRINGS ? " (repeatable)" : "");
+        int col = printf("  %-28s ", left);
+        if (col > 31) { /* a long name: its help starts on the next line */
+            printf("\n%*s", 31, "");
+            col = 31;
         }
-        printf("  %-28s %s%s%s%s\n", left, o->help ? o->help : "", def,
-               (o->flags & CLI_REQUIRED) ? " (required)" : "",
-               o->kind == CLI_STRINGS ? " (repeatable)" : "");
+        print_wrapped(line, col, 31, width);
+    }
+}
+
+/* The old spellings kept for a release, one line each. */
+static void print_aliases(const cli_opt *o, int width) {
+    int any = 0;
+    for (; o->name; o++) {
+        if (!(o->flags & CLI_ALIAS)) continue;
+        if (!any) printf("\nOld spellings, still accepted for a release:\n");
+        any = 1;
+        char line[256];
+        snprintf(line, sizeof line, "--%s means --%s", o->name, o->help);
+        printf("  ");
+        print_wrapped(line, 2, 4, width);
     }
 }
 
 static void print_help(const cli_command *cmd) {
-    printf("Usage: strata %s [options]%s%s\n\n%s\n", cmd->name,
-           cmd->positional ? " " : "", cmd->positional ? cmd->positional : "",
-           cmd->summary);
-    if (cmd->description) printf("\n%s\n", cmd->description);
+    int width = help_width();
+    char usage[512];
+    snprintf(usage, sizeof usage, "Usage: strata %s [options]%s%s", cmd->name,
+             cmd->positional ? " " : "", cmd->positional ? cmd->positional : "");
+    print_wrapped(usage, 0, 7, width);
+    putchar('\n');
+    print_wrapped(cmd->summary, 0, 0, width);
+    if (cmd->description) {
+        printf("\n");
+        print_wrapped(cmd->description, 0, 0, width);
+    }
     printf("\nOptions:\n");
-    print_opts(cmd->opts);
+    print_opts(cmd->opts, width);
+    if (cmd->reads_pairs) {
+        printf("\nPairs options:\n");
+        print_opts(pair_opts, width);
+    }
     printf("\nCommon options:\n");
-    print_opts(common_opts);
+    print_opts(common_opts, width);
+    print_aliases(cmd->opts, width);
+}
+
+/* Edit distance (insertions, deletions, substitutions) of a and b, capped
+ * at 64 characters each. */
+static int edit_distance(const char *a, size_t na, const char *b, size_t nb) {
+    if (na > 64) na = 64;
+    if (nb > 64) nb = 64;
+    int d[65][65];
+    for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= na; i++)
+        for (size_t j = 1; j <= nb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[na][nb];
+}
+
+const char *cli_nearest(const char *word, size_t len, const char *const *names, size_t n) {
+    const char *best = NULL;
+    int bd = 1 << 30;
+    for (size_t i = 0; i < n; i++) {
+        int dist = edit_distance(word, len, names[i], strlen(names[i]));
+        if (dist < bd) bd = dist, best = names[i];
+    }
+    /* close enough to be a slip: a third of the word, at least 2 edits */
+    int limit = (int)len / 3 > 2 ? (int)len / 3 : 2;
+    return bd <= limit ? best : NULL;
+}
+
+/* The nearest option name of cmd (its own, aliases, common), or NULL. */
+static const char *nearest_opt(const cli_command *cmd, const char *name, size_t nl) {
+    const char *names[160];
+    size_t n = 0;
+    for (const cli_opt *o = cmd->opts; o->name && n < 150; o++) names[n++] = o->name;
+    for (const cli_opt *o = common_opts; o->name && n < 160; o++) names[n++] = o->name;
+    for (const cli_opt *o = pair_opts; cmd->reads_pairs && o->name && n < 160; o++)
+        names[n++] = o->name;
+    return cli_nearest(name, nl, names, n);
 }
 
 static const cli_opt *find_opt(const cli_opt *tab, const char *name, size_t n) {
@@ -245,6 +422,11 @@ int cli_dispatch(const cli_command *cmd, int argc, char **argv) {
     memset(&g_env, 0, sizeof g_env);
     g_env.seed = 1;
     g_help = 0;
+    g_ngiven = 0;
+    strata_pairs_options po = strata_pairs_default_options();
+    g_qf = po.query_field;
+    g_pf = po.positive_field;
+    g_sf = po.source_field;
     if (cmd->defaults) cmd->defaults();
     /* --help anywhere (before "--") shows the defaults, not the values
      * parsed so far */
@@ -289,11 +471,21 @@ int cli_dispatch(const cli_command *cmd, int argc, char **argv) {
         size_t nl = eq ? (size_t)(eq - name) : strlen(name);
         const cli_opt *o = find_opt(cmd->opts, name, nl);
         if (!o) o = find_opt(common_opts, name, nl);
+        if (!o && cmd->reads_pairs) o = find_opt(pair_opts, name, nl);
         if (!o) {
             free(seen);
+            const char *near = nearest_opt(cmd, name, nl);
+            if (near)
+                return cli_usage_error(cmd, "unknown option '--%.*s'; did you mean --%s?",
+                                       (int)nl, name, near);
             return cli_usage_error(cmd, "unknown option '--%.*s'", (int)nl, name);
         }
+        if (o->flags & CLI_ALIAS) { /* an old spelling: the option it names */
+            const cli_opt *canon = find_opt(cmd->opts, o->help, strlen(o->help));
+            if (canon) o = canon;
+        }
         if (o >= cmd->opts && o < cmd->opts + nopts) seen[o - cmd->opts] = 1;
+        if (g_ngiven < (int)(sizeof g_given / sizeof g_given[0])) g_given[g_ngiven++] = o;
         if (o->kind == CLI_FLAG) {
             if (eq) {
                 free(seen);
@@ -335,7 +527,13 @@ int cli_dispatch(const cli_command *cmd, int argc, char **argv) {
         g_prog.tty = isatty(2);
         g_env.progress.fn = progress_cb;
         g_env.progress.ud = &g_prog;
+        g_env.progress.note = note_cb;
     }
+    g_env.pairs = strata_pairs_default_options();
+    g_env.pairs.query_field = g_qf;
+    g_env.pairs.positive_field = g_pf;
+    g_env.pairs.source_field = g_sf;
+    g_env.pairs.progress = g_env.progress;
     int rc = cmd->run(&g_env, npos, pos);
     cli_progress_done(&g_env);
     return cli_check_stdout(rc);

@@ -11,6 +11,7 @@
 #define STRATA_CLI_H
 
 #include <stdint.h>
+#include "strata/data.h"
 #include "strata/strata.h"
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -35,6 +36,10 @@ typedef struct cli_strings {
  * defaults hook, from the library's parameter structs, or its initializer),
  * never again in the help text. */
 #define CLI_SHOW_DEFAULT 2u
+/* An old spelling kept for a release: parsed as the option whose name is in
+ * `help` (the entry's kind and dst must match it), not listed with the
+ * options, named under "Old spellings" in --help. */
+#define CLI_ALIAS 4u
 
 typedef struct cli_opt {
     const char *name;     /* long name without "--"                       */
@@ -53,6 +58,9 @@ typedef struct cli_env {
     uint64_t seed;        /* --seed (default 1)                  */
     int quiet;            /* --quiet                             */
     strata_progress progress; /* progress bar / lines on stderr (none if quiet) */
+    strata_pairs_options pairs; /* commands that read pairs: the field names
+                                   (--query-field, --positive-field,
+                                   --source-field) and the progress above */
 } cli_env;
 
 typedef struct cli_command {
@@ -67,6 +75,9 @@ typedef struct cli_command {
      * written twice; called before parsing and before --help. NULL: the
      * variables' initializers are the defaults. */
     void (*defaults)(void);
+    /* 1: the command reads pairs; the framework adds --query-field,
+     * --positive-field and --source-field and fills env->pairs. */
+    int reads_pairs;
 } cli_command;
 
 /* Parses argv for cmd (argv[0] is the command name), runs it, returns the
@@ -90,6 +101,16 @@ int cli_precision(const cli_command *cmd, const char *value, strata_precision *o
  * already says failure, else returns rc. cli_dispatch calls it after every
  * command, so no command reports success for output that was lost. */
 int cli_check_stdout(int rc);
+
+/* 1 when the option --name was given on the command line (an old spelling
+ * counts for the option it names), else 0: for options that do not apply
+ * to the chosen mode, and for "given" vs "left at its default". */
+int cli_given(const char *name);
+
+/* The name among names[0..n) nearest to word[0..len) by edit distance, when
+ * it is close enough to be a slip (at most max(2, len/3) edits), else NULL:
+ * "did you mean" for commands and options. */
+const char *cli_nearest(const char *word, size_t len, const char *const *names, size_t n);
 
 /* Informational message to stderr unless --quiet. */
 void cli_info(const cli_env *env, const char *fmt, ...)

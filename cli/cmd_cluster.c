@@ -190,8 +190,9 @@ static int parse_options(const cli_env *env, strata_kmeans_params *p, int *asym_
 
 /* Opens --input (and --input2) and --pairs, and checks them against each
  * other and --k. */
-static strata_status open_inputs(rows_view *q, rows_view *d, strata_pairs *pairs, int *have_pairs,
-                                 int asym, strata_error *err) {
+static strata_status open_inputs(const cli_env *env, rows_view *q, rows_view *d,
+                                 strata_pairs *pairs, int *have_pairs, int asym,
+                                 strata_error *err) {
     strata_status st;
     if ((st = rows_open(q, o_input, err))) return st;
     const int64_t N = q->rows;
@@ -210,8 +211,7 @@ static strata_status open_inputs(rows_view *q, rows_view *d, strata_pairs *pairs
     if (N > INT32_MAX)
         return strata_error_set(err, STRATA_EUNSUPPORTED, "%s: more than 2^31-1 rows", o_input);
     if (o_pairs) {
-        strata_pairs_options po = strata_pairs_default_options();
-        if ((st = strata_pairs_load(pairs, o_pairs, &po, err))) return st;
+        if ((st = strata_pairs_load(pairs, o_pairs, &env->pairs, err))) return st;
         *have_pairs = 1;
         if (pairs->n != N)
             return strata_error_set(err, STRATA_EFORMAT, "%s has %lld pairs but %s has %lld rows",
@@ -293,7 +293,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     int32_t *all_assign = NULL;
     int64_t N = 0, r0 = 0, r1 = 0;
 
-    if ((st = open_inputs(&q, &d, &pairs, &have_pairs, asym, &err))) goto done;
+    if ((st = open_inputs(env, &q, &d, &pairs, &have_pairs, asym, &err))) goto done;
     N = q.rows;
     r0 = N * rank / size;
     r1 = N * (rank + 1) / size;
@@ -392,4 +392,4 @@ const cli_command cmd_cluster = {
     "count and under `mpirun -np P`. See docs/cluster.md.",
     opts,
     run,
-    defaults};
+    defaults, 1};

@@ -237,4 +237,4 @@ static int run(const cli_env *env, int npos, char **pos) {
 const cli_command cmd_compare = {
     "compare", "paired significance between runs: differences, bootstrap CIs, randomization tests",
     "[NAME=]RUN[,RUN...] [NAME=]RUN[,RUN...] ...", description, opts, run,
-    defaults};
+    defaults, 0};

@@ -243,6 +243,12 @@ static void set_name(char *dst, size_t cap, const char *path) {
 static cJSON *settings_json(const cli_env *env, int64_t warmup, int eval_len) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "pairs", o_pairs ? o_pairs : "(embedded corpus)");
+    if (cli_given("query-field") || cli_given("positive-field") || cli_given("source-field")) {
+        cJSON *f = cJSON_AddObjectToObject(j, "pair_fields");
+        cJSON_AddStringToObject(f, "query", env->pairs.query_field);
+        cJSON_AddStringToObject(f, "positive", env->pairs.positive_field);
+        cJSON_AddStringToObject(f, "source", env->pairs.source_field);
+    }
     cJSON *bl = cJSON_AddArrayToObject(j, "beir");
     for (int i = 0; i < o_beir.n; i++) cJSON_AddItemToArray(bl, cJSON_CreateString(o_beir.v[i]));
     cJSON_AddStringToObject(j, "split", o_split);
@@ -404,8 +410,8 @@ fail:
 }
 
 /* A fresh model's vocab.txt and config.json in OUT/model. */
-static strata_status fresh_model(const demo_setup *s, int eval_len, const char **config, const char **vocab,
-                                 strata_error *err) {
+static strata_status fresh_model(const cli_env *env, const demo_setup *s, int eval_len,
+                                 const char **config, const char **vocab, strata_error *err) {
     const char *dir = dfmt("%s/model", s->out);
     *config = dfmt("%s/config.json", dir);
     *vocab = dfmt("%s/vocab.txt", dir);
@@ -420,8 +426,7 @@ static strata_status fresh_model(const demo_setup *s, int eval_len, const char *
         strata_free(text);
     } else {
         strata_pairs pp;
-        strata_pairs_options po = strata_pairs_default_options();
-        if ((st = strata_pairs_load(&pp, s->pairs, &po, err))) return st;
+        if ((st = strata_pairs_load(&pp, s->pairs, &env->pairs, err))) return st;
         st = strata_vocab_build(&pp, o_vocab_size, *vocab, err);
         strata_pairs_free(&pp);
     }
@@ -584,7 +589,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     }
     const char *config = NULL, *vocab = NULL;
     if (!s.init) {
-        if (fresh_model(&s, eval_len, &config, &vocab, &err)) goto fail_err;
+        if (fresh_model(env, &s, eval_len, &config, &vocab, &err)) goto fail_err;
         cli_info(env, "demo: fresh model: %d layers, hidden %d, %d heads, ffn %d (%s)", o_layers, o_hidden,
                  o_heads, o_ffn, config);
     }
@@ -632,4 +637,5 @@ const cli_command cmd_demo = {
     opts,
     run,
     defaults,
+    1,
 };

@@ -229,9 +229,7 @@ static strata_status load_inputs(const cli_env *env, int is_beir, int is_hash, c
             ts->fit_n = beir->corpus.n;
         }
     } else {
-        strata_pairs_options po = strata_pairs_default_options();
-        po.progress = env->progress;
-        if (strata_pairs_load(pairs, o_input, &po, err)) return err->status;
+        if (strata_pairs_load(pairs, o_input, &env->pairs, err)) return err->status;
         *have_pairs = 1;
         int which = strcmp(field, "positive") == 0;
         size_t n1 = (size_t)(pairs->n > 0 ? pairs->n : 1);
@@ -340,7 +338,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     buf = strata_malloc_array((size_t)chunk * (size_t)D, sizeof(float));
     if (!buf) goto oom;
     chunk_progress cp = {&env->progress, 0, ts.n};
-    strata_progress prog = {chunk_cb, &cp};
+    strata_progress prog = {chunk_cb, &cp, NULL};
     for (int64_t c0 = 0; c0 < ts.n; c0 += chunk) {
         int64_t cn = ts.n - c0 < chunk ? ts.n - c0 : chunk;
         cp.offset = c0;
@@ -412,4 +410,5 @@ const cli_command cmd_embed = {
     opts,
     run,
     defaults,
+    1,
 };

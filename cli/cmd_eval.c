@@ -476,4 +476,4 @@ static int run(const cli_env *env, int npos, char **pos) {
 
 const cli_command cmd_eval = {
     "eval", "retrieval metrics (nDCG@10, Recall, MRR, MAP) on a BEIR set", NULL, description,
-    opts, run, defaults};
+    opts, run, defaults, 0};

@@ -321,10 +321,8 @@ static int run_sweep(const cli_env *env) {
     uint64_t *qh = NULL, *ph = NULL;
     sweep_row *rows = calloc((size_t)(nss * (nas + ncs > 0 ? nas + ncs : 1) * nbs), sizeof *rows);
     int nrows = 0;
-    strata_pairs_options popt = strata_pairs_default_options();
-    popt.progress = env->progress;
     if (!rows) { strata_error_set(&err, STRATA_ENOMEM, "out of memory"); goto fail; }
-    if (strata_pairs_load(&pairs, o_pairs, &popt, &err)) goto fail;
+    if (strata_pairs_load(&pairs, o_pairs, &env->pairs, &err)) goto fail;
     const int64_t N = pairs.n;
     if (strata_plan_embeddings_load(&emb, o_q, o_d, N, &err)) goto fail;
     qh = malloc((size_t)N * sizeof *qh);
@@ -420,6 +418,6 @@ static void defaults(void) { o_tau = strata_train_default_params().tau; }
 
 const cli_command cmd_hardness = {
     "hardness", "how hard a plan's batches are under a surrogate model; CDE Fig. 6 sweep",
-    NULL, description, opts, run, defaults};
+    NULL, description, opts, run, defaults, 1};
 
 static const cli_command *self(void) { return &cmd_hardness; }

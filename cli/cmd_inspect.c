@@ -14,15 +14,9 @@
 #include "strata/io.h"
 #include "strata/json.h"
 
-static const char *o_qfield = "query";
-static const char *o_pfield = "positive";
-static const char *o_sfield = "source";
 static const char *o_json = NULL;
 
 static const cli_opt opts[] = {
-    {"query-field", CLI_STRING, &o_qfield, "F", "JSONL field holding the query (default query; anchor also understood)", 0},
-    {"positive-field", CLI_STRING, &o_pfield, "F", "JSONL field holding the positive (default positive)", 0},
-    {"source-field", CLI_STRING, &o_sfield, "F", "JSONL field holding the source (default source; missing -> default)", 0},
     {"json", CLI_STRING, &o_json, "OUT.json", "also write the statistics as JSON (atomically)", 0},
     {0},
 };
@@ -180,12 +174,7 @@ static int run(const cli_env *env, int npos, char **pos) {
         cJSON_AddStringToObject(root, "kind", "pairs");
     }
     if (!st && want_pairs) {
-        strata_pairs_options o = strata_pairs_default_options();
-        o.query_field = o_qfield;
-        o.positive_field = o_pfield;
-        o.source_field = o_sfield;
-        o.progress = env->progress;
-        st = strata_pairs_load(&p, path, &o, &err);
+        st = strata_pairs_load(&p, path, &env->pairs, &err);
         if (!st) st = strata_pairs_stats_compute(&s, &p, &err);
         cli_progress_done(env);
         if (!st) {
@@ -215,4 +204,5 @@ const cli_command cmd_inspect = {
     opts,
     run,
     NULL,
+    1,
 };

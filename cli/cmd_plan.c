@@ -28,9 +28,6 @@ static const char *o_stages = NULL;
 static int o_epochs;
 static int o_drop_last = 0;
 static int o_allow_dup = 0;
-static const char *o_qfield = "query";
-static const char *o_pfield = "positive";
-static const char *o_sfield = "source";
 static const char *o_out = NULL;
 
 static const cli_opt opts[] = {
@@ -48,9 +45,6 @@ static const cli_opt opts[] = {
     {"epochs", CLI_INT, &o_epochs, "E", "passes over the data", CLI_SHOW_DEFAULT},
     {"drop-last", CLI_FLAG, &o_drop_last, NULL, "drop leftovers instead of merging clusters / padding", 0},
     {"allow-duplicates", CLI_FLAG, &o_allow_dup, NULL, "do not enforce distinct query/positive texts per batch", 0},
-    {"query-field", CLI_STRING, &o_qfield, "F", "JSONL query field (default query)", 0},
-    {"positive-field", CLI_STRING, &o_pfield, "F", "JSONL positive field (default positive)", 0},
-    {"source-field", CLI_STRING, &o_sfield, "F", "JSONL source field (default source)", 0},
     {"out", CLI_STRING, &o_out, "PLAN_DIR", "output directory (batches.npy, mask.npy, plan.json)", CLI_REQUIRED},
     {0},
 };
@@ -204,12 +198,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     char *pjs = NULL;
     if (!cl || !stages) { strata_error_set(&err, STRATA_ENOMEM, "out of memory"); goto fail; }
 
-    strata_pairs_options popt = strata_pairs_default_options();
-    popt.query_field = o_qfield;
-    popt.positive_field = o_pfield;
-    popt.source_field = o_sfield;
-    popt.progress = env->progress;
-    if (strata_pairs_load(&pairs, o_pairs, &popt, &err)) goto fail;
+    if (strata_pairs_load(&pairs, o_pairs, &env->pairs, &err)) goto fail;
     const int64_t N = pairs.n;
     cli_info(env, "plan: %lld pairs, %d sources", (long long)N, pairs.n_sources);
 
@@ -294,6 +283,6 @@ done:
 
 const cli_command cmd_plan = {
     "plan", "plan minibatches: random / source / cluster, packing, TSP order, masks, curricula",
-    NULL, description, opts, run, defaults};
+    NULL, description, opts, run, defaults, 1};
 
 static const cli_command *self(void) { return &cmd_plan; }

@@ -68,4 +68,5 @@ const cli_command cmd_synth = {
     opts,
     run,
     defaults,
+    0,
 };

@@ -168,4 +168,5 @@ const cli_command cmd_tokenize = {
     opts,
     run,
     NULL,
+    0,
 };

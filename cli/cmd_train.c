@@ -65,6 +65,9 @@ static int run(const cli_env *env, int npos, char **pos) {
     (void)pos;
     strata_train_params p = strata_train_default_params();
     p.pairs_path = o_pairs;
+    p.query_field = env->pairs.query_field;
+    p.positive_field = env->pairs.positive_field;
+    p.source_field = env->pairs.source_field;
     p.plan_dir = o_plan;
     p.init_dir = o_init;
     p.config_path = o_config;
@@ -142,4 +145,4 @@ const cli_command cmd_train = {
     "a second-stage BERT reads those vectors before each text; two-stage GradCache with "
     "--chunk; sequence dropout --seq-dropout); --init may then name a BERT folder (copied "
     "into both stages) or a contextual model folder. See docs/contextual.md.",
-    opts, run, defaults};
+    opts, run, defaults, 1};

@@ -107,9 +107,7 @@ static strata_status from_beir(const strata_ctx_model *m, const strata_beir *b,
 static strata_status from_pairs(const strata_ctx_model *m, const char *path, const cli_env *env,
                                 int max_len, int batch, cli_ctx *out, strata_error *err) {
     strata_pairs pairs;
-    strata_pairs_options po = strata_pairs_default_options();
-    po.progress = env->progress;
-    strata_status st = strata_pairs_load(&pairs, path, &po, err);
+    strata_status st = strata_pairs_load(&pairs, path, &env->pairs, err);
     if (st) return st;
     size_t n1 = (size_t)(pairs.n > 0 ? pairs.n : 1);
     const char **t = strata_malloc_array(n1, sizeof *t);

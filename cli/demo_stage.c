@@ -174,7 +174,7 @@ int demo_stage(demo_runner *d, const char *done_path, const char *what, int argc
     }
     const char *argv[128];
     int n = 0;
-    if (argc > 120) {
+    if (argc > 114) {
         fprintf(stderr, "strata demo: stage '%s' has too many arguments\n", what);
         return -1;
     }
@@ -194,6 +194,16 @@ int demo_stage(demo_runner *d, const char *done_path, const char *what, int argc
         argv[n++] = seed;
     }
     if (d->env->quiet) argv[n++] = "--quiet";
+    /* the pair fields given to the demo reach every stage that reads pairs */
+    static const char *const readers[] = {"embed", "cluster", "plan", "hardness", "train"};
+    for (size_t r = 0; r < sizeof readers / sizeof readers[0]; r++) {
+        if (argc < 1 || strcmp(args[0], readers[r]) != 0) continue;
+        const strata_pairs_options *po = &d->env->pairs;
+        if (cli_given("query-field")) argv[n++] = "--query-field", argv[n++] = po->query_field;
+        if (cli_given("positive-field"))
+            argv[n++] = "--positive-field", argv[n++] = po->positive_field;
+        if (cli_given("source-field")) argv[n++] = "--source-field", argv[n++] = po->source_field;
+    }
     argv[n] = NULL;
     if (!d->env->quiet) {
         fprintf(stderr, "\n== %s\n$ ", what);

@@ -59,6 +59,14 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(argv[1], commands[i]->name) == 0)
             return cli_dispatch(commands[i], argc - 1, argv + 1);
+    const char *names[NCOMMANDS];
+    for (size_t i = 0; i < NCOMMANDS; i++) names[i] = commands[i]->name;
+    const char *near = cli_nearest(argv[1], strlen(argv[1]), names, NCOMMANDS);
+    if (near) {
+        fprintf(stderr, "strata: unknown command '%s'; did you mean '%s'?\n"
+                        "Try 'strata --help' for the list of commands.\n", argv[1], near);
+        return CLI_USAGE;
+    }
     fprintf(stderr, "strata: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return CLI_USAGE;

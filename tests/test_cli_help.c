@@ -20,7 +20,8 @@
 /* The "(default X)" --help prints for --opt of cmd, copied to out; 0 when
  * the option shows none. */
 static int help_default(const char *cmd, const char *opt, char *out, size_t n) {
-    assert_int_equal(tu_sh("%s %s --help", tu_strata(), cmd), 0);
+    /* one line per option: wide enough not to wrap */
+    assert_int_equal(tu_sh("COLUMNS=1000 %s %s --help", tu_strata(), cmd), 0);
     const char *h = tu_last_out();
     char key[64];
     snprintf(key, sizeof key, "  --%s ", opt);
@@ -139,11 +140,90 @@ static void test_docs_agree_with_help(void **state) {
     assert_true(checked >= 6);
 }
 
+/* A slip in a command or option name gets "did you mean"; a word far from
+ * every name does not. */
+static void test_suggestions(void **state) {
+    (void)state;
+    assert_int_equal(tu_sh("%s trian", tu_strata()), 2);
+    assert_non_null(strstr(tu_last_err(), "did you mean 'train'?"));
+    assert_int_equal(tu_sh("%s xyzzy", tu_strata()), 2);
+    assert_null(strstr(tu_last_err(), "did you mean"));
+    assert_int_equal(tu_sh("%s embed --bach-size 3", tu_strata()), 2);
+    assert_non_null(strstr(tu_last_err(), "did you mean --batch-size?"));
+    assert_int_equal(tu_sh("%s plan --query-feild q", tu_strata()), 2);
+    assert_non_null(strstr(tu_last_err(), "did you mean --query-field?"));
+    assert_int_equal(tu_sh("%s eval --completely-unknown 1", tu_strata()), 2);
+    assert_null(strstr(tu_last_err(), "did you mean"));
+}
+
+/* Help wraps to the width it is given: no line of any command's help is
+ * longer than COLUMNS unless it is one unbreakable word after the indent. */
+static void test_help_wraps(void **state) {
+    (void)state;
+    static const char *cmds[] = {"synth",    "inspect", "tokenize", "embed", "cluster", "plan",
+                                 "hardness", "train",   "eval",     "compare", "demo"};
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        assert_int_equal(tu_sh("COLUMNS=72 %s %s --help", tu_strata(), cmds[c]), 0);
+        const char *h = tu_last_out();
+        for (const char *line = h; *line;) {
+            const char *nl = strchr(line, '\n');
+            size_t len = nl ? (size_t)(nl - line) : strlen(line);
+            if (len > 72) {
+                const char *w = line;
+                while (*w == ' ') w++;
+                if (memchr(w, ' ', len - (size_t)(w - line)))
+                    fail_msg("strata %s --help: a line of %zu > 72 columns: %.*s", cmds[c], len,
+                             (int)len, line);
+            }
+            line = nl ? nl + 1 : line + len;
+        }
+    }
+}
+
+/* The pair-field options exist on every command that reads pairs and mean
+ * the same: a file with other field names embeds to the same bytes. */
+static void test_pair_fields_everywhere(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *std = tu_join(dir, "std.jsonl"), *oth = tu_join(dir, "oth.jsonl");
+    tu_write_str(std, "{\"query\": \"red apple\", \"positive\": \"an apple is red\", "
+                      "\"source\": \"a\"}\n{\"query\": \"blue sky\", \"positive\": "
+                      "\"the sky is blue\", \"source\": \"b\"}\n");
+    tu_write_str(oth, "{\"q\": \"red apple\", \"p\": \"an apple is red\", \"s\": \"a\"}\n"
+                      "{\"q\": \"blue sky\", \"p\": \"the sky is blue\", \"s\": \"b\"}\n");
+    const char *e1 = tu_join(dir, "e1.npy"), *e2 = tu_join(dir, "e2.npy");
+    assert_int_equal(tu_sh("%s embed --model hash --input %s --out %s --field positive --quiet",
+                           tu_strata(), std, e1), 0);
+    assert_int_equal(tu_sh("%s embed --model hash --input %s --out %s --field positive --quiet "
+                           "--query-field q --positive-field p --source-field s",
+                           tu_strata(), oth, e2), 0);
+    size_t n1, n2;
+    char *a = tu_read(e1, &n1), *b = tu_read(e2, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1);
+    free(a);
+    free(b);
+    /* without the options the other file is refused, naming the field */
+    assert_int_not_equal(tu_sh("%s embed --model hash --input %s --out %s --quiet", tu_strata(),
+                               oth, e2), 0);
+    assert_non_null(strstr(tu_last_err(), "\"query\" missing"));
+    static const char *readers[] = {"embed", "cluster", "plan", "hardness", "train", "inspect",
+                                    "demo"};
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+        assert_int_equal(tu_sh("COLUMNS=1000 %s %s --help", tu_strata(), readers[i]), 0);
+        if (!strstr(tu_last_out(), "--query-field") || !strstr(tu_last_out(), "--source-field"))
+            fail_msg("strata %s reads pairs but has no pair-field options", readers[i]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_prints_library_defaults),
         cmocka_unit_test(test_help_ignores_parsed_values),
         cmocka_unit_test(test_docs_agree_with_help),
+        cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_help_wraps),
+        cmocka_unit_test(test_pair_fields_everywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,8 +181,19 @@ static void test_keep_checkpoints(void **state) {
     (void)state;
     const char *all = tmp_path("run_keep_all");
     const char *two = tmp_path("run_keep_two");
-    assert_int_equal(tu_sh("%s --out %s --steps 12 --save-every 3 --threads 1", base_args(), all),
-                     0);
+    char loud[4096]; /* base_args without --quiet: the progress lines show */
+    snprintf(loud, sizeof loud, "%s", base_args());
+    char *q = strstr(loud, " --quiet");
+    memmove(q, q + 8, strlen(q + 8) + 1);
+    assert_int_equal(tu_sh("%s --out %s --steps 12 --save-every 3 --threads 1", loud, all), 0);
+    /* the last progress line ends with the loss, and none with an empty "ETA " */
+    const char *fin = strstr(tu_last_err(), "train: 12 steps");
+    if (!fin) print_message("%s", tu_last_err());
+    assert_non_null(fin);
+    const char *loss = strstr(fin, ", loss ");
+    assert_non_null(loss);
+    assert_true(loss < strchr(fin, '\n'));
+    assert_null(strstr(tu_last_err(), "ETA \n"));
     int rc = tu_sh("%s --out %s --steps 12 --save-every 3 --keep-checkpoints 2 --resume "
                    "--threads 1", base_args(), two);
     if (rc) print_message("%s", tu_last_err());

@@ -137,7 +137,15 @@ typedef void (*strata_progress_fn)(void *ud, const char *stage,
 typedef struct strata_progress {
     strata_progress_fn fn;  /* NULL: no reporting */
     void *ud;
+    /* Optional: a short status of the work ("loss 0.4123"), shown with the
+     * next report of the stage; NULL: none. Same thread rule as fn. */
+    void (*note)(void *ud, const char *stage, const char *text);
 } strata_progress;
+
+static inline void strata_progress_note(const strata_progress *p, const char *stage,
+                                        const char *text) {
+    if (p && p->note) p->note(p->ud, stage, text);
+}
 
 static inline void strata_progress_report(const strata_progress *p,
                                           const char *stage, int64_t done,

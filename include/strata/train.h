@@ -200,6 +200,8 @@ strata_status strata_train_batch(strata_train_ws *ws,
 
 typedef struct strata_train_params {
     const char *pairs_path;   /* pairs file (strata_pairs_load)              */
+    const char *query_field, *positive_field, *source_field; /* its JSONL
+                                 fields (NULL: strata_pairs_load's defaults) */
     const char *plan_dir;     /* batches.npy [+ mask.npy]                    */
     const char *init_dir;     /* model folder to start from, or NULL         */
     const char *config_path;  /* config.json for a fresh model (no init)     */

@@ -464,6 +464,12 @@ static strata_status train_loop(run *r, strata_error *err) {
             return st;
         }
         log_line(r, line);
+        const cJSON *lv = cJSON_GetObjectItemCaseSensitive(line, "loss");
+        if (cJSON_IsNumber(lv)) {
+            char note[48];
+            snprintf(note, sizeof note, "loss %.4f", lv->valuedouble);
+            strata_progress_note(&p->progress, "train", note);
+        }
         cJSON_Delete(line);
         strata_progress_report(&p->progress, "train", r->step, r->total, "steps");
         if ((p->save_every > 0 && r->step % p->save_every == 0) || r->step == r->total) {
@@ -497,6 +503,9 @@ strata_status strata_train_run(const strata_train_params *p, strata_error *err) 
 
     strata_pairs_options po = strata_pairs_default_options();
     po.progress = p->progress;
+    if (p->query_field) po.query_field = p->query_field;
+    if (p->positive_field) po.positive_field = p->positive_field;
+    if (p->source_field) po.source_field = p->source_field;
     if ((st = strata_pairs_load(&r.pairs, p->pairs_path, &po, err))) goto done;
     r.have_pairs = 1;
     r.pairs_fp = strata_pairs_fingerprint(&r.pairs);
