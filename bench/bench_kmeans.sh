@@ -90,7 +90,7 @@ run_faiss() {
 }
 run_strata() { # name, extra options
   local name=$1; shift
-  read -r W R C < <(timed build/strata cluster --input "$X" --k "$K" --niter "$NITER" \
+  read -r W R C < <(timed build/strata cluster --query-emb "$X" --clusters "$K" --niter "$NITER" \
                     --threads "$THREADS" --seed 1 --quiet --out "$OUT/$name" "$@")
   T=$($PY -c "import json,sys; print('%.3f' % json.load(open(sys.argv[1]))['seconds'])" "$OUT/$name/stats.json")
   echo "$W $R $T $C" >> "$OUT/$name.runs"

@@ -20,10 +20,10 @@ fi
 list=""
 for cs in ${CLUSTER_SIZES:-64 256 1024 4096}; do
   d="$O/cs$cs"
-  [ -f "$d/assign.npy" ] || $S cluster --quiet --threads "$T" --input "$O/Q.npy" --input2 "$O/D.npy" \
+  [ -f "$d/assign.npy" ] || $S cluster --quiet --threads "$T" --query-emb "$O/Q.npy" --doc-emb "$O/D.npy" \
       --pairs "$PAIRS" --per-source --cluster-size "$cs" --out "$d"
   list="$list${list:+,}$d"
 done
-$S hardness --threads "$T" --sweep --pairs "$PAIRS" --q "$O/Q.npy" --d "$O/D.npy" \
+$S hardness --threads "$T" --sweep --pairs "$PAIRS" --query-emb "$O/Q.npy" --doc-emb "$O/D.npy" \
    --assign-list "$list" --batch-sizes ${BATCH_SIZES:-32,64,128,256} --tau 0.02 \
    --csv "$O/sweep.csv" --out "$O/sweep.json" | tee "$O/sweep.txt"

@@ -364,15 +364,22 @@ const char *cli_nearest(const char *word, size_t len, const char *const *names, 
     return bd <= limit ? best : NULL;
 }
 
-/* The nearest option name of cmd (its own, aliases, common), or NULL. */
+/* The nearest option name of cmd (its own, common, pair fields; an old
+ * spelling counts as the option it names), or NULL. */
 static const char *nearest_opt(const cli_command *cmd, const char *name, size_t nl) {
-    const char *names[160];
+    const char *names[160], *canon[160];
     size_t n = 0;
-    for (const cli_opt *o = cmd->opts; o->name && n < 150; o++) names[n++] = o->name;
-    for (const cli_opt *o = common_opts; o->name && n < 160; o++) names[n++] = o->name;
-    for (const cli_opt *o = pair_opts; cmd->reads_pairs && o->name && n < 160; o++)
-        names[n++] = o->name;
-    return cli_nearest(name, nl, names, n);
+    for (const cli_opt *o = cmd->opts; o->name && n < 150; o++, n++) {
+        names[n] = o->name;
+        canon[n] = o->flags & CLI_ALIAS ? o->help : o->name;
+    }
+    for (const cli_opt *o = common_opts; o->name && n < 160; o++, n++) names[n] = canon[n] = o->name;
+    for (const cli_opt *o = pair_opts; cmd->reads_pairs && o->name && n < 160; o++, n++)
+        names[n] = canon[n] = o->name;
+    const char *near = cli_nearest(name, nl, names, n);
+    for (size_t i = 0; near && i < n; i++)
+        if (names[i] == near) return canon[i];
+    return near;
 }
 
 static const cli_opt *find_opt(const cli_opt *tab, const char *name, size_t n) {

@@ -32,10 +32,11 @@ static int o_k, o_per_source, o_niter, o_nredo, o_no_bounds;
 static int64_t o_cluster_size, o_max_cluster_size, o_mppc, o_init_sample;
 
 static const cli_opt opts[] = {
-    {"input", CLI_STRING, &o_input, "Q.npy", "embeddings [N, D], float32 or float16", CLI_REQUIRED},
-    {"input2", CLI_STRING, &o_input2, "D.npy", "second embeddings [N, D] (asymmetric: documents)", 0},
-    {"mode", CLI_STRING, &o_mode, "MODE", "spherical | asymmetric (default: asymmetric with --input2)", 0},
-    {"k", CLI_INT, &o_k, "K", "clusters (per source with --per-source)", 0},
+    {"query-emb", CLI_STRING, &o_input, "Q.npy", "embeddings [N, D], float32 or float16 (queries, or any rows)",
+     CLI_REQUIRED},
+    {"doc-emb", CLI_STRING, &o_input2, "D.npy", "document embeddings [N, D] of the same pairs (asymmetric)", 0},
+    {"mode", CLI_STRING, &o_mode, "MODE", "spherical | asymmetric (default: asymmetric with --doc-emb)", 0},
+    {"clusters", CLI_INT, &o_k, "K", "clusters (per source with --per-source)", 0},
     {"cluster-size", CLI_INT64, &o_cluster_size, "S", "K = ceil(n / S) (per source with --per-source)", 0},
     {"pairs", CLI_STRING, &o_pairs, "PAIRS", "pairs file, one per row, for sources and their names", 0},
     {"per-source", CLI_FLAG, &o_per_source, NULL, "cluster each source of --pairs separately", 0},
@@ -48,6 +49,9 @@ static const cli_opt opts[] = {
      "train on a sample of K*M rows (default: every row)", 0},
     {"no-bounds", CLI_FLAG, &o_no_bounds, NULL, "plain Lloyd: re-score every row every iteration", 0},
     {"out", CLI_STRING, &o_out, "DIR", "output directory", CLI_REQUIRED},
+    {"input", CLI_STRING, &o_input, NULL, "query-emb", CLI_ALIAS},
+    {"input2", CLI_STRING, &o_input2, NULL, "doc-emb", CLI_ALIAS},
+    {"k", CLI_INT, &o_k, NULL, "clusters", CLI_ALIAS},
     {0},
 };
 
@@ -162,11 +166,11 @@ static int parse_options(const cli_env *env, strata_kmeans_params *p, int *asym_
     else if (strcmp(o_mode, "spherical") == 0) asym = 0;
     else if (strcmp(o_mode, "asymmetric") == 0) asym = 1;
     else return cli_usage_error(cmd, "--mode must be spherical or asymmetric, got '%s'", o_mode);
-    if (asym && !o_input2) return cli_usage_error(cmd, "--mode asymmetric needs --input2");
-    if (!asym && o_input2) return cli_usage_error(cmd, "--input2 is only used with --mode asymmetric");
+    if (asym && !o_input2) return cli_usage_error(cmd, "--mode asymmetric needs --doc-emb");
+    if (!asym && o_input2) return cli_usage_error(cmd, "--doc-emb is only used with --mode asymmetric");
     if ((o_k > 0) == (o_cluster_size > 0))
-        return cli_usage_error(cmd, "give exactly one of --k K (>= 1) or --cluster-size S (>= 1)");
-    if (o_k < 0 || o_cluster_size < 0) return cli_usage_error(cmd, "--k and --cluster-size must be >= 1");
+        return cli_usage_error(cmd, "give exactly one of --clusters K (>= 1) or --cluster-size S (>= 1)");
+    if (o_k < 0 || o_cluster_size < 0) return cli_usage_error(cmd, "--clusters and --cluster-size must be >= 1");
     if (o_per_source && !o_pairs) return cli_usage_error(cmd, "--per-source needs --pairs");
     if (o_niter < 1 || o_nredo < 1) return cli_usage_error(cmd, "--niter and --nredo must be >= 1");
     if (o_max_cluster_size < 0 || o_mppc < 0 || o_init_sample < 0)
@@ -188,8 +192,8 @@ static int parse_options(const cli_env *env, strata_kmeans_params *p, int *asym_
     return CLI_OK;
 }
 
-/* Opens --input (and --input2) and --pairs, and checks them against each
- * other and --k. */
+/* Opens --query-emb (and --doc-emb) and --pairs, and checks them against
+ * each other and --clusters. */
 static strata_status open_inputs(const cli_env *env, rows_view *q, rows_view *d,
                                  strata_pairs *pairs, int *have_pairs, int asym,
                                  strata_error *err) {
@@ -386,7 +390,7 @@ const cli_command cmd_cluster = {
     "spherical / asymmetric k-means on embeddings, per source -> assign.npy, centroids.npy, stats.json",
     NULL,
     "Spherical k-means (rows and centroids unit-normalized, score = cosine) or CDE's\n"
-    "asymmetric k-means on pairs (--input Q.npy --input2 D.npy: a pair [q+d] is scored\n"
+    "asymmetric k-means on pairs (--query-emb Q.npy --doc-emb D.npy: a pair [q+d] is scored\n"
     "against centroids [d_m+q_m], i.e. q.d_m + d.q_m). Every row is used for training\n"
     "unless --max-points-per-centroid is given. Results are identical for any thread\n"
     "count and under `mpirun -np P`. See docs/cluster.md.",

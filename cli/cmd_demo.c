@@ -79,7 +79,7 @@ static const cli_opt opts[] = {
      "embedder for clustering and masks", CLI_SHOW_DEFAULT},
     {"dim", CLI_INT, &o_dim, "D", "hash embedder dims", CLI_SHOW_DEFAULT},
     {"init", CLI_STRING, &o_init, "MODEL_DIR", "continue training this model (default: fresh small BERT)", 0},
-    {"k", CLI_INT, &o_k, "K", "clusters per source for `cluster`", CLI_SHOW_DEFAULT},
+    {"clusters", CLI_INT, &o_k, "K", "clusters per source for `cluster`", CLI_SHOW_DEFAULT},
     {"batch-size", CLI_INT64, &o_batch, "B", "pairs per batch", CLI_SHOW_DEFAULT},
     {"steps", CLI_INT64, &o_steps, "N", "training steps per strategy and seed", CLI_SHOW_DEFAULT},
     {"warmup", CLI_INT64, &o_warmup, "N", "warmup steps (default: a tenth of the steps)", 0},
@@ -103,6 +103,7 @@ static const cli_opt opts[] = {
     {"paraphrase", CLI_DOUBLE, &o_paraphrase, "P", "embedded corpus: synonym rate in queries (default: synth's)", 0},
     {"precision", CLI_STRING, &o_precision, "MODE",
      "training and BERT embedding: auto|fp32|bf16 (default auto: bf16 where the CPU and build have it)", 0},
+    {"k", CLI_INT, &o_k, NULL, "clusters", CLI_ALIAS},
     {0},
 };
 
@@ -354,10 +355,10 @@ static int cluster_seed(demo_runner *d, const demo_setup *s, int c, const char *
     const char *done = dfmt("%s/" STRATA_MANIFEST, dir), *par = dfmt("%lld", (long long)cl->param);
     const char *what = dfmt("cluster %s, seed %s", cl->name, seed);
     if (cl->on == 'a')
-        DEMO_STAGE(d, done, what, "cluster", "--input", q, "--input2", p, "--mode", "asymmetric",
+        DEMO_STAGE(d, done, what, "cluster", "--query-emb", q, "--doc-emb", p, "--mode", "asymmetric",
                    "--cluster-size", par, "--pairs", s->pairs, "--per-source", "--out", dir, "--seed", seed);
     else
-        DEMO_STAGE(d, done, what, "cluster", "--input", cl->on == 'q' ? q : p, "--k", par, "--pairs",
+        DEMO_STAGE(d, done, what, "cluster", "--query-emb", cl->on == 'q' ? q : p, "--clusters", par, "--pairs",
                    s->pairs, "--per-source", "--out", dir, "--seed", seed);
     return 0;
 fail:
@@ -389,9 +390,9 @@ static int plan_seed(demo_runner *d, const demo_setup *s, int k, const char *see
         a[n++] = st->base;
     }
     if (st->filter) {
-        a[n++] = "--filter-q";
+        a[n++] = "--query-emb";
         a[n++] = q;
-        a[n++] = "--filter-d";
+        a[n++] = "--doc-emb";
         a[n++] = p;
         a[n++] = "--margin";
         a[n++] = dfmt("%g", o_margin);
@@ -402,8 +403,8 @@ static int plan_seed(demo_runner *d, const demo_setup *s, int k, const char *see
     a[n++] = seed;
     if (demo_stage(d, dfmt("%s/" STRATA_MANIFEST, dir), dfmt("plan %s, seed %s", st->name, seed), n, a)) return -1;
     const char *hard = dfmt("%s/hardness.json", dir);
-    DEMO_STAGE(d, hard, dfmt("hardness of plan %s, seed %s", st->name, seed), "hardness", "--plan", dir, "--q",
-               q, "--d", p, "--tau", "0.02", "--out", hard);
+    DEMO_STAGE(d, hard, dfmt("hardness of plan %s, seed %s", st->name, seed), "hardness", "--plan", dir,
+               "--query-emb", q, "--doc-emb", p, "--out", hard);
     return 0;
 fail:
     return -1;

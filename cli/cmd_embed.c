@@ -51,7 +51,7 @@ static const cli_opt opts[] = {
      "BERT: pooling (default: the model's 1_Pooling/config.json, else mean)", 0},
     {"normalize", CLI_FLAG, &o_normalize, NULL, "BERT: L2-normalize (default: per modules.json)", 0},
     {"no-normalize", CLI_FLAG, &o_no_normalize, NULL, "BERT: do not L2-normalize", 0},
-    {"batch-size", CLI_INT, &o_batch, "N", "BERT: texts per forward batch", CLI_SHOW_DEFAULT},
+    {"encode-batch", CLI_INT, &o_batch, "N", "BERT: texts per forward batch", CLI_SHOW_DEFAULT},
     {"fp16", CLI_FLAG, &o_fp16, NULL, "write float16 instead of float32", 0},
     {"precision", CLI_STRING, &o_precision, "MODE", "BERT: " CLI_PRECISION_HELP, 0},
     {"contextual", CLI_STRING, &o_contextual, "DIR",
@@ -61,6 +61,7 @@ static const cli_opt opts[] = {
      "context.npy + context.ids.txt beside --out), a stored context.npy, or null", 0},
     {"context-size", CLI_INT, &o_context_size, "J",
      "contextual: context documents (default: the model's)", 0},
+    {"batch-size", CLI_INT, &o_batch, NULL, "encode-batch", CLI_ALIAS},
     {0},
 };
 
@@ -157,7 +158,7 @@ static int check_options(void) {
     if (o_dim < 1 || o_dim > 65536) return cli_usage_error(&cmd_embed, "--dim must be in [1, 65536]");
     if (o_nnz < 1 || o_nnz > 64) return cli_usage_error(&cmd_embed, "--nnz must be in [1, 64]");
     if (o_max_len < 2) return cli_usage_error(&cmd_embed, "--max-len must be >= 2");
-    if (o_batch < 1) return cli_usage_error(&cmd_embed, "--batch-size must be >= 1");
+    if (o_batch < 1) return cli_usage_error(&cmd_embed, "--encode-batch must be >= 1");
     if (o_normalize && o_no_normalize)
         return cli_usage_error(&cmd_embed, "--normalize and --no-normalize exclude each other");
     if (o_pool && strcmp(o_pool, "cls") != 0 && strcmp(o_pool, "mean") != 0)

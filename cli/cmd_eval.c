@@ -3,7 +3,7 @@
  * embeddings, or an existing TREC run, scored with the BEIR metrics.
  *
  *   strata eval --beir DIR [--split test] (--model hash|MODEL_DIR |
- *       --corpus-emb C.npy --query-emb Q.npy) [--k 100] [--normalize]
+ *       --doc-emb C.npy --query-emb Q.npy) [--top-k 100] [--cosine]
  *       [--ignore-identical-ids] [--run-out run.trec] [--out metrics.json]
  *   strata eval --run run.trec (--qrels qrels.tsv | --beir DIR [--split S])
  *       [--out metrics.json]
@@ -42,20 +42,20 @@ static const cli_opt opts[] = {
     {"split", CLI_STRING, &o_split, "NAME", "qrels split (default test)", 0},
     {"model", CLI_STRING, &o_model, "hash|DIR",
      "embed the corpus and queries with this model (hash embedder or a BERT model dir)", 0},
-    {"corpus-emb", CLI_STRING, &o_cemb, "C.npy",
+    {"doc-emb", CLI_STRING, &o_cemb, "C.npy",
      "precomputed corpus embeddings [corpus rows, D] (float32/float16)", 0},
     {"query-emb", CLI_STRING, &o_qemb, "Q.npy",
      "precomputed query embeddings [query rows, D], rows in queries.jsonl order", 0},
-    {"k", CLI_INT, &o_k, "N", "documents retrieved per query", CLI_SHOW_DEFAULT},
+    {"top-k", CLI_INT, &o_k, "N", "documents retrieved per query", CLI_SHOW_DEFAULT},
     {"max-len", CLI_INT, &o_max_len, "N", "--model DIR: tokens per text", CLI_SHOW_DEFAULT},
-    {"batch-size", CLI_INT, &o_batch, "N", "--model DIR: texts per forward batch",
+    {"encode-batch", CLI_INT, &o_batch, "N", "--model DIR: texts per forward batch",
      CLI_SHOW_DEFAULT},
     {"precision", CLI_STRING, &o_precision, "MODE", "--model DIR: " CLI_PRECISION_HELP, 0},
     {"context", CLI_STRING, &o_context, "CORPUS|E.npy|null",
      "contextual --model: where the context comes from (default: the BEIR corpus)", 0},
     {"context-size", CLI_INT, &o_context_size, "J",
      "contextual --model: context documents (default: the model's)", 0},
-    {"normalize", CLI_FLAG, &o_normalize, NULL,
+    {"cosine", CLI_FLAG, &o_normalize, NULL,
      "score by cosine (divide by both norms) instead of raw inner product", 0},
     {"ignore-identical-ids", CLI_FLAG, &o_ignore_ids, NULL,
      "drop retrieved documents whose id equals the query id (BEIR: ArguAna, Quora)", 0},
@@ -72,6 +72,10 @@ static const cli_opt opts[] = {
     {"compare-to", CLI_STRINGS, &o_compare_to, "[NAME=]RUN",
      "compare with a TREC run or metrics JSON on the same queries (as strata compare)", 0},
     {"compare-out", CLI_STRING, &o_compare_out, "PATH", "write that comparison as JSON here", 0},
+    {"corpus-emb", CLI_STRING, &o_cemb, NULL, "doc-emb", CLI_ALIAS},
+    {"k", CLI_INT, &o_k, NULL, "top-k", CLI_ALIAS},
+    {"batch-size", CLI_INT, &o_batch, NULL, "encode-batch", CLI_ALIAS},
+    {"normalize", CLI_FLAG, &o_normalize, NULL, "cosine", CLI_ALIAS},
     {0}};
 
 /* The defaults of retrieval (eval.h) and of the embedder (embedder.h). */
@@ -85,7 +89,7 @@ static void defaults(void) {
 static const char description[] =
     "Exact top-k retrieval by inner product (blocked sgemm + per-query heap) over a BEIR set, "
     "scored with nDCG@10, Recall@10, Recall@100, MRR@10 and MAP@100 exactly as trec_eval / "
-    "pytrec_eval compute them (BEIR's numbers). Give embeddings (--corpus-emb/--query-emb, "
+    "pytrec_eval compute them (BEIR's numbers). Give embeddings (--doc-emb/--query-emb, "
     "rows in corpus.jsonl/queries.jsonl order; C.ids.txt/Q.ids.txt next to them are checked "
     "when present) or --model; or score an existing run with --run and --qrels (or --beir). "
     "Prints a one-line summary on stdout. A contextual --model (docs/contextual.md) takes "
@@ -436,14 +440,14 @@ extern const cli_command cmd_eval;
 static int run(const cli_env *env, int npos, char **pos) {
     (void)npos;
     (void)pos;
-    if (o_k < 1) return cli_usage_error(&cmd_eval, "--k must be >= 1 (got %d)", o_k);
+    if (o_k < 1) return cli_usage_error(&cmd_eval, "--top-k must be >= 1 (got %d)", o_k);
     if (o_compare_out && !o_compare_to.n)
         return cli_usage_error(&cmd_eval, "--compare-out needs --compare-to");
     if (o_run) {
         if (o_model || o_cemb || o_qemb)
             return cli_usage_error(&cmd_eval,
                                    "--run scores an existing run: do not combine it with "
-                                   "--model, --corpus-emb or --query-emb");
+                                   "--model, --doc-emb or --query-emb");
         if (!o_qrels && !o_beir)
             return cli_usage_error(&cmd_eval, "--run needs --qrels FILE or --beir DIR");
         if (o_run_out) return cli_usage_error(&cmd_eval, "--run-out needs a search (not --run)");
@@ -452,16 +456,16 @@ static int run(const cli_env *env, int npos, char **pos) {
     }
     if (!o_beir) return cli_usage_error(&cmd_eval, "give --beir DIR (or --run with --qrels)");
     if (o_k < 100)
-        cli_info(env, "note: --k %d < 100: recall@100 and map@100 see only %d documents", o_k,
+        cli_info(env, "note: --top-k %d < 100: recall@100 and map@100 see only %d documents", o_k,
                  o_k);
     if (o_model && (o_cemb || o_qemb))
-        return cli_usage_error(&cmd_eval, "give either --model or --corpus-emb/--query-emb");
+        return cli_usage_error(&cmd_eval, "give either --model or --doc-emb/--query-emb");
     if ((o_context || o_context_size) && (!o_model || !strata_ctx_is_model_dir(o_model)))
         return cli_usage_error(&cmd_eval, "--context and --context-size need a contextual --model");
     if (o_context_size < 0) return cli_usage_error(&cmd_eval, "--context-size must be >= 1");
     if (!o_model && (!o_cemb || !o_qemb))
         return cli_usage_error(&cmd_eval,
-                               "give --corpus-emb and --query-emb (or --model hash|DIR)");
+                               "give --doc-emb and --query-emb (or --model hash|DIR)");
     if (o_precision && (!o_model || strcmp(o_model, "hash") == 0))
         return cli_usage_error(&cmd_eval, "--precision applies to --model DIR (a BERT model)");
     if (o_precision && strcmp(o_precision, "fp32") != 0 && strcmp(o_precision, "auto") != 0 &&

@@ -34,8 +34,8 @@ static const char *o_cluster_sizes = NULL;
 
 static const cli_opt opts[] = {
     {"plan", CLI_STRING, &o_plan, "PLAN_DIR", "plan to measure (from `strata plan`)", 0},
-    {"q", CLI_STRING, &o_q, "Q.npy", "surrogate query embeddings [N, D]", CLI_REQUIRED},
-    {"d", CLI_STRING, &o_d, "D.npy", "surrogate document embeddings [N, D]", CLI_REQUIRED},
+    {"query-emb", CLI_STRING, &o_q, "Q.npy", "surrogate query embeddings [N, D]", CLI_REQUIRED},
+    {"doc-emb", CLI_STRING, &o_d, "D.npy", "surrogate document embeddings [N, D]", CLI_REQUIRED},
     {"tau", CLI_DOUBLE, &o_tau, "T", "InfoNCE temperature (the trainer's, as in CDE)", CLI_SHOW_DEFAULT},
     {"csv", CLI_STRING, &o_csv, "FILE", "per-batch rows (plan mode) or the sweep table as CSV", 0},
     {"out", CLI_STRING, &o_out, "FILE.json", "summary as JSON", 0},
@@ -47,6 +47,8 @@ static const cli_opt opts[] = {
     {"assign-list", CLI_STRING, &o_assign_list, "LIST", "sweep: assign.npy files or cluster dirs, comma-separated", 0},
     {"cluster-sizes", CLI_STRING, &o_cluster_sizes, "LIST", "sweep: cluster sizes to cluster for (asymmetric k-means of --q/--d per source)", 0},
     {"strategies", CLI_STRING, &o_strategies, "LIST", "sweep: strategies (default random,source,cluster)", 0},
+    {"q", CLI_STRING, &o_q, NULL, "query-emb", CLI_ALIAS},
+    {"d", CLI_STRING, &o_d, NULL, "doc-emb", CLI_ALIAS},
     {0},
 };
 
@@ -180,7 +182,7 @@ static void free_lists(void) {
 }
 
 /* Asymmetric k-means of (q, d) per source with K = ceil(n_source / size):
- * the assignment `strata cluster --input Q --input2 D --per-source
+ * the assignment `strata cluster --query-emb Q --doc-emb D --per-source
  * --cluster-size size` would write, computed in memory. */
 static strata_status cluster_for_size(strata_plan_clusters *out, const strata_plan_embeddings *e,
                                       const strata_pairs *pairs, int64_t size, uint64_t seed,

@@ -37,8 +37,8 @@ static const cli_opt opts[] = {
     {"assign", CLI_STRING, &o_assign, "PATH", "cluster assignment: assign.npy or a `strata cluster` output dir", 0},
     {"centroids", CLI_STRING, &o_centroids, "PATH", "centroids.npy [K, D] (default: next to assign.npy)", 0},
     {"order", CLI_STRING, &o_order, "O", "random | tsp: batch order within an epoch (default random)", 0},
-    {"filter-q", CLI_STRING, &o_fq, "Q.npy", "surrogate query embeddings [N, D]: compute the false-negative mask", 0},
-    {"filter-d", CLI_STRING, &o_fd, "D.npy", "surrogate document embeddings [N, D]", 0},
+    {"query-emb", CLI_STRING, &o_fq, "Q.npy", "surrogate query embeddings [N, D]: compute the false-negative mask", 0},
+    {"doc-emb", CLI_STRING, &o_fd, "D.npy", "surrogate document embeddings [N, D]", 0},
     {"margin", CLI_DOUBLE, &o_margin, "M", "mask d_j for q_i when s(q_i,d_j) >= s(q_i,d_i) - M", CLI_SHOW_DEFAULT},
     {"threshold", CLI_DOUBLE, &o_threshold, "T", "instead mask when s(q_i,d_j) >= T (absolute)", 0},
     {"stages", CLI_STRING, &o_stages, "SPEC", "curriculum, e.g. random:0.3,cluster=k10/:0.3,cluster=s256/:0.4", 0},
@@ -46,6 +46,8 @@ static const cli_opt opts[] = {
     {"drop-last", CLI_FLAG, &o_drop_last, NULL, "drop leftovers instead of merging clusters / padding", 0},
     {"allow-duplicates", CLI_FLAG, &o_allow_dup, NULL, "do not enforce distinct query/positive texts per batch", 0},
     {"out", CLI_STRING, &o_out, "PLAN_DIR", "output directory (batches.npy, mask.npy, plan.json)", CLI_REQUIRED},
+    {"filter-q", CLI_STRING, &o_fq, NULL, "query-emb", CLI_ALIAS},
+    {"filter-d", CLI_STRING, &o_fd, NULL, "doc-emb", CLI_ALIAS},
     {0},
 };
 
@@ -62,7 +64,7 @@ static const char description[] =
     "`strata cluster` assignment). Big clusters are split into batches, leftovers "
     "merged along the nearest centroids of the same source (or dropped with "
     "--drop-last); no batch holds two pairs with the same query or positive text. "
-    "With --filter-q/--filter-d the false-negative mask of CDE Eq. 4 is written too. "
+    "With --query-emb/--doc-emb the false-negative mask of CDE Eq. 4 is written too. "
     "Outputs: PLAN_DIR/batches.npy (int64 [n_batches, B], -1 pads), mask.npy (uint8 "
     "[n_batches, B, ceil(B/8)], bit j of row i: document j excluded for query i, "
     "little-endian bit order) and plan.json, written last: a plan is complete iff "
@@ -117,9 +119,9 @@ static int check_options(strata_plan_strategy *strat, strata_plan_order *order) 
         return cli_usage_error(cmd, "unknown --order \"%s\" (random, tsp)", o_order);
     if (o_batch < 1) return cli_usage_error(cmd, "--batch-size must be >= 1");
     if (o_epochs < 1) return cli_usage_error(cmd, "--epochs must be >= 1");
-    if (!o_fq != !o_fd) return cli_usage_error(cmd, "--filter-q and --filter-d go together");
+    if (!o_fq != !o_fd) return cli_usage_error(cmd, "--query-emb and --doc-emb go together");
     if (!o_fq && !isnan(o_threshold))
-        return cli_usage_error(cmd, "--threshold needs --filter-q/--filter-d");
+        return cli_usage_error(cmd, "--threshold needs --query-emb/--doc-emb");
     if (o_strategy && *strat == STRATA_PLAN_CLUSTER && !o_assign)
         return cli_usage_error(cmd, "--strategy cluster needs --assign");
     if (o_strategy && *strat != STRATA_PLAN_CLUSTER && (o_assign || o_centroids))

@@ -64,12 +64,12 @@ common=(--threads "$threads" --quiet)
 [ -s "$out/emb/q.npy" ] || { mkdir -p "$out/emb"
   t "$strata" embed --model hash --input "$pairs" --field query --out "$out/emb/q.npy" "${common[@]}"
   t "$strata" embed --model hash --input "$pairs" --field positive --out "$out/emb/d.npy" "${common[@]}"; }
-[ -s "$out/clusters/stats.json" ] || t "$strata" cluster --input "$out/emb/q.npy" \
-  --input2 "$out/emb/d.npy" --pairs "$pairs" --per-source --cluster-size 256 --out "$out/clusters" \
+[ -s "$out/clusters/stats.json" ] || t "$strata" cluster --query-emb "$out/emb/q.npy" \
+  --doc-emb "$out/emb/d.npy" --pairs "$pairs" --per-source --cluster-size 256 --out "$out/clusters" \
   "${common[@]}"
 [ -s "$out/plan/plan.json" ] || t "$strata" plan --pairs "$pairs" --batch-size "$batch" \
-  --strategy cluster --assign "$out/clusters" --filter-q "$out/emb/q.npy" \
-  --filter-d "$out/emb/d.npy" --out "$out/plan" "${common[@]}"
+  --strategy cluster --assign "$out/clusters" --query-emb "$out/emb/q.npy" \
+  --doc-emb "$out/emb/d.npy" --out "$out/plan" "${common[@]}"
 
 # the test sets with only their judged test queries: the same scores (only
 # judged queries count), a fraction of the query embedding work

@@ -53,9 +53,9 @@ static void test_help_prints_library_defaults(void **state) {
     expect_default("embed", "dim", ep.hash.dim);
     expect_default("embed", "nnz", ep.hash.nnz);
     expect_default("embed", "max-len", ep.embed.max_len);
-    expect_default("embed", "batch-size", ep.embed.batch_size);
+    expect_default("embed", "encode-batch", ep.embed.batch_size);
     expect_default("eval", "max-len", ep.embed.max_len);
-    expect_default("eval", "k", strata_eval_default_options().k);
+    expect_default("eval", "top-k", strata_eval_default_options().k);
     strata_train_params tp = strata_train_default_params();
     expect_default("train", "tau", tp.tau);
     expect_default("train", "lr", tp.lr);
@@ -148,8 +148,11 @@ static void test_suggestions(void **state) {
     assert_non_null(strstr(tu_last_err(), "did you mean 'train'?"));
     assert_int_equal(tu_sh("%s xyzzy", tu_strata()), 2);
     assert_null(strstr(tu_last_err(), "did you mean"));
-    assert_int_equal(tu_sh("%s embed --bach-size 3", tu_strata()), 2);
+    assert_int_equal(tu_sh("%s plan --bach-size 3", tu_strata()), 2);
     assert_non_null(strstr(tu_last_err(), "did you mean --batch-size?"));
+    /* a slip of an old spelling suggests the current name */
+    assert_int_equal(tu_sh("%s eval --corpus-embs C.npy", tu_strata()), 2);
+    assert_non_null(strstr(tu_last_err(), "did you mean --doc-emb?"));
     assert_int_equal(tu_sh("%s plan --query-feild q", tu_strata()), 2);
     assert_non_null(strstr(tu_last_err(), "did you mean --query-field?"));
     assert_int_equal(tu_sh("%s eval --completely-unknown 1", tu_strata()), 2);
@@ -216,6 +219,54 @@ static void test_pair_fields_everywhere(void **state) {
     }
 }
 
+/* An old spelling parses as the option it names (the same bytes out) and
+ * --help lists it under "Old spellings". */
+static void test_old_spellings(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *pairs = tu_join(dir, "sp.jsonl");
+    char buf[8192];
+    int k = 0;
+    for (int i = 0; i < 40; i++)
+        k += snprintf(buf + k, sizeof buf - (size_t)k,
+                      "{\"query\": \"topic%d word%d\", \"positive\": \"word%d text%d about "
+                      "topic%d\", \"source\": \"s%d\"}\n",
+                      i % 5, i, i, i % 7, i % 5, i % 2);
+    tu_write_str(pairs, buf);
+    char q[512], d[512];
+    snprintf(q, sizeof q, "%s", tu_join(dir, "sq.npy"));
+    snprintf(d, sizeof d, "%s", tu_join(dir, "sd.npy"));
+    assert_int_equal(tu_sh("%s embed --model hash --input %s --out %s --quiet", tu_strata(), pairs,
+                           q), 0);
+    assert_int_equal(tu_sh("%s embed --model hash --input %s --field positive --out %s --quiet",
+                           tu_strata(), pairs, d), 0);
+    char a1[512], a2[512];
+    snprintf(a1, sizeof a1, "%s", tu_join(dir, "new"));
+    snprintf(a2, sizeof a2, "%s", tu_join(dir, "old"));
+    assert_int_equal(tu_sh("%s cluster --query-emb %s --doc-emb %s --clusters 3 --out %s --quiet",
+                           tu_strata(), q, d, a1), 0);
+    assert_int_equal(tu_sh("%s cluster --input %s --input2 %s --k 3 --out %s --quiet",
+                           tu_strata(), q, d, a2), 0);
+    size_t n1, n2;
+    char *x = tu_read(tu_join(a1, "assign.npy"), &n1), *y = tu_read(tu_join(a2, "assign.npy"), &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(x, y, n1);
+    free(x);
+    free(y);
+    /* a required option given by its old name counts as given */
+    assert_int_not_equal(tu_sh("%s hardness --plan %s --q %s --d %s --out %s", tu_strata(),
+                               tu_join(dir, "no-plan"), q, d, tu_join(dir, "h.json")), 0);
+    assert_null(strstr(tu_last_err(), "missing required option"));
+    assert_int_equal(tu_sh("%s hardness --help", tu_strata()), 0);
+    assert_non_null(strstr(tu_last_out(), "--q means --query-emb"));
+    assert_int_equal(tu_sh("COLUMNS=1000 %s eval --help", tu_strata()), 0);
+    assert_non_null(strstr(tu_last_out(), "Old spellings"));
+    assert_non_null(strstr(tu_last_out(), "--corpus-emb means --doc-emb"));
+    /* the current names are listed, the old ones only under Old spellings */
+    assert_non_null(strstr(tu_last_out(), "  --doc-emb C.npy"));
+    assert_null(strstr(tu_last_out(), "  --corpus-emb C.npy"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_prints_library_defaults),
@@ -224,6 +275,7 @@ int main(void) {
         cmocka_unit_test(test_suggestions),
         cmocka_unit_test(test_help_wraps),
         cmocka_unit_test(test_pair_fields_everywhere),
+        cmocka_unit_test(test_old_spellings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /*
  * eval.c — binding of retrieval evaluation (eval.h) on in-memory embeddings
  * and judgments: the same strata_eval_retrieve + strata_eval_metrics calls
- * `strata eval --corpus-emb --query-emb` makes, on a strata_beir built from
+ * `strata eval --doc-emb --query-emb` makes, on a strata_beir built from
  * the given ids (texts empty) and qrels.
  */
 #include "common.h"

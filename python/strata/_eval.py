@@ -40,7 +40,7 @@ def _read_qrels(path):
 def evaluate(query_emb, doc_emb, qrels, k=100, query_ids=None, doc_ids=None, normalize=False,
              ignore_identical_ids=False, per_query=False, return_run=False, threads=None):
     """Exact top-k retrieval by inner product and the BEIR metrics, the
-    numbers ``strata eval --corpus-emb --query-emb`` reports (same code).
+    numbers ``strata eval --doc-emb --query-emb`` reports (same code).
 
     query_emb  float32 [nq, D], doc_emb float32 [nc, D] (C order)
     qrels      {query-id: {doc-id: score}} (pytrec_eval's form) or the path

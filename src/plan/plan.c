@@ -63,7 +63,7 @@ static strata_status check_inputs(const strata_plan_data *d, const strata_plan_s
     if (p->filter && (!d->fq || !d->fd))
         return strata_error_set(err, STRATA_EINVAL,
                                 "plan: the false-negative filter needs surrogate embeddings "
-                                "(--filter-q and --filter-d)");
+                                "(--query-emb and --doc-emb)");
     if (p->filter && (!isfinite(p->margin) || (p->use_threshold && !isfinite(p->threshold))))
         return strata_error_set(err, STRATA_EINVAL, "plan: margin/threshold must be finite");
     for (int s = 0; s < n_stages; s++) {
