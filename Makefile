@@ -8,12 +8,19 @@
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
 #   make bench      build benchmark helpers (see bench/README.md)
 #   make demo       run the main job on the embedded default corpus
+#   make install    install bin/strata, lib/libstrata.{a,so}, include/strata/*.h
+#                   and lib/pkgconfig/strata.pc under $(DESTDIR)$(PREFIX)
+#   make uninstall  remove what make install put there
 #
 # Variables: BUILD=dir  WERROR=1 (-Werror)  SAN=1 (sanitizers)  MPI=0 (no MPI)
 #            DNNL=0 (no oneDNN: fp32 only)
 #            OPT=-O2    FUZZ_SECONDS=20   V=1 (show commands)
+#            PREFIX=/usr/local  DESTDIR= (staging root for install)
 
 BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell sed -n 's/^\#define STRATA_VERSION_STRING "\(.*\)"/\1/p' include/strata/strata.h)
 OPT     ?= -O2
 WERROR  ?= 0
 SAN     ?= 0
@@ -71,7 +78,7 @@ LIB_A  := $(BUILD)/libstrata.a
 LIB_SO := $(BUILD)/libstrata.so
 CLI    := $(BUILD)/strata
 
-.PHONY: all config test asan fuzz bench demo clean setup tests pytest
+.PHONY: all config test asan fuzz bench demo clean setup tests pytest install uninstall install-check
 .SECONDARY:
 all: config $(LIB_A) $(LIB_SO) $(CLI)
 
@@ -114,7 +121,44 @@ tests: all $(TEST_BIN)
 
 test: tests
 	STRATA_BUILD=$(BUILD) tests/run.sh
+	@$(MAKE) --no-print-directory install-check
 	@$(MAKE) --no-print-directory pytest
+
+# make install: the CLI, both libraries, the public headers and a pkg-config
+# file (its private requirements are the libraries Strata links).
+INSTALL_DIRS := bin lib lib/pkgconfig include/strata
+install: all
+	$(Q)for d in $(INSTALL_DIRS); do install -d $(DESTDIR)$(PREFIX)/$$d; done
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/strata
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libstrata.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libstrata.so
+	install -m 644 include/strata/*.h $(DESTDIR)$(PREFIX)/include/strata/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(PKGS)|' \
+	    -e 's|@LIBS_PRIVATE@|-lopenblas -lm -fopenmp $(DNNL_LIBS) $(MPI_LIBS)|' strata.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/strata.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/strata $(DESTDIR)$(PREFIX)/lib/libstrata.a \
+	      $(DESTDIR)$(PREFIX)/lib/libstrata.so $(DESTDIR)$(PREFIX)/lib/pkgconfig/strata.pc
+	rm -rf $(DESTDIR)$(PREFIX)/include/strata
+
+# Installs into a staging root, builds examples/embed_hash.c against it with
+# pkg-config alone (shared and static), and runs both and the installed CLI.
+CHECK_ROOT := $(abspath $(BUILD))/install-check
+CHECK_PC := PKG_CONFIG_SYSROOT_DIR=$(CHECK_ROOT) PKG_CONFIG_PATH=$(CHECK_ROOT)/usr/lib/pkgconfig
+install-check: all
+	@rm -rf $(CHECK_ROOT)
+	@$(MAKE) --no-print-directory -s install DESTDIR=$(CHECK_ROOT) PREFIX=/usr > /dev/null
+	$(Q)$(CC) $(SANFLAGS) examples/embed_hash.c $$($(CHECK_PC) pkg-config --cflags --libs strata) \
+	    -o $(CHECK_ROOT)/embed_hash
+	$(Q)$(CC) $(SANFLAGS) examples/embed_hash.c $$($(CHECK_PC) pkg-config --cflags strata) \
+	    $(CHECK_ROOT)/usr/lib/libstrata.a $$($(CHECK_PC) pkg-config --libs --static strata | \
+	    sed 's/-lstrata//') -o $(CHECK_ROOT)/embed_hash_static
+	$(Q)LD_LIBRARY_PATH=$(CHECK_ROOT)/usr/lib $(CHECK_ROOT)/embed_hash > $(CHECK_ROOT)/out.txt
+	$(Q)$(CHECK_ROOT)/embed_hash_static | cmp -s - $(CHECK_ROOT)/out.txt
+	$(Q)grep -q "^strata $(VERSION)$$" $(CHECK_ROOT)/out.txt
+	$(Q)$(CHECK_ROOT)/usr/bin/strata --version | grep -q "^strata $(VERSION)$$"
+	@echo "install-check: make install, pkg-config strata (shared and static), examples/embed_hash.c: ok"
 
 # The Python package (python/): built by pip into .venv, then its pytest
 # suite; with SAN=1 the extension is built with the sanitizers in

@@ -277,6 +277,23 @@ int cli_given(const char *name) {
     return 0;
 }
 
+int cli_reject(const cli_command *cmd, const char *const *names, const char *why) {
+    const char *given[32];
+    int n = 0;
+    for (; *names && n < 32; names++)
+        if (cli_given(*names)) given[n++] = *names;
+    if (!n) return CLI_OK;
+    char list[512]; /* "--a", "--a and --b", "--a, --b and --c" */
+    size_t k = 0;
+    list[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        int w = snprintf(list + k, sizeof list - k, "%s--%s",
+                         i == 0 ? "" : i == n - 1 ? " and " : ", ", given[i]);
+        if (w > 0 && (size_t)w < sizeof list - k) k += (size_t)w;
+    }
+    return cli_usage_error(cmd, "%s %s not apply %s", list, n > 1 ? "do" : "does", why);
+}
+
 static void print_opts(const cli_opt *o, int width) {
     for (; o->name; o++) {
         if (o->flags & CLI_ALIAS) continue;

@@ -107,6 +107,11 @@ int cli_check_stdout(int rc);
  * to the chosen mode, and for "given" vs "left at its default". */
 int cli_given(const char *name);
 
+/* Options that do not apply to the chosen mode: when any of names (NULL-
+ * terminated, without "--") was given, a usage error "--a and --b do not
+ * apply <why>" (exit 2); else CLI_OK. */
+int cli_reject(const cli_command *cmd, const char *const *names, const char *why);
+
 /* The name among names[0..n) nearest to word[0..len) by edit distance, when
  * it is close enough to be a slip (at most max(2, len/3) edits), else NULL:
  * "did you mean" for commands and options. */

@@ -543,6 +543,16 @@ static int setup(demo_setup *s, int *eval_len, int64_t *warmup) {
     if (o_pairs && o_beir.n == 0)
         return cli_usage_error(&cmd_demo, "--pairs needs at least one --beir set to evaluate on");
     if (o_beir.n > DEMO_MAX_SETS) return cli_usage_error(&cmd_demo, "at most %d --beir sets", DEMO_MAX_SETS);
+    static const char *const fresh[] = {"layers", "hidden", "heads", "ffn", "vocab-size", "vocab", NULL};
+    static const char *const corpus[] = {"topics", "pairs-per-topic", "test-queries", "corpus",
+                                         "paraphrase", NULL};
+    static const char *const hash[] = {"dim", NULL};
+    int rc = o_init ? cli_reject(&cmd_demo, fresh, "to --init (they shape a fresh model)") : 0;
+    if (!rc && o_pairs)
+        rc = cli_reject(&cmd_demo, corpus, "to --pairs (they shape the embedded corpus)");
+    if (!rc && strcmp(o_embed_model, "hash") != 0)
+        rc = cli_reject(&cmd_demo, hash, "to a BERT --embed-model (it sets the hash embedder)");
+    if (rc) return rc;
     *warmup = o_warmup >= 0 ? o_warmup : o_steps / 10;
     *eval_len = o_eval_max_len > 0 ? o_eval_max_len : o_max_len;
     s->embedded = !o_pairs;

@@ -165,11 +165,18 @@ static int check_options(void) {
         return cli_usage_error(&cmd_embed, "--pool must be cls or mean");
     if (o_idf && o_idf_out)
         return cli_usage_error(&cmd_embed, "--idf and --idf-out exclude each other");
-    if (!is_hash && (o_idf || o_idf_out || o_bigrams))
-        return cli_usage_error(&cmd_embed, "--idf, --idf-out and --bigrams apply to --model hash");
-    if ((is_hash || o_contextual) && o_precision)
-        return cli_usage_error(&cmd_embed, "--precision applies to a BERT --model");
-    return 0;
+    static const char *const hash_only[] = {"dim", "nnz", "bigrams", "idf", "idf-out", NULL};
+    static const char *const bert_only[] = {"max-len", "pool", "normalize", "no-normalize",
+                                            "encode-batch", "precision", NULL};
+    static const char *const not_ctx[] = {"pool", "normalize", "no-normalize", "precision", NULL};
+    int rc = is_hash ? cli_reject(&cmd_embed, bert_only,
+                                  "to --model hash (they set the BERT encoder)")
+                     : cli_reject(&cmd_embed, hash_only,
+                                  "to a BERT or contextual model (they set the hash embedder)");
+    if (!rc && o_contextual)
+        rc = cli_reject(&cmd_embed, not_ctx, "to --contextual (it embeds in fp32, mean-pooled "
+                        "and L2-normalized)");
+    return rc;
 }
 
 /* Opens the embedder (a bad model fails before reading big inputs) and,

@@ -451,7 +451,11 @@ static int run(const cli_env *env, int npos, char **pos) {
         if (!o_qrels && !o_beir)
             return cli_usage_error(&cmd_eval, "--run needs --qrels FILE or --beir DIR");
         if (o_run_out) return cli_usage_error(&cmd_eval, "--run-out needs a search (not --run)");
-        if (o_precision) return cli_usage_error(&cmd_eval, "--precision applies to --model DIR");
+        static const char *const search[] = {"top-k", "cosine", "max-len", "encode-batch",
+                                             "precision", "context", "context-size", NULL};
+        int rc = cli_reject(&cmd_eval, search, "to --run (they set the search, which an existing "
+                            "run has done)");
+        if (rc) return rc;
         return eval_run_file(env);
     }
     if (!o_beir) return cli_usage_error(&cmd_eval, "give --beir DIR (or --run with --qrels)");
@@ -466,8 +470,13 @@ static int run(const cli_env *env, int npos, char **pos) {
     if (!o_model && (!o_cemb || !o_qemb))
         return cli_usage_error(&cmd_eval,
                                "give --doc-emb and --query-emb (or --model hash|DIR)");
-    if (o_precision && (!o_model || strcmp(o_model, "hash") == 0))
-        return cli_usage_error(&cmd_eval, "--precision applies to --model DIR (a BERT model)");
+    static const char *const encoder[] = {"max-len", "encode-batch", "precision", NULL};
+    int rc = !o_model ? cli_reject(&cmd_eval, encoder, "to given embeddings (they set the "
+                                   "encoder of --model DIR)")
+             : strcmp(o_model, "hash") == 0
+                 ? cli_reject(&cmd_eval, encoder, "to --model hash (they set a BERT encoder)")
+                 : CLI_OK;
+    if (rc) return rc;
     if (o_precision && strcmp(o_precision, "fp32") != 0 && strcmp(o_precision, "auto") != 0 &&
         strata_ctx_is_model_dir(o_model))
         return cli_usage_error(&cmd_eval, "a contextual --model embeds in fp32 only");

@@ -120,8 +120,10 @@ static int check_options(strata_plan_strategy *strat, strata_plan_order *order) 
     if (o_batch < 1) return cli_usage_error(cmd, "--batch-size must be >= 1");
     if (o_epochs < 1) return cli_usage_error(cmd, "--epochs must be >= 1");
     if (!o_fq != !o_fd) return cli_usage_error(cmd, "--query-emb and --doc-emb go together");
-    if (!o_fq && !isnan(o_threshold))
-        return cli_usage_error(cmd, "--threshold needs --query-emb/--doc-emb");
+    static const char *const mask[] = {"margin", "threshold", NULL};
+    int rc = o_fq ? CLI_OK : cli_reject(cmd, mask, "without --query-emb/--doc-emb (they set the "
+                                        "false-negative mask)");
+    if (rc) return rc;
     if (o_strategy && *strat == STRATA_PLAN_CLUSTER && !o_assign)
         return cli_usage_error(cmd, "--strategy cluster needs --assign");
     if (o_strategy && *strat != STRATA_PLAN_CLUSTER && (o_assign || o_centroids))

@@ -101,6 +101,12 @@ static int run(const cli_env *env, int npos, char **pos) {
         return cli_usage_error(&cmd_train, "give --init MODEL_DIR, or --config CONFIG.json and --vocab VOCAB");
     if (o_init && o_config)
         return cli_usage_error(&cmd_train, "--init and --config exclude each other");
+    if (o_init && o_vocab)
+        return cli_usage_error(&cmd_train, "--vocab does not apply to --init (the model folder "
+                               "has its vocabulary)");
+    if (cli_given("steps") && o_steps < 1)
+        return cli_usage_error(&cmd_train, "--steps must be >= 1 (leave it out for one pass over "
+                               "the plan)");
     if (!o_contextual && (o_context_size || o_seq_dropout != -1))
         return cli_usage_error(&cmd_train, "--context-size and --seq-dropout need --contextual");
     if (o_contextual && o_context_size < 0)

@@ -115,10 +115,24 @@ int demo_runner_open(demo_runner *d, const cli_env *env, const char *out) {
         return -1;
     }
     d->self[sl] = '\0';
-    d->commands = fopen(dfmt("%s/commands.sh", out), "a");
+    const char *cpath = dfmt("%s/commands.sh", out);
+    d->commands = fopen(cpath, "a");
     if (!d->commands) {
-        fprintf(stderr, "strata demo: %s/commands.sh: %s\n", out, strerror(errno));
+        fprintf(stderr, "strata demo: %s: %s\n", cpath, strerror(errno));
         return -1;
+    }
+    /* a script that replays the stages as they ran: the executable by its
+     * absolute path, from the folder the demo ran in */
+    if (fseek(d->commands, 0, SEEK_END) == 0 && ftell(d->commands) == 0) {
+        char cwd[4096];
+        fprintf(d->commands, "#!/bin/sh\n# strata demo: every stage's command, in the order run "
+                             "(sh commands.sh replays them)\nset -e\n");
+        if (getcwd(cwd, sizeof cwd)) {
+            fprintf(d->commands, "cd ");
+            shell_quote(d->commands, cwd);
+            fputc('\n', d->commands);
+        }
+        fchmod(fileno(d->commands), 0755);
     }
     fprintf(d->commands, "# strata demo: stages run\n");
     d->times = dfmt("%s/stages.jsonl", out);
@@ -210,7 +224,9 @@ int demo_stage(demo_runner *d, const char *done_path, const char *what, int argc
         print_command(stderr, n, argv);
     }
     fprintf(d->commands, "# %s\n", what);
+    argv[0] = d->self; /* the script runs without strata on PATH */
     print_command(d->commands, n, argv);
+    argv[0] = "strata";
     fflush(d->commands);
     fflush(stdout);
     double t0 = demo_now();

@@ -13,6 +13,7 @@
 #include "strata/compare.h"
 #include "strata/embedder.h"
 #include "strata/eval.h"
+#include "strata/io.h"
 #include "strata/kmeans.h"
 #include "strata/train.h"
 #include "testutil.h"
@@ -267,6 +268,62 @@ static void test_old_spellings(void **state) {
     assert_null(strstr(tu_last_out(), "  --corpus-emb C.npy"));
 }
 
+/* Options that do not apply to the chosen mode are a usage error (exit 2)
+ * naming them, before any input is read. */
+static void test_options_that_do_not_apply(void **state) {
+    (void)state;
+    static const struct {
+        const char *args, *want;
+    } cases[] = {
+        {"embed --model hash --max-len 10 --pool cls --input x --out y",
+         "--max-len and --pool do not apply to --model hash"},
+        {"embed --model some/bert --dim 64 --input x --out y", "--dim does not apply to a BERT"},
+        {"eval --run r.trec --qrels q.tsv --top-k 5", "--top-k does not apply to --run"},
+        {"eval --beir b --doc-emb c.npy --query-emb q.npy --max-len 64",
+         "--max-len does not apply to given embeddings"},
+        {"eval --beir b --model hash --precision bf16", "--precision does not apply to --model hash"},
+        {"plan --pairs x --batch-size 4 --strategy random --margin 0.1 --out p",
+         "--margin does not apply without --query-emb/--doc-emb"},
+        {"train --pairs x --plan y --out z --init m --vocab v.txt", "--vocab does not apply"},
+        {"train --pairs x --plan y --out z --init m --steps 0", "--steps must be >= 1"},
+        {"demo --init m --layers 3 --hidden 64", "--layers and --hidden do not apply to --init"},
+        {"demo --pairs p.jsonl --beir b --topics 3", "--topics does not apply to --pairs"},
+        {"demo --embed-model some/bert --dim 64", "--dim does not apply to a BERT --embed-model"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = tu_sh("%s %s", tu_strata(), cases[i].args);
+        if (rc != 2 || !strstr(tu_last_err(), cases[i].want))
+            fail_msg("strata %s: exit %d, stderr %s (wanted exit 2 and '%s')", cases[i].args, rc,
+                     tu_last_err(), cases[i].want);
+    }
+}
+
+/* Input of the wrong kind is named for what it is: an .npy given as pairs,
+ * a DistilBERT folder given as a BERT model. */
+static void test_wrong_kind_of_input(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char npy[512];
+    snprintf(npy, sizeof npy, "%s", tu_join(dir, "m.npy"));
+    float x[4] = {1, 2, 3, 4};
+    int64_t shape[2] = {2, 2};
+    strata_error err;
+    assert_int_equal(strata_npy_save(npy, STRATA_DTYPE_F32, 2, shape, x, &err), STRATA_OK);
+    assert_int_equal(tu_sh("%s embed --model hash --input %s --out %s --quiet", tu_strata(), npy,
+                           tu_join(dir, "o.npy")), 1);
+    assert_non_null(strstr(tu_last_err(), "a NumPy .npy matrix, not a text file"));
+    char model[512];
+    snprintf(model, sizeof model, "%s", tu_join(dir, "distil"));
+    assert_int_equal(tu_sh("mkdir -p %s", model), 0);
+    tu_write_str(tu_join(model, "config.json"),
+                 "{\"model_type\": \"distilbert\", \"dim\": 768, \"n_layers\": 6, "
+                 "\"n_heads\": 12, \"vocab_size\": 30522}\n");
+    assert_int_equal(tu_sh("%s embed --model %s --input %s --out %s --quiet", tu_strata(), model,
+                           npy, tu_join(dir, "o.npy")), 1);
+    assert_non_null(strstr(tu_last_err(), "\"model_type\" is \"distilbert\""));
+    assert_null(strstr(tu_last_err(), "hidden_size"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_prints_library_defaults),
@@ -276,6 +333,8 @@ int main(void) {
         cmocka_unit_test(test_help_wraps),
         cmocka_unit_test(test_pair_fields_everywhere),
         cmocka_unit_test(test_old_spellings),
+        cmocka_unit_test(test_options_that_do_not_apply),
+        cmocka_unit_test(test_wrong_kind_of_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

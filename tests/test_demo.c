@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -20,6 +21,9 @@
 #define TINY "--topics 6 --pairs-per-topic 12 --test-queries 30 --corpus 200 " \
              "--layers 1 --hidden 32 --heads 2 --ffn 64 --steps 8 --batch-size 8 " \
              "--max-len 24 --k 3 --vocab-size 2000 --seeds 1,2 --threads 2"
+/* The same without the fresh model's shape (it does not apply to --init). */
+#define TINY_INIT "--topics 6 --pairs-per-topic 12 --test-queries 30 --corpus 200 " \
+                  "--steps 8 --batch-size 8 --max-len 24 --k 3 --seeds 1,2 --threads 2"
 
 static double num(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -143,6 +147,14 @@ static void test_demo_end_to_end(void **state) {
                              tu_join(out, "plans/random/seed2/batches.npy")));
     assert_false(files_equal(tu_join(out, "cluster/q3/seed1/assign.npy"), tu_join(out, "cluster/q3/seed2/assign.npy")));
     assert_true(tu_exists(tu_join(out, "commands.sh")));
+    /* commands.sh is a script that runs without strata on PATH, from anywhere */
+    char *cs = tu_read(tu_join(out, "commands.sh"), NULL);
+    assert_true(strncmp(cs, "#!/bin/sh\n", 10) == 0);
+    assert_non_null(strstr(cs, "\ncd /"));
+    assert_non_null(strstr(cs, "\n/")); /* commands start with the absolute executable */
+    assert_null(strstr(cs, "\nstrata "));
+    free(cs);
+    assert_int_equal(access(tu_join(out, "commands.sh"), X_OK), 0);
     assert_true(tu_exists(tu_join(out, "compare-beir.json")));
     assert_int_equal(tu_count_files(out, ".tmp."), 0);
 
@@ -175,7 +187,7 @@ static void test_demo_end_to_end(void **state) {
     assert_non_null(strstr(tu_last_err(), "other settings"));
 
     /* continuing a trained model: the seeds still differ (their plans do) */
-    rc = tu_sh("%s demo --out %s --init %s --strategies random " TINY, tu_strata(), cont,
+    rc = tu_sh("%s demo --out %s --init %s --strategies random " TINY_INIT, tu_strata(), cont,
                tu_join(out, "runs/random/seed1/final"));
     if (rc != 0) print_message("%s\n%s\n", tu_last_out(), tu_last_err());
     assert_int_equal(rc, 0);

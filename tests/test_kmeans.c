@@ -798,7 +798,7 @@ static void test_cli_bad_input(void **s) {
              tu_join(g_dir, "short.npy"));
     expect_cli_error(args, "has shape [6000, 48] but", "b3");
     snprintf(args, sizeof args, "--input %s --k 3 --cluster-size 9", tu_join(g_dir, "q.npy"));
-    expect_cli_error(args, "exactly one of --k", "b4");
+    expect_cli_error(args, "exactly one of --clusters", "b4");
     snprintf(args, sizeof args, "--input %s --k 3 --per-source", tu_join(g_dir, "q.npy"));
     expect_cli_error(args, "--per-source needs --pairs", "b5");
     snprintf(args, sizeof args, "--input %s --k 3", tu_join(g_dir, "missing.npy"));

@@ -362,10 +362,15 @@ int strata_lines_next(strata_lines *r, const char **line, size_t *len,
             if (n > 0 && start[n - 1] == '\r') n--;
             start[n] = '\0'; /* overwrites '\n' or '\r' or the spare byte */
             char *nul = memchr(start, '\0', n);
+            if (nul && r->lineno == 1 && n >= 6 && memcmp(start, "\x93NUMPY", 6) == 0) {
+                strata_error_set(err, STRATA_EFORMAT, "%s: a NumPy .npy matrix, not a text "
+                                 "file (lines of JSON or TSV expected here)", r->path);
+                return -1;
+            }
             if (nul) {
-                strata_error_set(err, STRATA_EFORMAT, "%s:%lld: NUL byte at column %zu",
-                                 r->path, (long long)r->lineno,
-                                 (size_t)(nul - start) + 1);
+                strata_error_set(err, STRATA_EFORMAT, "%s:%lld: NUL byte at column %zu%s",
+                                 r->path, (long long)r->lineno, (size_t)(nul - start) + 1,
+                                 r->lineno == 1 ? " (a binary file? text lines expected)" : "");
                 return -1;
             }
             *line = start;

@@ -215,14 +215,8 @@ strata_status strata_bert_config_load(strata_bert_config *cfg,
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(j, "hidden_act");
     const cJSON *pet = cJSON_GetObjectItemCaseSensitive(j, "position_embedding_type");
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(j, "layer_norm_eps");
-    if ((st = get_int(j, path, "vocab_size", 1, 0, &cfg->vocab_size, err)) ||
-        (st = get_int(j, path, "hidden_size", 1, 0, &cfg->hidden_size, err)) ||
-        (st = get_int(j, path, "num_hidden_layers", 1, 0, &cfg->num_layers, err)) ||
-        (st = get_int(j, path, "num_attention_heads", 1, 0, &cfg->num_heads, err)) ||
-        (st = get_int(j, path, "intermediate_size", 1, 0, &cfg->intermediate_size, err)) ||
-        (st = get_int(j, path, "max_position_embeddings", 1, 0, &cfg->max_position, err)) ||
-        (st = get_int(j, path, "type_vocab_size", 0, 2, &cfg->type_vocab_size, err)))
-        goto done;
+    /* the architecture first: a DistilBERT or RoBERTa folder is named as such,
+     * not reported by the first BERT key it lacks */
     if (mt && (!cJSON_IsString(mt) || strcmp(mt->valuestring, "bert") != 0)) {
         st = strata_error_set(err, STRATA_EUNSUPPORTED,
                               "%s: key \"model_type\" is %s%s%s, only \"bert\" is supported",
@@ -231,6 +225,14 @@ strata_status strata_bert_config_load(strata_bert_config *cfg,
                               cJSON_IsString(mt) ? "\"" : "");
         goto done;
     }
+    if ((st = get_int(j, path, "vocab_size", 1, 0, &cfg->vocab_size, err)) ||
+        (st = get_int(j, path, "hidden_size", 1, 0, &cfg->hidden_size, err)) ||
+        (st = get_int(j, path, "num_hidden_layers", 1, 0, &cfg->num_layers, err)) ||
+        (st = get_int(j, path, "num_attention_heads", 1, 0, &cfg->num_heads, err)) ||
+        (st = get_int(j, path, "intermediate_size", 1, 0, &cfg->intermediate_size, err)) ||
+        (st = get_int(j, path, "max_position_embeddings", 1, 0, &cfg->max_position, err)) ||
+        (st = get_int(j, path, "type_vocab_size", 0, 2, &cfg->type_vocab_size, err)))
+        goto done;
     if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "gelu") != 0)) {
         st = strata_error_set(err, STRATA_EUNSUPPORTED,
                               "%s: key \"hidden_act\" must be \"gelu\" (exact erf GELU)", path);
