@@ -29,8 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_write(fuzz_join(dir, "queries.jsonl"), part[1], len[1]);
     mkdir(fuzz_join(dir, "qrels"), 0700);
     const char *qp = fuzz_join(dir, "qrels/test.tsv");
-    if (np >= 3) fuzz_write(qp, part[2], len[2]);
-    else unlink(qp);
+    fuzz_write_part(qp, part[2], len[2], np >= 3);
 
     strata_beir_options o = strata_beir_default_options();
     o.split = np >= 3 ? "test" : NULL;

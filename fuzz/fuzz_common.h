@@ -99,6 +99,14 @@ static inline void fuzz_write_str(const char *path, const char *s) {
     fuzz_write(path, s, strlen(s));
 }
 
+/* Writes an optional part of the input to path when the input has it
+ * (present), else removes path, so no file of an earlier input is left. */
+static inline void fuzz_write_part(const char *path, const uint8_t *data, size_t size,
+                                   int present) {
+    if (present) fuzz_write(path, data, size);
+    else unlink(path);
+}
+
 /* cp -r src dst (dst must not exist). */
 static inline void fuzz_copy_tree(const char *src, const char *dst) {
     struct stat sb;

@@ -58,8 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_write(fuzz_join(dir, "plan.json"), part[0], len[0]);
     fuzz_write(fuzz_join(dir, "batches.npy"), part[1], len[1]);
     const char *mp = fuzz_join(dir, "mask.npy");
-    if (np >= 3) fuzz_write(mp, part[2], len[2]);
-    else unlink(mp);
+    fuzz_write_part(mp, part[2], len[2], np >= 3);
 
     strata_plan p;
     strata_error err;

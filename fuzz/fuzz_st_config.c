@@ -27,8 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int np = fuzz_split(data, size, part, len, 2);
     fuzz_write(fuzz_join(g_dir, "1_Pooling/config.json"), part[0], len[0]);
     const char *mp = fuzz_join(g_dir, "modules.json");
-    if (np >= 2) fuzz_write(mp, part[1], len[1]);
-    else unlink(mp);
+    fuzz_write_part(mp, part[1], len[1], np >= 2);
     strata_bert *m = NULL;
     strata_error err;
     strata_error_clear(&err);
