@@ -15,16 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_write(fuzz_join(dir, "vocab.txt"), part[0], len[0]);
     const char *cp = fuzz_join(dir, "tokenizer_config.json");
     fuzz_write_part(cp, part[1], len[1], np >= 2);
-    strata_tokenizer *tok = NULL;
-    strata_error err;
-    strata_error_clear(&err);
-    strata_status st = strata_tokenizer_load(&tok, dir, NULL, &err);
-    fuzz_check_error(st, &err);
-    if (st == STRATA_OK) {
-        fuzz_encode_all(tok, data, size);
-        strata_tokenizer_free(tok);
-    } else if (tok) {
-        __builtin_trap();
-    }
+    fuzz_tokenizer_check(dir, data, size);
     return 0;
 }
