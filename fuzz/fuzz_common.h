@@ -168,6 +168,21 @@ static inline int fuzz_split(const uint8_t *data, size_t size, const uint8_t **p
     return n;
 }
 
+/* Cuts data into at most n (<= 8) parts (fuzz_split) and writes part i to
+ * dir/names[i]: the first `required` always (empty when the input lacks
+ * them), the others when the input has them, else removing the file
+ * (fuzz_write_part). Returns the number of parts present. */
+static inline int fuzz_write_parts(const char *dir, const uint8_t *data, size_t size,
+                                   const char *const *names, int n, int required) {
+    const uint8_t *part[8];
+    size_t len[8];
+    if (n < 1 || n > 8) abort();
+    int np = fuzz_split(data, size, part, len, n);
+    for (int i = 0; i < n; i++)
+        fuzz_write_part(fuzz_join(dir, names[i]), part[i], len[i], i < required || i < np);
+    return np;
+}
+
 /* A failure must explain itself. */
 static inline void fuzz_check_error(strata_status st, const strata_error *err) {
     if (st != STRATA_OK && (err->msg[0] == '\0' || err->status != st)) __builtin_trap();

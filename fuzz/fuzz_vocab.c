@@ -8,13 +8,9 @@
 #include "fuzz_tok_encode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const uint8_t *part[2];
-    size_t len[2];
-    int np = fuzz_split(data, size, part, len, 2);
+    static const char *const names[2] = {"vocab.txt", "tokenizer_config.json"};
     const char *dir = fuzz_subdir("vocab");
-    fuzz_write(fuzz_join(dir, "vocab.txt"), part[0], len[0]);
-    const char *cp = fuzz_join(dir, "tokenizer_config.json");
-    fuzz_write_part(cp, part[1], len[1], np >= 2);
+    fuzz_write_parts(dir, data, size, names, 2, 1);
     fuzz_tokenizer_check(dir, data, size);
     return 0;
 }
