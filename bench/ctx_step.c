@@ -21,19 +21,14 @@
 #include <time.h>
 
 #include "strata/contextual.h"
-
-static double clk(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 /* Wall and process CPU time: on a shared machine the CPU time of a
  * one-thread run counts the work done, not the time spent waiting for a
  * core, so its ratios are the ones to read there. */
 typedef struct tick { double wall, cpu; } tick;
 static tick now(void) {
-    return (tick){clk(CLOCK_MONOTONIC), clk(CLOCK_PROCESS_CPUTIME_ID)};
+    return (tick){bench_clock(CLOCK_MONOTONIC), bench_clock(CLOCK_PROCESS_CPUTIME_ID)};
 }
 #define MS(a, b) 1e3 * ((b).wall - (a).wall), 1e3 * ((b).cpu - (a).cpu)
 

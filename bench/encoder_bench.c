@@ -21,20 +21,7 @@
 #include "encoder/kernels.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU seconds of the whole process (all threads): on a machine shared with
- * other jobs, the work done, which wall time is not. */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 static void randf(float *x, size_t n) {
     strata_rng r;
@@ -51,9 +38,9 @@ static int bench_sgemm(int n, int threads) {
     strata_blas_threads(threads);
     double best = 1e30;
     for (int rep = 0; rep < 5; rep++) {
-        double t = now();
+        double t = bench_wall();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        t = now() - t;
+        t = bench_wall() - t;
         if (t < best) best = t;
     }
     strata_blas_threads(1);
@@ -75,15 +62,15 @@ static int bench_linear(int threads) {
         int IC = shapes[s][0], OC = shapes[s][1];
         double flop = 2.0 * N * IC * OC, t_blk = 1e30, t_one = 1e30;
         for (int rep = 0; rep < 5; rep++) {
-            double t = now();
+            double t = bench_wall();
             strata_k_linear_forward(y, x, w, bias, N, IC, OC);
-            t = now() - t;
+            t = bench_wall() - t;
             if (t < t_blk) t_blk = t;
             strata_blas_threads(threads);
-            t = now();
+            t = bench_wall();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, OC, IC, 1.0f, x, IC, w, IC,
                         0.0f, y, OC);
-            t = now() - t;
+            t = bench_wall() - t;
             strata_blas_threads(1);
             if (t < t_one) t_one = t;
         }
@@ -162,12 +149,12 @@ static int bench_embed(const char *model_dir, const char *texts_path, int max_le
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
-    double t0 = now(), c0 = cpu_now();
+    double t0 = bench_wall(), c0 = bench_cpu();
     if (strata_bert_embed_texts(m, (const char *const *)t, l, n, &p, out, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    double dt = now() - t0, dc = cpu_now() - c0;
+    double dt = bench_wall() - t0, dc = bench_cpu() - c0;
     printf("texts/s %.2f\nseconds %.4f\ncpu_seconds %.4f\nGFLOP %.1f\nGFLOP/s %.1f\n"
            "GFLOP/cpu-s %.1f\n", n / dt, dt, dc, flop / 1e9, flop / dt / 1e9, flop / dc / 1e9);
     int64_t shape[2] = {n, C};

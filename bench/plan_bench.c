@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "strata/plan.h"
+#include "bench_clock.h"
 
 /* CPU seconds (user + system) of the whole process so far: on a shared,
  * oversubscribed machine this is steadier than wall time. */
@@ -24,12 +25,6 @@ static double cpu(void) {
     getrusage(RUSAGE_SELF, &u);
     return (double)u.ru_utime.tv_sec + 1e-6 * (double)u.ru_utime.tv_usec +
            (double)u.ru_stime.tv_sec + 1e-6 * (double)u.ru_stime.tv_usec;
-}
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 int main(int argc, char **argv) {
@@ -41,7 +36,7 @@ int main(int argc, char **argv) {
     int K = atoi(argv[4]), S = atoi(argv[5]), T = atoi(argv[6]);
     const char *out = argv[7];
     strata_set_threads(T);
-    double t0 = now();
+    double t0 = bench_wall();
     int32_t *src = malloc((size_t)N * 4), *asg = malloc((size_t)N * 4);
     uint64_t *qh = malloc((size_t)N * 8), *ph = malloc((size_t)N * 8);
     float *q = malloc((size_t)N * (size_t)D * 4), *d = malloc((size_t)N * (size_t)D * 4);
@@ -71,7 +66,7 @@ int main(int argc, char **argv) {
             d[(size_t)i * (size_t)D + k] = cc + 2.8f * ((float)(x & 0xffffff) * 0x1p-24f - 0.5f);
         }
     }
-    double t1 = now(), c1 = cpu();
+    double t1 = bench_wall(), c1 = cpu();
     strata_plan_data data = {0};
     data.n = N;
     data.source = src;
@@ -99,12 +94,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "build: %s\n", err.msg);
         return 1;
     }
-    double t2 = now();
+    double t2 = bench_wall();
     if (strata_plan_save(&plan, out, NULL, &err)) {
         fprintf(stderr, "save: %s\n", err.msg);
         return 1;
     }
-    double t3 = now(), c3 = cpu();
+    double t3 = bench_wall(), c3 = cpu();
     printf("strata: N=%lld D=%lld B=%lld K=%d S=%d threads=%d\n", (long long)N, (long long)D,
            (long long)B, K, S, T);
     printf("strata: generate %.2f s, plan+mask %.2f s, save %.2f s, plan+mask+save %.2f s\n",

@@ -28,12 +28,7 @@
 #include <unistd.h>
 
 #include "core/gemm.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 /* ---- peaks -------------------------------------------------------------- */
 
@@ -131,7 +126,7 @@ static void run_peaks(int threads) {
         double best = 0;
         for (int rep = 0; rep < 3; rep++) {
             volatile float sink = 0;
-            double t0 = now();
+            double t0 = bench_wall();
 #pragma omp parallel
             {
                 if (k >= 3) amx_permit();
@@ -140,7 +135,7 @@ static void run_peaks(int threads) {
 #pragma omp atomic
                 sink += v;
             }
-            double dt = now() - t0;
+            double dt = bench_wall() - t0;
             double g = per[k] * reps[k] * threads / dt / 1e9;
             if (g > best) best = g;
         }
@@ -220,7 +215,7 @@ static void run_gemm(int M, int N, int K, int threads) {
         if (e == 4 && !__builtin_cpu_supports("avx512bf16")) continue;
         double best = 1e30;
         for (int rep = 0; rep < 5; rep++) {
-            double t0 = now();
+            double t0 = bench_wall();
 #pragma omp parallel for schedule(dynamic, 1)
             for (int b = 0; b < nblk; b++) {
                 int m = M - b * 128 < 128 ? M - b * 128 : 128;
@@ -233,7 +228,7 @@ static void run_gemm(int M, int N, int K, int threads) {
                     strata_gemm_w_apply(w, C + (size_t)b * 128 * N, A + (size_t)b * 128 * K, K, m,
                                         NULL, 0, scr + (size_t)omp_get_thread_num() * (8 << 20));
             }
-            double dt = now() - t0;
+            double dt = bench_wall() - t0;
             if (dt < best) best = dt;
         }
         printf("gemm %-15s M=%d N=%d K=%d %d threads %8.1f GFLOP/s\n", eng[e], M, N, K, threads,

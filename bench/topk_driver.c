@@ -21,20 +21,7 @@
 #include "strata/eval.h"
 #include "strata/io.h"
 #include "eval/topk_internal.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU seconds of the whole process (all threads): under machine load,
- * a steadier measure of the work done than wall time. */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 /* The same product as the kernel, same block sizes and thread layout, with
  * only a trivial use of each block (so the compiler keeps the calls). */
@@ -90,14 +77,14 @@ int main(int argc, char **argv) {
     float *sc = malloc((size_t)nq * k * sizeof *sc);
     double best = 1e30, best_g = 1e30, best_cpu = 1e30;
     for (int r = 0; r < reps; r++) {
-        double c0 = cpu_now();
-        double t0 = now();
+        double c0 = bench_cpu();
+        double t0 = bench_wall();
         if (strata_topk_ip(Q.data, nq, C.data, nc, D, NULL, NULL, k, idx, sc,
                            (strata_progress){0}, &err)) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
-        double t1 = now() - t0, c1 = cpu_now() - c0;
+        double t1 = bench_wall() - t0, c1 = bench_cpu() - c0;
         if (t1 < best) best = t1;
         if (c1 < best_cpu) best_cpu = c1;
         printf("strata rep %d: %.3f s (cpu %.3f s)\n", r, t1, c1);
@@ -106,11 +93,11 @@ int main(int argc, char **argv) {
     const char *no_sgemm = getenv("TOPK_NO_SGEMM");
     if (!no_sgemm || !*no_sgemm) {
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = bench_wall();
             volatile double s = sgemm_only(Q.data, nq, C.data, nc, D, bq > 0 ? bq : 512,
                                            bc > 0 ? bc : 1024);
             (void)s;
-            double t1 = now() - t0;
+            double t1 = bench_wall() - t0;
             if (t1 < best_g) best_g = t1;
             printf("sgemm rep %d: %.3f s\n", r, t1);
             fflush(stdout);

@@ -16,18 +16,7 @@
 #include <time.h>
 
 #include "strata/train.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static double cpu_now(void) { /* CPU seconds, all threads of the process */
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 /* sgemm GFLOP/s, M=N=K=n, the way our kernels use it: OpenMP over row blocks,
  * each a single-threaded sgemm (strata_set_threads pins BLAS to 1). */
@@ -37,13 +26,13 @@ static double sgemm_peak(int n, int threads) {
     for (int i = 0; i < n * n; i++) a[i] = b[i] = 0.001f * (i % 97);
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = now();
+        double t0 = bench_wall();
         int blk = n / threads;
 #pragma omp parallel for num_threads(threads)
         for (int t = 0; t < threads; t++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blk, n, n, 1.0f,
                         a + (size_t)t * blk * n, n, b, n, 0.0f, c + (size_t)t * blk * n, n);
-        double dt = now() - t0, g = 2.0 * n * n * n / dt / 1e9;
+        double dt = bench_wall() - t0, g = 2.0 * n * n * n / dt / 1e9;
         if (g > best) best = g;
     }
     free(a); free(b); free(c);
@@ -91,7 +80,7 @@ int main(int argc, char **argv) {
     }
     double total = 0, ctotal = 0;
     for (int s = 0; s < steps + 2; s++) {
-        double t0 = now(), c0 = cpu_now();
+        double t0 = bench_wall(), c0 = bench_cpu();
         memset(g, 0, n * sizeof(float));
         strata_infonce_stats st;
         if (strata_train_batch(ws, &cfg, &w, ids, len, N, T, NULL, 0.02, 0, STRATA_POOL_MEAN, 0,
@@ -100,7 +89,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         strata_train_optimizer_step(&cfg, p, g, m, v, 1e-5, 0.01, 1.0, 0.9, 0.999, 1e-8, s + 1);
-        double dt = now() - t0, dc = cpu_now() - c0;
+        double dt = bench_wall() - t0, dc = bench_cpu() - c0;
         if (s >= 2) { /* two warm-up steps */
             total += dt;
             ctotal += dc;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "plan_input.h"
 #include "strata/data.h"
 #include "strata/io.h"
 #include "strata/json.h"
@@ -327,10 +328,7 @@ static int run_sweep(const cli_env *env) {
     if (strata_pairs_load(&pairs, o_pairs, &env->pairs, &err)) goto fail;
     const int64_t N = pairs.n;
     if (strata_plan_embeddings_load(&emb, o_q, o_d, N, &err)) goto fail;
-    qh = malloc((size_t)N * sizeof *qh);
-    ph = malloc((size_t)N * sizeof *ph);
-    if (!qh || !ph) { strata_error_set(&err, STRATA_ENOMEM, "out of memory"); goto fail; }
-    strata_plan_hash_texts(pairs.arena, pairs.off, N, qh, ph);
+    if (cli_pair_hashes(&pairs, &qh, &ph, &err)) goto fail;
     for (int a = 0; a < nas; a++)
         if (strata_plan_clusters_load(&cl[a], as[a], NULL, N, &err)) goto fail;
     for (int c = 0; c < ncs; c++) {
@@ -339,12 +337,8 @@ static int run_sweep(const cli_env *env) {
     }
     const int nall = nas + ncs;
 
-    strata_plan_data data = {0};
-    data.n = N;
-    data.source = pairs.source;
-    data.n_sources = pairs.n_sources;
-    data.qhash = qh;
-    data.phash = ph;
+    strata_plan_data data;
+    cli_plan_data(&data, &pairs, qh, ph);
     int64_t maxb = o_max > 0 ? o_max : 1000;
     for (int si = 0; si < nss; si++) {
         int na = strat[si] == STRATA_PLAN_CLUSTER ? nall : 1;
@@ -357,10 +351,7 @@ static int run_sweep(const cli_env *env) {
                 r->strategy = ss[si];
                 r->B = bsz[bi];
                 if (strat[si] == STRATA_PLAN_CLUSTER) {
-                    stg.assign = cl[a].assign;
-                    stg.k = cl[a].k;
-                    stg.centroids = cl[a].centroids;
-                    stg.cdim = cl[a].cdim;
+                    cli_stage_clusters(&stg, &cl[a]);
                     r->assign = cl[a].assign_path;
                 }
                 strata_plan_params p = strata_plan_default_params();

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "commands.h"
+#include "plan_input.h"
 #include "strata/data.h"
 #include "strata/io.h"
 #include "strata/plan.h"
@@ -206,12 +207,7 @@ static int run(const cli_env *env, int npos, char **pos) {
     const int64_t N = pairs.n;
     cli_info(env, "plan: %lld pairs, %d sources", (long long)N, pairs.n_sources);
 
-    if (!o_allow_dup) {
-        qh = malloc((size_t)N * sizeof *qh);
-        ph = malloc((size_t)N * sizeof *ph);
-        if (!qh || !ph) { strata_error_set(&err, STRATA_ENOMEM, "out of memory"); goto fail; }
-        strata_plan_hash_texts(pairs.arena, pairs.off, N, qh, ph);
-    }
+    if (!o_allow_dup && cli_pair_hashes(&pairs, &qh, &ph, &err)) goto fail;
     if (o_fq && strata_plan_embeddings_load(&emb, o_fq, o_fd, N, &err)) goto fail;
 
     if (nspec) {
@@ -230,19 +226,10 @@ static int run(const cli_env *env, int npos, char **pos) {
             strata_plan_clusters_load(&cl[0], o_assign, o_centroids, N, &err))
             goto fail;
     }
-    for (int s = 0; s < ncl; s++) {
-        stages[s].assign = cl[s].assign;
-        stages[s].k = cl[s].k;
-        stages[s].centroids = cl[s].centroids;
-        stages[s].cdim = cl[s].cdim;
-    }
+    for (int s = 0; s < ncl; s++) cli_stage_clusters(&stages[s], &cl[s]);
 
-    strata_plan_data data = {0};
-    data.n = N;
-    data.source = pairs.source;
-    data.n_sources = pairs.n_sources;
-    data.qhash = qh;
-    data.phash = ph;
+    strata_plan_data data;
+    cli_plan_data(&data, &pairs, qh, ph);
     data.fq = emb.q;
     data.fd = emb.d;
     data.fdim = emb.dim;

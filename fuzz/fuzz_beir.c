@@ -21,16 +21,10 @@ static void check_texts(const strata_texts *t) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const uint8_t *part[3];
-    size_t len[3];
-    int np = fuzz_split(data, size, part, len, 3);
+    static const char *const names[3] = {"corpus.jsonl", "queries.jsonl", "qrels/test.tsv"};
     const char *dir = fuzz_subdir("beir");
-    fuzz_write(fuzz_join(dir, "corpus.jsonl"), part[0], len[0]);
-    fuzz_write(fuzz_join(dir, "queries.jsonl"), part[1], len[1]);
     mkdir(fuzz_join(dir, "qrels"), 0700);
-    const char *qp = fuzz_join(dir, "qrels/test.tsv");
-    if (np >= 3) fuzz_write(qp, part[2], len[2]);
-    else unlink(qp);
+    int np = fuzz_write_parts(dir, data, size, names, 3, 2);
 
     strata_beir_options o = strata_beir_default_options();
     o.split = np >= 3 ? "test" : NULL;

@@ -13,14 +13,9 @@
 #include "strata/plan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const uint8_t *part[2];
-    size_t len[2];
-    int np = fuzz_split(data, size, part, len, 2);
+    static const char *const names[2] = {"assign.npy", "centroids.npy"};
     const char *dir = fuzz_subdir("clusters");
-    fuzz_write(fuzz_join(dir, "assign.npy"), part[0], len[0]);
-    const char *cp = fuzz_join(dir, "centroids.npy");
-    if (np >= 2) fuzz_write(cp, part[1], len[1]);
-    else unlink(cp);
+    fuzz_write_parts(dir, data, size, names, 2, 1);
     strata_plan_clusters c;
     strata_error err;
     strata_error_clear(&err);

@@ -99,6 +99,14 @@ static inline void fuzz_write_str(const char *path, const char *s) {
     fuzz_write(path, s, strlen(s));
 }
 
+/* Writes an optional part of the input to path when the input has it
+ * (present), else removes path, so no file of an earlier input is left. */
+static inline void fuzz_write_part(const char *path, const uint8_t *data, size_t size,
+                                   int present) {
+    if (present) fuzz_write(path, data, size);
+    else unlink(path);
+}
+
 /* cp -r src dst (dst must not exist). */
 static inline void fuzz_copy_tree(const char *src, const char *dst) {
     struct stat sb;
@@ -158,6 +166,21 @@ static inline int fuzz_split(const uint8_t *data, size_t size, const uint8_t **p
         len[i] = 0;
     }
     return n;
+}
+
+/* Cuts data into at most n (<= 8) parts (fuzz_split) and writes part i to
+ * dir/names[i]: the first `required` always (empty when the input lacks
+ * them), the others when the input has them, else removing the file
+ * (fuzz_write_part). Returns the number of parts present. */
+static inline int fuzz_write_parts(const char *dir, const uint8_t *data, size_t size,
+                                   const char *const *names, int n, int required) {
+    const uint8_t *part[8];
+    size_t len[8];
+    if (n < 1 || n > 8) abort();
+    int np = fuzz_split(data, size, part, len, n);
+    for (int i = 0; i < n; i++)
+        fuzz_write_part(fuzz_join(dir, names[i]), part[i], len[i], i < required || i < np);
+    return np;
 }
 
 /* A failure must explain itself. */

@@ -51,15 +51,9 @@ static void check_plan(const strata_plan *p) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const uint8_t *part[3];
-    size_t len[3];
-    int np = fuzz_split(data, size, part, len, 3);
+    static const char *const names[3] = {"plan.json", "batches.npy", "mask.npy"};
     const char *dir = fuzz_subdir("plan");
-    fuzz_write(fuzz_join(dir, "plan.json"), part[0], len[0]);
-    fuzz_write(fuzz_join(dir, "batches.npy"), part[1], len[1]);
-    const char *mp = fuzz_join(dir, "mask.npy");
-    if (np >= 3) fuzz_write(mp, part[2], len[2]);
-    else unlink(mp);
+    fuzz_write_parts(dir, data, size, names, 3, 2);
 
     strata_plan p;
     strata_error err;

@@ -22,13 +22,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const uint8_t *part[2];
-    size_t len[2];
-    int np = fuzz_split(data, size, part, len, 2);
-    fuzz_write(fuzz_join(g_dir, "1_Pooling/config.json"), part[0], len[0]);
-    const char *mp = fuzz_join(g_dir, "modules.json");
-    if (np >= 2) fuzz_write(mp, part[1], len[1]);
-    else unlink(mp);
+    static const char *const names[2] = {"1_Pooling/config.json", "modules.json"};
+    fuzz_write_parts(g_dir, data, size, names, 2, 1);
     strata_bert *m = NULL;
     strata_error err;
     strata_error_clear(&err);

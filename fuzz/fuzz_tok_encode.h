@@ -1,6 +1,6 @@
 /*
- * fuzz_tok_encode.h — shared by the tokenizer targets: encodes fixed texts
- * and the input itself with a loaded tokenizer and checks every id is in
+ * fuzz_tok_encode.h — shared by the tokenizer targets: loads a tokenizer,
+ * encodes fixed texts and the input itself with it and checks every id is in
  * the vocabulary, the specials frame the ids, truncation keeps max_len, and
  * the basic tokenizer agrees on validity.
  */
@@ -53,6 +53,23 @@ static inline void fuzz_encode_all(const strata_tokenizer *tok, const uint8_t *d
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         fuzz_encode_check(tok, texts[i], strlen(texts[i]));
     fuzz_encode_check(tok, (const char *)data, size);
+}
+
+/* Loads the tokenizer at path (a tokenizer.json or a vocab.txt folder) and
+ * checks the contract: a failure explains itself and leaves no tokenizer;
+ * an accepted one encodes the fixed texts and the input (fuzz_encode_all). */
+static inline void fuzz_tokenizer_check(const char *path, const uint8_t *data, size_t size) {
+    strata_tokenizer *tok = NULL;
+    strata_error err;
+    strata_error_clear(&err);
+    strata_status st = strata_tokenizer_load(&tok, path, NULL, &err);
+    fuzz_check_error(st, &err);
+    if (st == STRATA_OK) {
+        fuzz_encode_all(tok, data, size);
+        strata_tokenizer_free(tok);
+    } else if (tok) {
+        __builtin_trap();
+    }
 }
 
 #endif

@@ -9,16 +9,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *dir = fuzz_subdir("tj");
     const char *path = fuzz_join(dir, "tokenizer.json");
     fuzz_write(path, data, size);
-    strata_tokenizer *tok = NULL;
-    strata_error err;
-    strata_error_clear(&err);
-    strata_status st = strata_tokenizer_load(&tok, path, NULL, &err);
-    fuzz_check_error(st, &err);
-    if (st == STRATA_OK) {
-        fuzz_encode_all(tok, data, size);
-        strata_tokenizer_free(tok);
-    } else if (tok) {
-        __builtin_trap();
-    }
+    fuzz_tokenizer_check(path, data, size);
     return 0;
 }

@@ -8,24 +8,9 @@
 #include "fuzz_tok_encode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const uint8_t *part[2];
-    size_t len[2];
-    int np = fuzz_split(data, size, part, len, 2);
+    static const char *const names[2] = {"vocab.txt", "tokenizer_config.json"};
     const char *dir = fuzz_subdir("vocab");
-    fuzz_write(fuzz_join(dir, "vocab.txt"), part[0], len[0]);
-    const char *cp = fuzz_join(dir, "tokenizer_config.json");
-    if (np >= 2) fuzz_write(cp, part[1], len[1]);
-    else unlink(cp);
-    strata_tokenizer *tok = NULL;
-    strata_error err;
-    strata_error_clear(&err);
-    strata_status st = strata_tokenizer_load(&tok, dir, NULL, &err);
-    fuzz_check_error(st, &err);
-    if (st == STRATA_OK) {
-        fuzz_encode_all(tok, data, size);
-        strata_tokenizer_free(tok);
-    } else if (tok) {
-        __builtin_trap();
-    }
+    fuzz_write_parts(dir, data, size, names, 2, 1);
+    fuzz_tokenizer_check(dir, data, size);
     return 0;
 }

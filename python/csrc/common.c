@@ -125,6 +125,13 @@ void arr_release(arr *a) {
     memset(a, 0, sizeof *a);
 }
 
+int opt_double(PyObject *obj, int *use, double *value) {
+    if (obj == Py_None) return 0;
+    *use = 1;
+    *value = PyFloat_AsDouble(obj);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Owners                                                                    */
 /* ------------------------------------------------------------------------ */

@@ -60,6 +60,11 @@ int arr_get(PyObject *obj, const char *name, elem_kind kind, int itemsize, int n
             int optional, int writable, arr *out);
 void arr_release(arr *a);
 
+/* An optional float argument: None leaves *use and *value as they are;
+ * else *use = 1 and *value = float(obj). Returns -1 (exception set) when obj
+ * is not a number. */
+int opt_double(PyObject *obj, int *use, double *value);
+
 /* ------------------------------------------------------------------------ */
 /* Output arrays                                                             */
 /* ------------------------------------------------------------------------ */
@@ -95,6 +100,22 @@ typedef struct thread_scope {
  * process settings; thread_leave restores them. Call both with the GIL. */
 void thread_enter(thread_scope *t, int threads);
 void thread_leave(const thread_scope *t);
+
+/* Brackets a library call made without the GIL under `threads` threads:
+ *     BEGIN_LIBRARY_CALL(threads)
+ *     st = strata_...(...);   (no Python objects touched in between)
+ *     END_LIBRARY_CALL
+ * thread_enter, Py_BEGIN_ALLOW_THREADS, then Py_END_ALLOW_THREADS,
+ * thread_leave, in that order (a block, as Python's own pair). */
+#define BEGIN_LIBRARY_CALL(threads)                                            \
+    {                                                                          \
+        thread_scope lib_call_ts_;                                             \
+        thread_enter(&lib_call_ts_, (threads));                                \
+        Py_BEGIN_ALLOW_THREADS
+#define END_LIBRARY_CALL                                                       \
+        Py_END_ALLOW_THREADS                                                   \
+        thread_leave(&lib_call_ts_);                                           \
+    }
 
 /* Module pieces (each registers its functions). */
 extern PyMethodDef strata_py_kmeans_methods[];

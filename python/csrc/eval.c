@@ -179,13 +179,10 @@ static PyObject *py_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
     strata_metrics mean;
     memset(&mean, 0, sizeof mean);
     strata_status st;
-    thread_scope ts;
-    thread_enter(&ts, threads);
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_LIBRARY_CALL(threads)
     st = strata_eval_retrieve(&b, c.data, q.data, (int)D, &eo, &o->run, &err);
     if (!st) st = strata_eval_metrics(&b, &o->run, 0, &mean, pq, &err);
-    Py_END_ALLOW_THREADS
-    thread_leave(&ts);
+    END_LIBRARY_CALL
     if (st) {
         strata_free(pq);
         raise_strata(&err);

@@ -83,6 +83,20 @@ static PyObject *result_tuple(PyObject *owner, const strata_kmeans_result *r, in
                          (long long)r->n_used, r->n_split, r->seconds, runs);
 }
 
+/* The k-means input of rows x [N, D1] and, when given, x2 [N, D2] (the
+ * asymmetric parts): every row local, no sources. */
+static void input_of(strata_kmeans_input *in, const arr *x, const arr *x2) {
+    memset(in, 0, sizeof *in);
+    in->n_global = in->n_local = x->shape[0];
+    in->nparts = x2->data ? 2 : 1;
+    in->x[0] = x->data;
+    in->dim[0] = x->shape[1];
+    if (x2->data) {
+        in->x[1] = x2->data;
+        in->dim[1] = x2->shape[1];
+    }
+}
+
 PyDoc_STRVAR(kmeans_fit_doc,
 "kmeans_fit(x, x2=None, source=None, n_sources=0, k=0, cluster_size=0, niter=25,\n"
 "           nredo=1, init='kmeans++', init_sample=0, max_points_per_centroid=0,\n"
@@ -163,15 +177,7 @@ static PyObject *py_kmeans_fit(PyObject *self, PyObject *args, PyObject *kw) {
         goto done;
     }
     strata_kmeans_input in;
-    memset(&in, 0, sizeof in);
-    in.n_global = in.n_local = N;
-    in.nparts = x2.data ? 2 : 1;
-    in.x[0] = x.data;
-    in.dim[0] = x.shape[1];
-    if (x2.data) {
-        in.x[1] = x2.data;
-        in.dim[1] = x2.shape[1];
-    }
+    input_of(&in, &x, &x2);
     in.source = src.data;
     in.n_sources = src.data ? n_sources : 0;
 
@@ -184,12 +190,9 @@ static PyObject *py_kmeans_fit(PyObject *self, PyObject *args, PyObject *kw) {
     strata_error err;
     strata_error_clear(&err);
     strata_status st;
-    thread_scope ts;
-    thread_enter(&ts, threads);
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_LIBRARY_CALL(threads)
     st = strata_kmeans_fit(&o->res, &in, &o->p, &err);
-    Py_END_ALLOW_THREADS
-    thread_leave(&ts);
+    END_LIBRARY_CALL
     if (st) {
         km_destroy(o);
         raise_strata(&err);
@@ -299,25 +302,14 @@ static PyObject *py_kmeans_lloyd(PyObject *self, PyObject *args, PyObject *kw) {
     }
     memcpy(cp, c.data, (size_t)K * (size_t)Dt * sizeof(float));
     strata_kmeans_input in;
-    memset(&in, 0, sizeof in);
-    in.n_global = in.n_local = N;
-    in.nparts = x2.data ? 2 : 1;
-    in.x[0] = x.data;
-    in.dim[0] = x.shape[1];
-    if (x2.data) {
-        in.x[1] = x2.data;
-        in.dim[1] = x2.shape[1];
-    }
+    input_of(&in, &x, &x2);
     strata_error err;
     strata_error_clear(&err);
     strata_status st;
     int n_iter = 0;
-    thread_scope ts;
-    thread_enter(&ts, threads);
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_LIBRARY_CALL(threads)
     st = strata_kmeans_lloyd(cp, ap, &in, (int)K, niter, bounds, 1, iters, &n_iter, &err);
-    Py_END_ALLOW_THREADS
-    thread_leave(&ts);
+    END_LIBRARY_CALL
     if (st) {
         raise_strata(&err);
         goto done;
@@ -403,12 +395,9 @@ static PyObject *py_topk_ip(PyObject *self, PyObject *args, PyObject *kw) {
     strata_error_clear(&err);
     strata_progress none = {0};
     strata_status st;
-    thread_scope ts;
-    thread_enter(&ts, threads);
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_LIBRARY_CALL(threads)
     st = strata_topk_ip(q.data, nq, c.data, nc, (int)D, qs.data, cs.data, k, pi, ps, none, &err);
-    Py_END_ALLOW_THREADS
-    thread_leave(&ts);
+    END_LIBRARY_CALL
     if (st) {
         raise_strata(&err);
         goto done;
@@ -451,12 +440,9 @@ static PyObject *py_inv_norms(PyObject *self, PyObject *args, PyObject *kw) {
     }
     PyObject *owner = owned_block((size_t)n * sizeof(float), &out);
     if (owner) {
-        thread_scope ts;
-        thread_enter(&ts, threads);
-        Py_BEGIN_ALLOW_THREADS
+        BEGIN_LIBRARY_CALL(threads)
         strata_inv_norms(x.data, n, (int)x.shape[1], out);
-        Py_END_ALLOW_THREADS
-        thread_leave(&ts);
+        END_LIBRARY_CALL
         ret = view_new(owner, out, "f", 1, &n);
         Py_DECREF(owner);
     }

@@ -161,11 +161,7 @@ static PyObject *py_plan_build(PyObject *self, PyObject *args, PyObject *kw) {
     p.drop_last = drop_last;
     p.filter = filter;
     p.margin = margin;
-    if (othr != Py_None) {
-        p.use_threshold = 1;
-        p.threshold = PyFloat_AsDouble(othr);
-        if (PyErr_Occurred()) return NULL;
-    }
+    if (opt_double(othr, &p.use_threshold, &p.threshold)) return NULL;
     p.seed = seed;
     const int ns = (int)PyList_GET_SIZE(ostages);
     arr src, qh, ph, fq, fd;
@@ -216,12 +212,9 @@ static PyObject *py_plan_build(PyObject *self, PyObject *args, PyObject *kw) {
     strata_error err;
     strata_error_clear(&err);
     strata_status st;
-    thread_scope ts;
-    thread_enter(&ts, threads);
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_LIBRARY_CALL(threads)
     st = strata_plan_build(plan, &data, stages, ns, &p, &err);
-    Py_END_ALLOW_THREADS
-    thread_leave(&ts);
+    END_LIBRARY_CALL
     if (st) {
         raise_strata(&err);
         goto done;
@@ -363,11 +356,7 @@ static PyObject *py_plan_compute_mask(PyObject *self, PyObject *args, PyObject *
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|dOi", kwlist, &ob, &ofq, &ofd, &margin, &othr,
                                      &threads))
         return NULL;
-    if (othr != Py_None) {
-        use_thr = 1;
-        threshold = PyFloat_AsDouble(othr);
-        if (PyErr_Occurred()) return NULL;
-    }
+    if (opt_double(othr, &use_thr, &threshold)) return NULL;
     if (!isfinite(margin) || !isfinite(threshold))
         return PyErr_Format(PyExc_ValueError, "margin and threshold must be finite");
     arr b, fq, fd;
@@ -391,13 +380,10 @@ static PyObject *py_plan_compute_mask(PyObject *self, PyObject *args, PyObject *
     strata_error_clear(&err);
     strata_progress none = {0};
     strata_status st;
-    thread_scope ts;
-    thread_enter(&ts, threads);
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_LIBRARY_CALL(threads)
     st = strata_plan_compute_mask(&plan, fq.data, fd.data, fq.shape[0], fq.shape[1], margin,
                                   use_thr, threshold, none, &err);
-    Py_END_ALLOW_THREADS
-    thread_leave(&ts);
+    END_LIBRARY_CALL
     if (st) {
         strata_free(plan.mask);
         raise_strata(&err);

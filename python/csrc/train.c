@@ -53,13 +53,10 @@ static PyObject *py_infonce(PyObject *self, PyObject *args, PyObject *kw) {
     strata_error err;
     strata_error_clear(&err);
     strata_status status;
-    thread_scope ts;
-    thread_enter(&ts, threads);
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_LIBRARY_CALL(threads)
     status = strata_infonce(q.data, d.data, (int)N, (int)C, m.data, tau, symmetric, gq, gd, &st,
                             &err);
-    Py_END_ALLOW_THREADS
-    thread_leave(&ts);
+    END_LIBRARY_CALL
     if (status) {
         raise_strata(&err);
         goto done;

@@ -115,30 +115,24 @@ uint16_t strata_f32_to_bf16(float f) {
     return (uint16_t)((x + rounding) >> 16);
 }
 
+/* dst[i] = to_f32(16-bit value i of src), src unaligned (F16 and BF16). */
+static void half_to_f32(float *dst, const void *src, size_t n, float (*to_f32)(uint16_t)) {
+    const unsigned char *p = src;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        dst[i] = to_f32(h);
+    }
+}
+
 strata_status strata_convert_to_f32(float *dst, const void *src,
                                     strata_dtype dt, size_t n,
                                     strata_error *err) {
     size_t i;
     switch (dt) {
     case STRATA_DTYPE_F32: memcpy(dst, src, n * 4); break;
-    case STRATA_DTYPE_F16: {
-        const unsigned char *p = src;
-        for (i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = strata_f16_to_f32(h);
-        }
-        break;
-    }
-    case STRATA_DTYPE_BF16: {
-        const unsigned char *p = src;
-        for (i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = strata_bf16_to_f32(h);
-        }
-        break;
-    }
+    case STRATA_DTYPE_F16: half_to_f32(dst, src, n, strata_f16_to_f32); break;
+    case STRATA_DTYPE_BF16: half_to_f32(dst, src, n, strata_bf16_to_f32); break;
     case STRATA_DTYPE_F64: {
         const unsigned char *p = src;
         for (i = 0; i < n; i++) {

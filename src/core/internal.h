@@ -19,6 +19,11 @@ strata_status strata__map_file(const char *path, void **map, size_t *len,
 strata_status strata__json_write(const char *path, const cJSON *json,
                                  strata_error *err);
 
+/* strata__json_write to dir/name, taking json (deleted here; NULL, a
+ * failed build, is out of memory). */
+strata_status strata__json_write_in(const char *dir, const char *name, cJSON *json,
+                                    strata_error *err);
+
 /* Reads and parses a JSON file. On a parse error the message names the
  * line and column. */
 strata_status strata__json_read(const char *path, cJSON **out,

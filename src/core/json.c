@@ -27,6 +27,17 @@ strata_status strata__json_write(const char *path, const cJSON *json,
     return st;
 }
 
+strata_status strata__json_write_in(const char *dir, const char *name, cJSON *json,
+                                    strata_error *err) {
+    if (!json) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    char *p = strata_path_join(dir, name);
+    strata_status st = p ? strata__json_write(p, json, err)
+                         : strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    strata_free(p);
+    cJSON_Delete(json);
+    return st;
+}
+
 strata_status strata__json_read(const char *path, cJSON **out, strata_error *err) {
     *out = NULL;
     char *text;

@@ -310,6 +310,16 @@ done:
     return st;
 }
 
+void strata__bert_config_json_shape(cJSON *j, const strata_bert_config *c) {
+    cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
+    cJSON_AddNumberToObject(j, "hidden_size", c->hidden_size);
+    cJSON_AddNumberToObject(j, "num_hidden_layers", c->num_layers);
+    cJSON_AddNumberToObject(j, "num_attention_heads", c->num_heads);
+    cJSON_AddNumberToObject(j, "intermediate_size", c->intermediate_size);
+    cJSON_AddNumberToObject(j, "max_position_embeddings", c->max_position);
+    cJSON_AddNumberToObject(j, "type_vocab_size", c->type_vocab_size);
+}
+
 strata_status strata_bert_config_save(const strata_bert_config *c, int pad_id,
                                       const char *path, strata_error *err) {
     cJSON *j = cJSON_CreateObject();
@@ -322,13 +332,7 @@ strata_status strata_bert_config_save(const strata_bert_config *c, int pad_id,
     cJSON_AddItemToArray(arch, cJSON_CreateString("BertModel"));
     cJSON_AddItemToObject(j, "architectures", arch);
     cJSON_AddStringToObject(j, "model_type", "bert");
-    cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(j, "hidden_size", c->hidden_size);
-    cJSON_AddNumberToObject(j, "num_hidden_layers", c->num_layers);
-    cJSON_AddNumberToObject(j, "num_attention_heads", c->num_heads);
-    cJSON_AddNumberToObject(j, "intermediate_size", c->intermediate_size);
-    cJSON_AddNumberToObject(j, "max_position_embeddings", c->max_position);
-    cJSON_AddNumberToObject(j, "type_vocab_size", c->type_vocab_size);
+    strata__bert_config_json_shape(j, c);
     char eps[32]; /* the float's shortest decimal form (1e-12, not 9.99999996e-13) */
     snprintf(eps, sizeof eps, "%.7g", (double)c->layer_norm_eps);
     cJSON_AddNumberToObject(j, "layer_norm_eps", strtod(eps, NULL));

@@ -145,14 +145,7 @@ static strata_status load_weights(strata_bert *m, const char *path,
                                       path, t->name, got, want);
                 break;
             }
-            if (t->dtype != STRATA_DTYPE_F32 && t->dtype != STRATA_DTYPE_F16 &&
-                t->dtype != STRATA_DTYPE_BF16) {
-                st = strata_error_set(err, STRATA_EUNSUPPORTED,
-                                      "%s: tensor \"%s\" has dtype %s (F32, F16 or BF16 expected)",
-                                      path, t->name, strata_dtype_name(t->dtype));
-                break;
-            }
-            st = strata_convert_to_f32(p, t->data, t->dtype, per, err);
+            st = strata__tensor_to_f32(p, t, per, path, err);
             if (st != STRATA_OK) break;
             /* a NaN or Inf weight makes every embedding NaN: refuse it here,
              * naming the tensor */
@@ -179,24 +172,58 @@ static strata_status load_weights(strata_bert *m, const char *path,
     return st;
 }
 
-strata_status strata_bert_load(strata_bert **out, const char *dir,
-                               strata_error *err) {
-    *out = NULL;
+strata_status strata__tensor_to_f32(float *dst, const strata_tensor *t, size_t n,
+                                    const char *path, strata_error *err) {
+    if (t->dtype != STRATA_DTYPE_F32 && t->dtype != STRATA_DTYPE_F16 &&
+        t->dtype != STRATA_DTYPE_BF16)
+        return strata_error_set(err, STRATA_EUNSUPPORTED,
+                                "%s: tensor \"%s\" has dtype %s (F32, F16 or BF16 expected)",
+                                path, t->name, strata_dtype_name(t->dtype));
+    return strata_convert_to_f32(dst, t->data, t->dtype, n, err);
+}
+
+strata_status strata__model_dir_open(const char *dir, char **cfg_path, char **w_path,
+                                     strata_error *err) {
+    *cfg_path = *w_path = NULL;
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return strata_error_set(err, STRATA_EIO, "%s: not a model folder", dir);
-    char *cfg_path = strata_path_join(dir, "config.json");
-    char *w_path = strata_path_join(dir, "model.safetensors");
-    strata_bert *m = NULL;
-    strata_bert_config cfg;
-    strata_status st;
-    if (!cfg_path || !w_path) {
-        st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-        goto done;
-    }
+    char *cp = strata_path_join(dir, "config.json");
+    char *wp = strata_path_join(dir, "model.safetensors");
+    strata_status st = cp && wp ? STRATA_OK
+                                : strata_error_set(err, STRATA_ENOMEM, "out of memory");
     /* a model or checkpoint Strata wrote must be complete; a folder without
      * manifest (Hugging Face) is read as it is */
-    if ((st = strata_dir_check(dir, NULL, NULL, err)) != STRATA_OK) goto done;
+    if (st == STRATA_OK) st = strata_dir_check(dir, NULL, NULL, err);
+    if (st != STRATA_OK) {
+        strata_free(cp);
+        strata_free(wp);
+        return st;
+    }
+    *cfg_path = cp;
+    *w_path = wp;
+    return STRATA_OK;
+}
+
+strata_status strata__model_load_tokenizer(strata_tokenizer **tok, const char *dir,
+                                           int vocab_size, strata_error *err) {
+    strata_status st = strata_tokenizer_load(tok, dir, NULL, err);
+    if (st == STRATA_OK && strata_tokenizer_vocab_size(*tok) > vocab_size)
+        st = strata_error_set(err, STRATA_EFORMAT,
+                              "%s: the vocabulary has %d tokens but \"vocab_size\" is %d",
+                              dir, strata_tokenizer_vocab_size(*tok), vocab_size);
+    return st;
+}
+
+strata_status strata_bert_load(strata_bert **out, const char *dir,
+                               strata_error *err) {
+    *out = NULL;
+    char *cfg_path, *w_path;
+    strata_status st = strata__model_dir_open(dir, &cfg_path, &w_path, err);
+    if (st != STRATA_OK) return st;
+    strata_bert *m = NULL;
+    strata_bert_config cfg;
+    struct stat sb;
     if ((st = strata_bert_config_load(&cfg, cfg_path, err)) != STRATA_OK) goto done;
     if ((st = strata__bert_load_st_config(&cfg, dir, err)) != STRATA_OK) goto done;
     if (stat(w_path, &sb) != 0) {
@@ -210,13 +237,7 @@ strata_status strata_bert_load(strata_bert **out, const char *dir,
     }
     if ((st = alloc_model(&m, &cfg, err)) != STRATA_OK) goto done;
     if ((st = load_weights(m, w_path, err)) != STRATA_OK) goto done;
-    if ((st = strata_tokenizer_load(&m->tok, dir, NULL, err)) != STRATA_OK) goto done;
-    if (strata_tokenizer_vocab_size(m->tok) > cfg.vocab_size) {
-        st = strata_error_set(err, STRATA_EFORMAT,
-                              "%s: the vocabulary has %d tokens but \"vocab_size\" is %d",
-                              dir, strata_tokenizer_vocab_size(m->tok), cfg.vocab_size);
-        goto done;
-    }
+    st = strata__model_load_tokenizer(&m->tok, dir, cfg.vocab_size, err);
 done:
     strata_free(cfg_path);
     strata_free(w_path);
@@ -232,15 +253,20 @@ done:
 /* Save                                                                      */
 /* ------------------------------------------------------------------------ */
 
-static strata_status save_small_json(const char *dir, const char *name,
-                                     cJSON *j, strata_error *err) {
-    if (!j) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
-    char *p = strata_path_join(dir, name);
-    strata_status st = p ? strata__json_write(p, j, err)
-                         : strata_error_set(err, STRATA_ENOMEM, "out of memory");
-    strata_free(p);
-    cJSON_Delete(j);
-    return st;
+strata_status strata__model_save_tokenizer(const strata_tokenizer *tok, int max_position,
+                                           const char *dir, strata_error *err) {
+    char *vp = strata_path_join(dir, "vocab.txt");
+    strata_status st = vp ? strata_tokenizer_save_vocab(tok, vp, err)
+                          : strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    strata_free(vp);
+    if (st != STRATA_OK) return st;
+    cJSON *tc = cJSON_CreateObject();
+    if (tc) {
+        cJSON_AddBoolToObject(tc, "do_lower_case", strata_tokenizer_lowercase(tok));
+        cJSON_AddStringToObject(tc, "tokenizer_class", "BertTokenizer");
+        cJSON_AddNumberToObject(tc, "model_max_length", max_position);
+    }
+    return strata__json_write_in(dir, "tokenizer_config.json", tc, err);
 }
 
 static strata_status save_files(const strata_bert *m, const char *dir, strata_error *err);
@@ -310,20 +336,8 @@ static strata_status save_files(const strata_bert *m, const char *dir, strata_er
     strata_free(cfg_path);
     if (st != STRATA_OK) return st;
 
-    if (m->tok) {
-        char *vp = strata_path_join(dir, "vocab.txt");
-        st = vp ? strata_tokenizer_save_vocab(m->tok, vp, err)
-                : strata_error_set(err, STRATA_ENOMEM, "out of memory");
-        strata_free(vp);
-        if (st != STRATA_OK) return st;
-        cJSON *tc = cJSON_CreateObject();
-        if (tc) {
-            cJSON_AddBoolToObject(tc, "do_lower_case", strata_tokenizer_lowercase(m->tok));
-            cJSON_AddStringToObject(tc, "tokenizer_class", "BertTokenizer");
-            cJSON_AddNumberToObject(tc, "model_max_length", cfg->max_position);
-        }
-        if ((st = save_small_json(dir, "tokenizer_config.json", tc, err))) return st;
-    }
+    if (m->tok && (st = strata__model_save_tokenizer(m->tok, cfg->max_position, dir, err)))
+        return st;
 
     cJSON *pj = cJSON_CreateObject();
     if (pj) {
@@ -333,7 +347,7 @@ static strata_status save_files(const strata_bert *m, const char *dir, strata_er
         cJSON_AddBoolToObject(pj, "pooling_mode_max_tokens", 0);
         cJSON_AddBoolToObject(pj, "pooling_mode_mean_sqrt_len_tokens", 0);
     }
-    if ((st = save_small_json(dir, "1_Pooling/config.json", pj, err))) return st;
+    if ((st = strata__json_write_in(dir, "1_Pooling/config.json", pj, err))) return st;
 
     cJSON *mj = cJSON_CreateArray();
     if (mj) {
@@ -352,5 +366,5 @@ static strata_status save_files(const strata_bert *m, const char *dir, strata_er
             cJSON_AddItemToArray(mj, o);
         }
     }
-    return save_small_json(dir, "modules.json", mj, err);
+    return strata__json_write_in(dir, "modules.json", mj, err);
 }

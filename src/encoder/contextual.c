@@ -10,9 +10,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/internal.h"
+#include "encoder/bert_internal.h"
 #include "strata/contextual.h"
 #include "strata/io.h"
 
@@ -315,17 +315,6 @@ strata_status strata_ctx_save_block(const char *path, const strata_ctx_config *c
     return st;
 }
 
-static strata_status write_json(const char *dir, const char *name, cJSON *j,
-                                strata_error *err) {
-    if (!j) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
-    char *p = strata_path_join(dir, name);
-    strata_status st = p ? strata__json_write(p, j, err)
-                         : strata_error_set(err, STRATA_ENOMEM, "out of memory");
-    strata_free(p);
-    cJSON_Delete(j);
-    return st;
-}
-
 static cJSON *config_json(const strata_ctx_model *m) {
     const strata_ctx_config *c = &m->cfg;
     const strata_bert_config *b = &c->bert;
@@ -337,13 +326,7 @@ static cJSON *config_json(const strata_ctx_model *m) {
     cJSON_AddStringToObject(j, "strata_model", "contextual");
     /* the shape of each stage: Hugging Face BERT keys (no model_type, so a
      * loader that expects a plain BertModel fails instead of guessing) */
-    cJSON_AddNumberToObject(j, "vocab_size", b->vocab_size);
-    cJSON_AddNumberToObject(j, "hidden_size", b->hidden_size);
-    cJSON_AddNumberToObject(j, "num_hidden_layers", b->num_layers);
-    cJSON_AddNumberToObject(j, "num_attention_heads", b->num_heads);
-    cJSON_AddNumberToObject(j, "intermediate_size", b->intermediate_size);
-    cJSON_AddNumberToObject(j, "max_position_embeddings", b->max_position);
-    cJSON_AddNumberToObject(j, "type_vocab_size", b->type_vocab_size);
+    strata__bert_config_json_shape(j, b);
     cJSON_AddNumberToObject(j, "layer_norm_eps", b->layer_norm_eps);
     cJSON_AddStringToObject(j, "hidden_act", "gelu");
     cJSON_AddStringToObject(j, "position_embedding_type", "absolute");
@@ -375,20 +358,9 @@ strata_status strata_ctx_save(const strata_ctx_model *m, const char *dir, strata
             : strata_error_set(err, STRATA_ENOMEM, "out of memory");
     strata_free(wp);
     if (st) return st;
-    if ((st = write_json(dir, "config.json", config_json(m), err))) return st;
+    if ((st = strata__json_write_in(dir, "config.json", config_json(m), err))) return st;
     if (!m->tok) return STRATA_OK;
-    char *vp = strata_path_join(dir, "vocab.txt");
-    st = vp ? strata_tokenizer_save_vocab(m->tok, vp, err)
-            : strata_error_set(err, STRATA_ENOMEM, "out of memory");
-    strata_free(vp);
-    if (st) return st;
-    cJSON *tc = cJSON_CreateObject();
-    if (tc) {
-        cJSON_AddBoolToObject(tc, "do_lower_case", strata_tokenizer_lowercase(m->tok));
-        cJSON_AddStringToObject(tc, "tokenizer_class", "BertTokenizer");
-        cJSON_AddNumberToObject(tc, "model_max_length", m->cfg.bert.max_position);
-    }
-    return write_json(dir, "tokenizer_config.json", tc, err);
+    return strata__model_save_tokenizer(m->tok, m->cfg.bert.max_position, dir, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -514,15 +486,7 @@ static strata_status load_weights(strata_ctx_model *m, const char *path, strata_
                                   t[k].ndim == 2 ? (long long)t[k].shape[1] : 0LL);
             break;
         }
-        if (f->dtype != STRATA_DTYPE_F32 && f->dtype != STRATA_DTYPE_F16 &&
-            f->dtype != STRATA_DTYPE_BF16) {
-            st = strata_error_set(err, STRATA_EUNSUPPORTED,
-                                  "%s: tensor \"%s\" has dtype %s (F32, F16 or BF16 expected)",
-                                  path, f->name, strata_dtype_name(f->dtype));
-            break;
-        }
-        st = strata_convert_to_f32((float *)t[k].data, f->data, f->dtype,
-                                   (size_t)t[k].count, err);
+        st = strata__tensor_to_f32((float *)t[k].data, f, (size_t)t[k].count, path, err);
     }
     if (!st && missing)
         st = strata_error_set(err, STRATA_EFORMAT, "%s: %d missing tensor(s), first \"%s\"",
@@ -535,29 +499,17 @@ static strata_status load_weights(strata_ctx_model *m, const char *path, strata_
 
 strata_status strata_ctx_load(strata_ctx_model **out, const char *dir, strata_error *err) {
     *out = NULL;
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return strata_error_set(err, STRATA_EIO, "%s: not a model folder", dir);
-    char *cp = strata_path_join(dir, "config.json");
-    char *wp = strata_path_join(dir, "model.safetensors");
-    strata_ctx_model *m = NULL;
-    strata_ctx_config cfg;
-    strata_status st;
-    if (!cp || !wp) {
-        st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
-        goto done;
-    }
     /* a folder Strata wrote must be complete (as for strata_bert_load); one
      * without manifest is read as it is */
-    if ((st = strata_dir_check(dir, NULL, NULL, err))) goto done;
+    char *cp, *wp;
+    strata_status st = strata__model_dir_open(dir, &cp, &wp, err);
+    if (st) return st;
+    strata_ctx_model *m = NULL;
+    strata_ctx_config cfg;
     if ((st = load_config(&cfg, cp, err))) goto done;
     if ((st = alloc_model(&m, &cfg, err))) goto done;
     if ((st = load_weights(m, wp, err))) goto done;
-    if ((st = strata_tokenizer_load(&m->tok, dir, NULL, err))) goto done;
-    if (strata_tokenizer_vocab_size(m->tok) > cfg.bert.vocab_size)
-        st = strata_error_set(err, STRATA_EFORMAT,
-                              "%s: the vocabulary has %d tokens but \"vocab_size\" is %d", dir,
-                              strata_tokenizer_vocab_size(m->tok), cfg.bert.vocab_size);
+    st = strata__model_load_tokenizer(&m->tok, dir, cfg.bert.vocab_size, err);
 done:
     strata_free(cp);
     strata_free(wp);

@@ -177,16 +177,24 @@ void strata__tr_linear_bwd(float *dinp, float *dW, float *db,
     }
 }
 
-void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
-                                 const float *dout, const float *inp,
-                                 const float *W, int64_t N, int IC, int OC,
-                                 int accum) {
+static float bf16r(float x) { return strata_bf16_to_f32(strata_f32_to_bf16(x)); }
+
+/* A GEMM operand as the naive references read it: x itself, or rounded to
+ * bf16 (what the bf16 kernels multiply). */
+static float operand(float x, int bf16) { return bf16 ? bf16r(x) : x; }
+
+/* The naive linear backward both references share: dot products in double
+ * over operands read by operand(); db from dout as it is. */
+static void linear_bwd_ref(float *dinp, float *dW, float *db, const float *dout,
+                           const float *inp, const float *W, int64_t N, int IC, int OC,
+                           int accum, int bf16) {
     if (dinp)
         for (int64_t r = 0; r < N; r++)
             for (int i = 0; i < IC; i++) {
                 double s = 0;
                 for (int o = 0; o < OC; o++)
-                    s += (double)dout[(size_t)r * OC + o] * W[(size_t)o * IC + i];
+                    s += (double)operand(dout[(size_t)r * OC + o], bf16) *
+                         operand(W[(size_t)o * IC + i], bf16);
                 float *d = dinp + (size_t)r * IC + i;
                 *d = accum ? *d + (float)s : (float)s;
             }
@@ -194,7 +202,8 @@ void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
         for (int i = 0; i < IC; i++) {
             double s = 0;
             for (int64_t r = 0; r < N; r++)
-                s += (double)dout[(size_t)r * OC + o] * inp[(size_t)r * IC + i];
+                s += (double)operand(dout[(size_t)r * OC + o], bf16) *
+                     operand(inp[(size_t)r * IC + i], bf16);
             dW[(size_t)o * IC + i] += (float)s;
         }
         if (db) {
@@ -203,6 +212,13 @@ void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
             db[o] += (float)s;
         }
     }
+}
+
+void strata__tr_linear_bwd_naive(float *dinp, float *dW, float *db,
+                                 const float *dout, const float *inp,
+                                 const float *W, int64_t N, int IC, int OC,
+                                 int accum) {
+    linear_bwd_ref(dinp, dW, db, dout, inp, W, N, IC, OC, accum, 0);
 }
 
 int strata__tr_linear_bwd_bf16(float *dinp, float *dW, float *db,
@@ -249,34 +265,11 @@ int strata__tr_linear_bwd_bf16(float *dinp, float *dW, float *db,
     return bad ? -1 : 0;
 }
 
-static float bf16r(float x) { return strata_bf16_to_f32(strata_f32_to_bf16(x)); }
-
 void strata__tr_linear_bwd_bf16_naive(float *dinp, float *dW, float *db,
                                       const float *dout, const float *inp,
                                       const float *W, int64_t N, int IC, int OC,
                                       int accum) {
-    if (dinp)
-        for (int64_t r = 0; r < N; r++)
-            for (int i = 0; i < IC; i++) {
-                double s = 0;
-                for (int o = 0; o < OC; o++)
-                    s += (double)bf16r(dout[(size_t)r * OC + o]) * bf16r(W[(size_t)o * IC + i]);
-                float *d = dinp + (size_t)r * IC + i;
-                *d = accum ? *d + (float)s : (float)s;
-            }
-    for (int o = 0; o < OC; o++) {
-        for (int i = 0; i < IC; i++) {
-            double s = 0;
-            for (int64_t r = 0; r < N; r++)
-                s += (double)bf16r(dout[(size_t)r * OC + o]) * bf16r(inp[(size_t)r * IC + i]);
-            dW[(size_t)o * IC + i] += (float)s;
-        }
-        if (db) {
-            double s = 0;
-            for (int64_t r = 0; r < N; r++) s += dout[(size_t)r * OC + o];
-            db[o] += (float)s;
-        }
-    }
+    linear_bwd_ref(dinp, dW, db, dout, inp, W, N, IC, OC, accum, 1);
 }
 
 /* ------------------------------------------------------------------------ */
