@@ -1,11 +1,14 @@
 /* cmd_embed.c — `strata embed`: embed pairs or BEIR texts with a BERT model
- * folder or the built-in hashed TF-IDF embedder, into an .npy [N, D]. */
+ * folder or the built-in hashed TF-IDF embedder, into an .npy [N, D]; under
+ * `mpirun -np P` each rank embeds its own rows of the one output
+ * (mpi_cli.h). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "commands.h"
 #include "ctx_cli.h"
+#include "mpi_cli.h"
 #include "strata/data.h"
 #include "strata/embedder.h"
 #include "strata/io.h"
@@ -277,9 +280,31 @@ static void chunk_error(strata_error *err, strata_status st, const text_set *ts,
                          msg);
 }
 
-static int run(const cli_env *env, int npos, char **pos) {
-    (void)npos;
-    (void)pos;
+/* The IDF fit: on all fit texts, or under MPI on this rank's share with
+ * the counts summed across ranks (the same table); agreed. */
+static strata_status fit_idf(const cli_env *env, const cli_mpi *mpi, strata_embedder *e,
+                             const text_set *ts, strata_error *err) {
+    strata_status st;
+    if (mpi->size > 1) {
+        int64_t f0, f1;
+        cli_mpi_range(mpi, ts->fit_n, &f0, &f1);
+        st = strata_embedder_fit_shared(e, ts->fit_t + f0, ts->fit_len + f0, f1 - f0,
+                                        &env->progress, cli_mpi_allreduce_i64, NULL, err);
+        if (st) cli_mpi_reitem(err, f0);
+    } else {
+        st = strata_embedder_fit(e, ts->fit_t, ts->fit_len, ts->fit_n, &env->progress, err);
+    }
+    if (st == STRATA_EFORMAT) /* "text K: invalid UTF-8 ..." */
+        strata_error_prefix(err, "%s", o_input);
+    /* ESTATE: another rank failed; its own message is the one reported */
+    strata_status agreed = cli_mpi_agree(mpi, st == STRATA_ESTATE ? STRATA_OK : st, err);
+    return agreed ? agreed : st;
+}
+
+/* Under `mpirun -np P` (mpi_cli.h) every rank loads the input, embeds its
+ * own rows [N·r/P, N·(r+1)/P) and writes them at their offset of the one
+ * output; rank 0 writes X.ids.txt and the context, and commits. */
+static int run_ranks(const cli_env *env, const cli_mpi *mpi) {
     int urc = check_options();
     if (urc) return urc;
     int is_hash = o_model && strcmp(o_model, "hash") == 0;
@@ -308,84 +333,78 @@ static int run(const cli_env *env, int npos, char **pos) {
     strata_embedder *e = NULL;
     cli_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    strata_npy_writer w;
+    cli_npy_out w;
     memset(&w, 0, sizeof w);
+    w.fd = -1;
     strata_atomic idsf;
     memset(&idsf, 0, sizeof idsf);
     char *idp = NULL;
     float *buf = NULL;
     int rc = CLI_OK, have_pairs = 0, have_beir = 0;
+    int root = mpi->rank == 0; /* writes X.ids.txt, the IDF and the context */
 
-    if (open_embedder(env, prec, &e, &ctx, &err)) goto fail;
-
-    if (load_inputs(env, is_beir, is_hash, field, &beir, &have_beir, &pairs, &have_pairs, &ts,
-                    &err))
-        goto fail;
-    if (ts.n == 0) {
-        strata_error_set(&err, STRATA_EFORMAT, "%s: no texts to embed (field %s)", o_input, field);
-        goto fail;
-    }
+    strata_status st = open_embedder(env, prec, &e, &ctx, &err);
+    if (!st)
+        st = load_inputs(env, is_beir, is_hash, field, &beir, &have_beir, &pairs, &have_pairs,
+                         &ts, &err);
+    if (!st && ts.n == 0)
+        st = strata_error_set(&err, STRATA_EFORMAT, "%s: no texts to embed (field %s)", o_input,
+                              field);
+    if (cli_mpi_agree(mpi, st, &err)) goto fail;
 
     if (strata_embedder_needs_fit(e)) {
-        if (strata_embedder_fit(e, ts.fit_t, ts.fit_len, ts.fit_n, &env->progress, &err))
-            goto fail_text;
+        if (fit_idf(env, mpi, e, &ts, &err)) goto fail;
         cli_info(env, "fitted IDF on %lld texts", (long long)ts.fit_n);
-        if (o_idf_out && strata_embedder_save_idf(e, o_idf_out, &err)) goto fail;
+        st = o_idf_out && root ? strata_embedder_save_idf(e, o_idf_out, &err) : STRATA_OK;
+        if (cli_mpi_agree(mpi, st, &err)) goto fail;
     }
 
     int D = strata_embedder_dim(e);
-    int64_t shape[2] = {ts.n, D};
-    if (strata_npy_writer_open(&w, o_out, o_fp16 ? STRATA_DTYPE_F16 : STRATA_DTYPE_F32, 2,
-                               shape, &err))
+    int64_t r0, r1; /* this rank's rows */
+    cli_mpi_range(mpi, ts.n, &r0, &r1);
+    if (cli_npy_out_open(&w, mpi, o_out, o_fp16 ? STRATA_DTYPE_F16 : STRATA_DTYPE_F32, ts.n, D,
+                         r0, &err))
         goto fail;
-    if (ts.ids) {
-        if (!(idp = ids_path(o_out))) goto oom;
-        if (strata_atomic_open(&idsf, idp, &err)) goto fail;
+    if (ts.ids && root) {
+        if (!(idp = ids_path(o_out))) st = strata_error_set(&err, STRATA_ENOMEM, "out of memory");
+        else st = strata_atomic_open(&idsf, idp, &err);
     }
-    int64_t chunk = ts.n < OUT_CHUNK ? ts.n : OUT_CHUNK;
-    buf = strata_malloc_array((size_t)chunk * (size_t)D, sizeof(float));
-    if (!buf) goto oom;
-    chunk_progress cp = {&env->progress, 0, ts.n};
+    if (cli_mpi_agree(mpi, st, &err)) goto fail;
+    int64_t chunk = r1 - r0 < OUT_CHUNK ? r1 - r0 : OUT_CHUNK;
+    buf = strata_malloc_array((size_t)(chunk > 0 ? chunk : 1) * (size_t)D, sizeof(float));
+    if (!buf) st = strata_error_set(&err, STRATA_ENOMEM, "out of memory");
+    chunk_progress cp = {&env->progress, 0, r1 - r0};
     strata_progress prog = {chunk_cb, &cp, NULL};
-    for (int64_t c0 = 0; c0 < ts.n; c0 += chunk) {
-        int64_t cn = ts.n - c0 < chunk ? ts.n - c0 : chunk;
-        cp.offset = c0;
-        strata_status st = strata_embedder_embed(e, ts.t + c0, ts.len + c0, cn, &prog, buf, &err);
-        if (st) {
-            chunk_error(&err, st, &ts, c0, field);
-            goto fail;
-        }
-        if (strata_npy_writer_write_f32(&w, buf, (size_t)cn * (size_t)D, &err)) goto fail;
-        if (ts.ids)
-            for (int64_t i = c0; i < c0 + cn; i++)
-                fprintf(idsf.fp, "%s\n", strata_texts_id(ts.ids, i));
+    for (int64_t c0 = r0; c0 < r1 && !st; c0 += chunk) {
+        int64_t cn = r1 - c0 < chunk ? r1 - c0 : chunk;
+        cp.offset = c0 - r0;
+        st = strata_embedder_embed(e, ts.t + c0, ts.len + c0, cn, &prog, buf, &err);
+        if (st) chunk_error(&err, st, &ts, c0, field);
+        else st = cli_npy_out_write_f32(&w, buf, cn, &err);
     }
-    if (strata_npy_writer_commit(&w, &err)) goto fail;
-    if (ts.ids && strata_atomic_commit(&idsf, &err)) {
+    if (!st && ts.ids && root)
+        for (int64_t i = 0; i < ts.n; i++) fprintf(idsf.fp, "%s\n", strata_texts_id(ts.ids, i));
+    if (cli_mpi_agree(mpi, st, &err) || cli_npy_out_commit(&w, mpi, &err)) goto fail;
+    if (ts.ids && root && strata_atomic_commit(&idsf, &err)) {
         remove(o_out);
-        goto fail;
+        st = err.status;
     }
-    if (strata_embedder_contextual(e) && cli_ctx_save(&ctx, D, o_out, &err)) {
+    if (!st && root && strata_embedder_contextual(e) && cli_ctx_save(&ctx, D, o_out, &err)) {
         remove(o_out);
         if (idp) remove(idp);
-        goto fail;
+        st = err.status;
     }
+    if (cli_mpi_agree(mpi, st, &err)) goto fail;
     cli_progress_done(env);
-    cli_info(env, "wrote %s [%lld, %d] %s%s%s", o_out, (long long)ts.n, D,
-             o_fp16 ? "float16" : "float32", idp ? " and " : "", idp ? idp : "");
+    cli_info(env, "wrote %s [%lld, %d] %s%s%s%s", o_out, (long long)ts.n, D,
+             o_fp16 ? "float16" : "float32", idp ? " and " : "", idp ? idp : "",
+             mpi->size > 1 ? " (MPI ranks)" : "");
     goto done;
 
-fail_text:
-    if (err.status == STRATA_EFORMAT) /* "text K: invalid UTF-8 ..." */
-        strata_error_prefix(&err, "%s", o_input);
-    goto fail;
-oom:
-    strata_error_set(&err, STRATA_ENOMEM, "out of memory");
 fail:
-    rc = cli_fail(&err);
-    if (rc == CLI_USAGE) rc = CLI_FAIL;
+    rc = cli_mpi_fail(mpi, &err);
 done:
-    strata_npy_writer_abort(&w);
+    cli_npy_out_abort(&w);
     strata_atomic_abort(&idsf);
     strata_free(idp);
     strata_free(buf);
@@ -395,6 +414,14 @@ done:
     if (have_pairs) strata_pairs_free(&pairs);
     if (have_beir) strata_beir_free(&beir);
     return rc;
+}
+
+static int run(const cli_env *env, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    cli_mpi mpi;
+    cli_mpi_init(&mpi, env);
+    return cli_mpi_finalize(&mpi, run_ranks(&mpi.env, &mpi));
 }
 
 const cli_command cmd_embed = {

@@ -62,6 +62,10 @@ strata_status strata_hash_idf_fit(strata_hash_idf *out,
                                   strata_error *err);
 void strata_hash_idf_free(strata_hash_idf *idf); /* accepts NULL */
 
+/* Recomputes idf[] from df[] and n_docs, after a caller changed them (the
+ * sum of per-process counts of a distributed fit); 0 <= df <= n_docs. */
+void strata_hash_idf_update(strata_hash_idf *idf);
+
 /* Saves as an int64 .npy of shape [2 + 2^20]: [0] = N, [1] = bigrams flag,
  * [2 + b] = df of bucket b (exact, so a reload gives identical embeddings).
  * Written atomically. */

@@ -79,6 +79,29 @@ strata_status strata_embedder_fit(strata_embedder *e, const char *const *texts,
                                   const size_t *lens, int64_t n,
                                   const strata_progress *progress,
                                   strata_error *err);
+/* A sum over every process of a distributed run, in place: n int64 in
+ * buf; returns 0, or -1 when the communication failed. The library never
+ * calls MPI itself: the caller (the CLI under mpirun) supplies this. */
+typedef int (*strata_allreduce_i64_fn)(void *ud, int64_t *buf, size_t n);
+
+/* hash, collective: every process passes its own share of the fit texts
+ * (the shares, in process order, make up the texts strata_embedder_fit
+ * would be given); document frequencies and the text count are summed
+ * with allreduce (exact integers), so the IDF table is bit-identical to a
+ * fit on all the texts in one process, while each process counts only its
+ * share and holds only the 2^20-bucket tables (about 12 MB). Every process
+ * must call it, also one whose share failed: a failing share is reported
+ * through the same reduction, so no process waits; the others then fail
+ * with ESTATE "another process failed fitting the IDF table" (the fit of
+ * a process's own share never returns ESTATE), and the caller reports the
+ * failing process's own message. Errors about a text
+ * carry its index within this share in err->item. Other kinds: ESTATE. */
+strata_status strata_embedder_fit_shared(strata_embedder *e,
+                                         const char *const *texts,
+                                         const size_t *lens, int64_t n,
+                                         const strata_progress *progress,
+                                         strata_allreduce_i64_fn allreduce,
+                                         void *ud, strata_error *err);
 /* hash: writes its IDF table (strata_hash_idf_save); ESTATE before a fit
  * or for other kinds. */
 strata_status strata_embedder_save_idf(const strata_embedder *e,

@@ -235,6 +235,46 @@ strata_status strata_embedder_fit(strata_embedder *e, const char *const *texts,
     return e->ops->fit(e, texts, lens, n, progress, err);
 }
 
+strata_status strata_embedder_fit_shared(strata_embedder *e, const char *const *texts,
+                                         const size_t *lens, int64_t n,
+                                         const strata_progress *progress,
+                                         strata_allreduce_i64_fn allreduce, void *ud,
+                                         strata_error *err) {
+    if (!allreduce) return strata_error_set(err, STRATA_EINVAL, "fit_shared: no allreduce");
+    if (e->kind != STRATA_EMBEDDER_HASH)
+        return strata_error_set(err, STRATA_ESTATE, "a %s model has nothing to fit",
+                                e->ops->name);
+    /* one reduction of the failures (each process reaches it, also one that
+     * failed), then one of [texts, df of bucket b...] when none failed */
+    size_t nb = 1 + (size_t)STRATA_HASH_BUCKETS;
+    int64_t *buf = strata_malloc_array(nb, sizeof *buf);
+    strata_status st = buf ? hash_fit(e, texts, lens, n, progress, err)
+                           : strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    int64_t failed = st != STRATA_OK;
+    if (allreduce(ud, &failed, 1) != 0) {
+        if (!st) st = strata_error_set(err, STRATA_EIO, "IDF fit: the allreduce failed");
+    } else if (!st && failed > 0) {
+        st = strata_error_set(err, STRATA_ESTATE, "another process failed fitting the IDF table");
+    }
+    if (!st) {
+        buf[0] = e->idf.n_docs;
+        memcpy(buf + 1, e->idf.df, sizeof(int64_t) * STRATA_HASH_BUCKETS);
+        if (allreduce(ud, buf, nb) != 0) {
+            st = strata_error_set(err, STRATA_EIO, "IDF fit: the allreduce failed");
+        } else {
+            e->idf.n_docs = buf[0];
+            memcpy(e->idf.df, buf + 1, sizeof(int64_t) * STRATA_HASH_BUCKETS);
+            strata_hash_idf_update(&e->idf);
+        }
+    }
+    if (st && e->fitted) {
+        strata_hash_idf_free(&e->idf);
+        e->fitted = 0;
+    }
+    strata_free(buf);
+    return st;
+}
+
 strata_status strata_embedder_save_idf(const strata_embedder *e, const char *path,
                                        strata_error *err) {
     if (e->kind != STRATA_EMBEDDER_HASH || !e->fitted)

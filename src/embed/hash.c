@@ -144,6 +144,10 @@ static void compute_idf(strata_hash_idf *h) {
         h->idf[b] = (float)(log(n1 / (1.0 + (double)h->df[b])) + 1.0);
 }
 
+void strata_hash_idf_update(strata_hash_idf *idf) {
+    if (idf && idf->df && idf->idf) compute_idf(idf);
+}
+
 static strata_status idf_alloc(strata_hash_idf *h, strata_error *err) {
     h->df = strata_calloc(STRATA_HASH_BUCKETS, sizeof(int64_t));
     h->idf = strata_malloc_array(STRATA_HASH_BUCKETS, sizeof(float));
