@@ -129,8 +129,6 @@ static void chunk_cb(void *ud, const char *stage, int64_t done, int64_t total,
     strata_progress_report(c->outer, "embed", c->offset + done, c->total, unit);
 }
 
-#define OUT_CHUNK 8192
-
 static char *ids_path(const char *out) {
     size_t n = strlen(out);
     if (n > 4 && strcmp(out + n - 4, ".npy") == 0) n -= 4;
@@ -360,8 +358,11 @@ static int run_ranks(const cli_env *env, const cli_mpi *mpi) {
     }
 
     int D = strata_embedder_dim(e);
-    int64_t r0, r1; /* this rank's rows */
-    cli_mpi_range(mpi, ts.n, &r0, &r1);
+    /* this rank's rows: any for the hash embedder (row by row), whole calls
+     * of `chunk` texts for BERT-family models (their batches) */
+    int64_t r0, r1, chunk = cli_embed_chunk();
+    if (is_hash) cli_mpi_range(mpi, ts.n, &r0, &r1);
+    else cli_mpi_range_chunks(mpi, ts.n, chunk, &r0, &r1);
     if (cli_npy_out_open(&w, mpi, o_out, o_fp16 ? STRATA_DTYPE_F16 : STRATA_DTYPE_F32, ts.n, D,
                          r0, &err))
         goto fail;
@@ -370,7 +371,7 @@ static int run_ranks(const cli_env *env, const cli_mpi *mpi) {
         else st = strata_atomic_open(&idsf, idp, &err);
     }
     if (cli_mpi_agree(mpi, st, &err)) goto fail;
-    int64_t chunk = r1 - r0 < OUT_CHUNK ? r1 - r0 : OUT_CHUNK;
+    if (r1 - r0 < chunk) chunk = r1 - r0;
     buf = strata_malloc_array((size_t)(chunk > 0 ? chunk : 1) * (size_t)D, sizeof(float));
     if (!buf) st = strata_error_set(&err, STRATA_ENOMEM, "out of memory");
     chunk_progress cp = {&env->progress, 0, r1 - r0};

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "ctx_cli.h"
 #include "compare_load.h"
+#include "mpi_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,9 @@ static cli_strings o_compare_to;
 static const char *o_compare_out;
 static const char *o_precision;
 static strata_precision g_prec = STRATA_PRECISION_FP32; /* resolved --precision */
+/* under mpirun (mpi_cli.h): rank r holds corpus rows [g_c0, g_c1) */
+static cli_mpi g_mpi;
+static int64_t g_c0, g_c1;
 
 static const cli_opt opts[] = {
     {"beir", CLI_STRING, &o_beir, "DIR",
@@ -196,7 +200,8 @@ static void spread_rows(float *Q, int64_t queries, const float *Qc, const int64_
  * default hash parameters, as `strata embed --model hash` does for a BEIR
  * folder), a BERT model folder (its pooling/normalization, max 128 tokens)
  * or a contextual one (its context from --context or the BEIR corpus).
- * *C [corpus.n, D] and *Q [queries.n, D] are malloc'd. */
+ * *C [corpus rows g_c0..g_c1, D] and *Q [queries.n, D] are malloc'd; under
+ * MPI the IDF is fitted on the ranks' corpus rows and summed. */
 static strata_status embed_with_model(const cli_env *env, const strata_beir *b, float **C,
                                       float **Q, int *D, strata_error *err) {
     const char **ct = NULL, **qt = NULL;
@@ -217,8 +222,17 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
     p.embed.batch_size = o_batch;
     p.embed.precision = g_prec;
     if (!st) st = strata_embedder_open(&e, o_model, &p, err);
-    if (!st && strata_embedder_needs_fit(e))
+    int64_t c0 = g_c0, nc = g_c1 - g_c0; /* this rank's corpus rows */
+    if (g_mpi.size > 1 && !(st = cli_mpi_agree(&g_mpi, st, err)) && strata_embedder_needs_fit(e)) {
+        st = strata_embedder_fit_shared(e, ct + c0, cl + c0, nc, &env->progress,
+                                        cli_mpi_allreduce_i64, NULL, err);
+        if (st) cli_mpi_reitem(err, c0);
+        /* ESTATE: another rank failed; its own message is the one reported */
+        strata_status agreed = cli_mpi_agree(&g_mpi, st == STRATA_ESTATE ? STRATA_OK : st, err);
+        st = agreed ? agreed : st;
+    } else if (!st && strata_embedder_needs_fit(e)) {
         st = strata_embedder_fit(e, ct, cl, b->corpus.n, &env->progress, err);
+    }
     const strata_ctx_model *cm = st ? NULL : strata_embedder_contextual(e);
     if (cm) {
         st = cli_ctx_resolve(env, cm, o_context, o_context_size, b, o_max_len, o_batch, &ctx, err);
@@ -227,12 +241,13 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
     }
     if (!st) {
         *D = strata_embedder_dim(e);
-        *C = malloc((size_t)(b->corpus.n ? b->corpus.n : 1) * *D * sizeof **C);
+        *C = malloc((size_t)(nc ? nc : 1) * *D * sizeof **C);
         *Q = malloc((size_t)(nq ? nq : 1) * *D * sizeof **Q);
         if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
     }
-    if (!st) st = strata_embedder_embed(e, ct, cl, b->corpus.n, &env->progress, *C, err);
-    if (!st) st = strata_embedder_embed(e, qt, ql, nq, &env->progress, *Q, err);
+    /* in calls of cli_embed_chunk() texts, as a rank's shard is cut */
+    if (!st) st = cli_embed_rows(e, ct, cl, c0, c0 + nc, cli_embed_chunk(), &env->progress, *C, err);
+    if (!st) st = cli_embed_rows(e, qt, ql, 0, nq, cli_embed_chunk(), &env->progress, *Q, err);
     if (st && e && strata_embedder_kind_of(e) == STRATA_EMBEDDER_HASH)
         strata_error_prefix(err, "--model hash");
     if (!st) {
@@ -364,6 +379,12 @@ static int eval_embeddings(const cli_env *env) {
     strata_mat C, Q;
     memset(&C, 0, sizeof C);
     memset(&Q, 0, sizeof Q);
+    cli_rows Cr; /* under MPI: this rank's corpus rows of --doc-emb */
+    memset(&Cr, 0, sizeof Cr);
+    if (o_model && strcmp(o_model, "hash") != 0) /* batches as one process cuts them */
+        cli_mpi_range_chunks(&g_mpi, b.corpus.n, cli_embed_chunk(), &g_c0, &g_c1);
+    else
+        cli_mpi_range(&g_mpi, b.corpus.n, &g_c0, &g_c1);
     strata_status st = STRATA_OK;
     float *mc = NULL, *mq = NULL; /* --model embeddings (owned) */
     if (o_model) {
@@ -377,6 +398,12 @@ static int eval_embeddings(const cli_env *env) {
             Q.rows = b.queries.n;
             Q.cols = D;
         }
+    } else if (g_mpi.size > 1) {
+        st = cli_rows_open(&Cr, o_cemb, g_c0, g_c1, &err);
+        C.data = Cr.data;
+        C.rows = Cr.rows;
+        C.cols = Cr.cols;
+        if (!st) st = strata_mat_load(&Q, o_qemb, &err);
     } else {
         st = strata_mat_load(&C, o_cemb, &err);
         if (!st) st = strata_mat_load(&Q, o_qemb, &err);
@@ -411,22 +438,34 @@ static int eval_embeddings(const cli_env *env) {
         eo.normalize = o_normalize;
         eo.ignore_identical_ids = o_ignore_ids;
         eo.progress = env->progress;
-        st = strata_eval_retrieve(&b, C.data, Q.data, (int)C.cols, &eo, &run, &err);
+        if (g_mpi.size > 1) { /* the corpus sharded, the lists merged on rank 0 */
+            if (!(st = cli_mpi_agree(&g_mpi, st, &err)))
+                st = cli_mpi_retrieve(&g_mpi, &b, C.data, g_c0, g_c1, Q.data, (int)C.cols, &eo,
+                                      &run, &err);
+        } else {
+            st = strata_eval_retrieve(&b, C.data, Q.data, (int)C.cols, &eo, &run, &err);
+        }
+    } else {
+        st = cli_mpi_agree(&g_mpi, st, &err);
     }
-    if (!st && b.qrels_off) st = strata_eval_metrics(&b, &run, 0, &mean, pq, &err);
-    if (!st && o_run_out) st = strata_run_write_trec(&run, &b, o_run_out, o_run_name, &err);
+    /* rank 0 scores and writes */
+    if (!st && b.qrels_off && g_mpi.rank == 0)
+        st = strata_eval_metrics(&b, &run, 0, &mean, pq, &err);
+    if (!st && o_run_out && g_mpi.rank == 0)
+        st = strata_run_write_trec(&run, &b, o_run_out, o_run_name, &err);
     int rc;
-    if (st) rc = cli_fail(&err);
-    else rc = finish(env, &b, &mean, pq, &run, bo.unknown, &err);
+    if (st) rc = cli_mpi_fail(&g_mpi, &err);
+    else rc = g_mpi.rank > 0 ? CLI_OK : finish(env, &b, &mean, pq, &run, bo.unknown, &err);
     free(pq);
     strata_run_free(&run);
     if (o_model) {
         free(mc);
         free(mq);
     } else {
-        strata_mat_free(&C);
+        if (!Cr.npy.data) strata_mat_free(&C);
         strata_mat_free(&Q);
     }
+    cli_rows_close(&Cr);
     strata_beir_free(&b);
     return rc;
 }
@@ -437,9 +476,7 @@ static int eval_embeddings(const cli_env *env) {
 
 extern const cli_command cmd_eval;
 
-static int run(const cli_env *env, int npos, char **pos) {
-    (void)npos;
-    (void)pos;
+static int run_ranks(const cli_env *env) {
     if (o_k < 1) return cli_usage_error(&cmd_eval, "--top-k must be >= 1 (got %d)", o_k);
     if (o_compare_out && !o_compare_to.n)
         return cli_usage_error(&cmd_eval, "--compare-out needs --compare-to");
@@ -485,6 +522,15 @@ static int run(const cli_env *env, int npos, char **pos) {
         if (prc != CLI_OK) return prc;
     }
     return eval_embeddings(env);
+}
+
+/* Under `mpirun -np P` (mpi_cli.h) a search shards the corpus across
+ * ranks; only rank 0 prints and writes. */
+static int run(const cli_env *env, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    cli_mpi_init(&g_mpi, env);
+    return cli_mpi_finalize(&g_mpi, run_ranks(&g_mpi.env));
 }
 
 const cli_command cmd_eval = {

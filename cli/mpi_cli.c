@@ -61,6 +61,52 @@ void cli_mpi_range(const cli_mpi *m, int64_t n, int64_t *r0, int64_t *r1) {
     *r1 = n * (m->rank + 1) / m->size;
 }
 
+int64_t cli_embed_chunk(void) {
+    const char *v = getenv("STRATA_EMBED_CHUNK");
+    long long c = v ? atoll(v) : 0;
+    return c >= 1 ? (int64_t)c : 8192;
+}
+
+void cli_mpi_range_chunks(const cli_mpi *m, int64_t n, int64_t chunk, int64_t *r0,
+                          int64_t *r1) {
+    int64_t K = (n + chunk - 1) / chunk;
+    int64_t a = K * m->rank / m->size * chunk, b = K * (m->rank + 1) / m->size * chunk;
+    *r0 = a < n ? a : n;
+    *r1 = b < n ? b : n;
+}
+
+typedef struct offset_progress {
+    const strata_progress *outer;
+    int64_t offset, total;
+} offset_progress;
+
+static void offset_cb(void *ud, const char *stage, int64_t done, int64_t total,
+                      const char *unit) {
+    (void)total;
+    offset_progress *c = ud;
+    if (strcmp(stage, "embed") != 0) return;
+    strata_progress_report(c->outer, "embed", c->offset + done, c->total, unit);
+}
+
+strata_status cli_embed_rows(const strata_embedder *e, const char *const *t, const size_t *len,
+                             int64_t r0, int64_t r1, int64_t chunk, const strata_progress *prog,
+                             float *out, strata_error *err) {
+    int D = strata_embedder_dim(e);
+    offset_progress op = {prog, 0, r1 - r0};
+    strata_progress p = {offset_cb, &op, NULL};
+    for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
+        int64_t cn = r1 - c0 < chunk ? r1 - c0 : chunk;
+        op.offset = c0 - r0;
+        strata_status st = strata_embedder_embed(e, t + c0, len + c0, cn, prog ? &p : NULL,
+                                                 out + (size_t)(c0 - r0) * (size_t)D, err);
+        if (st) {
+            cli_mpi_reitem(err, c0);
+            return st;
+        }
+    }
+    return STRATA_OK;
+}
+
 int cli_mpi_allreduce_i64(void *ud, int64_t *buf, size_t n) {
     (void)ud;
     (void)buf;

@@ -8,7 +8,8 @@
  * it collective hooks (strata_embedder_fit_shared) or do the communication
  * themselves (the output file, the top-k merge).
  *
- * Conventions: rank r owns rows [N·r/P, N·(r+1)/P) (cli_mpi_range). Ranks
+ * Conventions: rank r owns rows [N·r/P, N·(r+1)/P) (cli_mpi_range; for
+ * BERT-family embedders whole chunks of texts, cli_mpi_range_chunks). Ranks
  * other than 0 print nothing (their stdout and stderr go to /dev/null;
  * their cli_env is quiet). Every failure is agreed on (cli_mpi_agree)
  * before anything is committed: every rank then holds the message of the
@@ -19,6 +20,7 @@
 
 #include "cli.h"
 #include "strata/data.h"
+#include "strata/embedder.h"
 #include "strata/eval.h"
 #include "strata/io.h"
 
@@ -36,6 +38,26 @@ int cli_mpi_finalize(cli_mpi *m, int rc);
 
 /* Rows [r0, r1) of n that this rank owns. */
 void cli_mpi_range(const cli_mpi *m, int64_t n, int64_t *r0, int64_t *r1);
+
+/* Texts per embedding call: the window in which a BERT-family embedder
+ * sorts texts by length and cuts its batches, so its results depend on it
+ * (a text's bits may change with its batch's composition). 8192, the
+ * library's own window; $STRATA_EMBED_CHUNK (>= 1) overrides it, for tests
+ * on tiny inputs (the same value must be given to the runs compared). */
+int64_t cli_embed_chunk(void);
+
+/* Rows [r0, r1) of n in whole chunks: rank r owns chunks [K·r/P, K·(r+1)/P)
+ * of the K = ceil(n / chunk) chunks, so every embedding call, and with it
+ * every batch, is the one a single process makes (byte-identical output). */
+void cli_mpi_range_chunks(const cli_mpi *m, int64_t n, int64_t chunk, int64_t *r0,
+                          int64_t *r1);
+
+/* Embeds texts [r0, r1) in calls of `chunk` texts from r0 into out
+ * [r1 - r0, D]; progress counts r1 - r0 texts; an error about a text names
+ * its index from 0 (err->item, "text K"). */
+strata_status cli_embed_rows(const strata_embedder *e, const char *const *t, const size_t *len,
+                             int64_t r0, int64_t r1, int64_t chunk, const strata_progress *prog,
+                             float *out, strata_error *err);
 
 /* The int64 sum-allreduce hook (strata_allreduce_i64_fn); ud: the cli_mpi. */
 int cli_mpi_allreduce_i64(void *ud, int64_t *buf, size_t n);
