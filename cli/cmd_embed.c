@@ -442,7 +442,8 @@ const cli_command cmd_embed = {
     "documents is oversampled, every document floor(J/n) or ceil(J/n) times), stored "
     "as context.npy and context.ids.txt beside --out, and every text is embedded "
     "with them; give --context DIR/context.npy to embed queries with the same context. "
-    "Results do not depend on --threads.",
+    "Results do not depend on --threads. Under `mpirun -np P` each rank embeds its own "
+    "rows into the one output, byte-identical to one process (docs/embed.md, MPI).",
     opts,
     run,
     defaults,

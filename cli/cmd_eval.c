@@ -98,7 +98,9 @@ static const char description[] =
     "when present) or --model; or score an existing run with --run and --qrels (or --beir). "
     "Prints a one-line summary on stdout. A contextual --model (docs/contextual.md) takes "
     "its context from the BEIR corpus (J documents sampled with --seed) unless --context "
-    "names another corpus, a stored context.npy or null. See docs/eval.md.";
+    "names another corpus, a stored context.npy or null. Under `mpirun -np P` the corpus is "
+    "sharded across ranks and the top-k lists merged, with the same results as one process. "
+    "See docs/eval.md.";
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
@@ -308,6 +310,7 @@ static int finish(const cli_env *env, strata_beir *b, const strata_metrics *mean
 /* ------------------------------------------------------------------------ */
 
 static int eval_run_file(const cli_env *env) {
+    if (g_mpi.rank > 0) return CLI_OK; /* under mpirun: nothing to share, rank 0 scores */
     strata_error err;
     strata_beir b;
     memset(&b, 0, sizeof b);

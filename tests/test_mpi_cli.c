@@ -316,6 +316,9 @@ static void test_eval_model(void **state) {
     snprintf(a, sizeof a, "--model %s --encode-batch 4 --precision fp32", path("bert"));
     setenv("STRATA_EMBED_CHUNK", "16", 1);
     eval_check("mb", a);
+    /* contextual: every rank samples and embeds the same context */
+    snprintf(a, sizeof a, "--model %s --encode-batch 4 --top-k 20", path("ctx"));
+    eval_check("mc", a);
     unsetenv("STRATA_EMBED_CHUNK");
 }
 
