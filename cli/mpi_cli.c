@@ -138,6 +138,7 @@ strata_status cli_mpi_agree(const cli_mpi *m, strata_status st, strata_error *er
     *err = e;
     return e.status ? e.status : STRATA_EIO;
 #else
+    (void)err;
     return st;
 #endif
 }
@@ -439,6 +440,7 @@ static strata_status check_finite(const cli_mpi *m, const strata_beir *b, const 
 /* Gathers every rank's [ns, kk] lists on rank 0 (gi/gs [P, ns*kk]). */
 static strata_status gather_lists(const cli_mpi *m, const int64_t *idx, const float *sc,
                                   size_t nres, int64_t *gi, float *gs, strata_error *err) {
+    (void)m;
 #ifdef STRATA_HAVE_MPI
     if (nres > (size_t)INT_MAX)
         return strata_error_set(err, STRATA_EUNSUPPORTED,
@@ -450,7 +452,6 @@ static strata_status gather_lists(const cli_mpi *m, const int64_t *idx, const fl
         return strata_error_set(err, STRATA_EIO, "eval: gathering the top-k lists failed");
     return STRATA_OK;
 #else
-    (void)m;
     memcpy(gi, idx, nres * sizeof *gi);
     memcpy(gs, sc, nres * sizeof *gs);
     (void)err;
