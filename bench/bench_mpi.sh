@@ -2,8 +2,9 @@
 # bench_mpi.sh — strong scaling of `strata embed` and `strata eval` from one
 # process to `mpirun -np 2`, one thread per rank, in alternating rounds:
 #   embed-hash:   --model hash over the BEIR corpus
-#   embed-minilm: all-MiniLM-L6-v2 over the first 2,000 corpus texts (skipped
-#                 when the model is not installed: scripts/setup.sh --test)
+#   embed-minilm: all-MiniLM-L6-v2 over the first 2,000 corpus texts, in two
+#                 calls of 1,000 (skipped when the model is not installed:
+#                 scripts/setup.sh --test)
 #   eval:         --doc-emb/--query-emb (the hash embeddings) top-100 search
 # Each round runs np=1 then np=2 (then the next round np=2 first, to cancel
 # drift), checks that both outputs are byte-identical (cmp), and records
@@ -44,6 +45,11 @@ for l in sys.stdin:
     d = json.loads(l)
     print(json.dumps({"query": d.get("title", "") or d["text"][:80], "positive": d["text"]}))
 ' > "$W/pairs.jsonl"
+
+# A BERT model's rows are split across ranks in whole calls of
+# STRATA_EMBED_CHUNK texts (default 8192, docs/embed.md#mpi): 1000 here, in
+# both the np=1 and np=2 runs, so the 2,000 MiniLM texts are two calls.
+export STRATA_EMBED_CHUNK=1000
 
 # name|command (OUT is replaced by the output path, per run)
 work=("embed-hash|embed --model hash --input $beir --out OUT.npy"
