@@ -9,7 +9,9 @@
  * UTF-8 in its share, a NaN row in its shard) or an unwritable output ends
  * the job non-zero with the single-process message and no output file.
  *
- * Skipped with a message when mpirun is missing or the build has no MPI.
+ * The library hook (strata_embedder_fit_shared) is also tested without MPI,
+ * against a stand-in allreduce. The MPI tests are skipped with a message
+ * when mpirun is missing or the build has no MPI.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -19,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "strata/contextual.h"
+#include "strata/embedder.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
 #include "testutil.h"
@@ -403,8 +406,105 @@ static void test_failures(void **state) {
     assert_false(tu_exists(path("bad.trec")));
 }
 
+/* ------------------------------------------------------------------------ */
+/* The library hook, without MPI                                             */
+/* ------------------------------------------------------------------------ */
+
+/* A stand-in for a 2-process allreduce, seen from process 0: adds process
+ * 1's contribution (its failure flag, then its text count and df). */
+typedef struct fake_peer {
+    int64_t failed;
+    const strata_hash_idf *idf;
+    int calls;
+} fake_peer;
+
+static int fake_allreduce(void *ud, int64_t *buf, size_t n) {
+    fake_peer *p = ud;
+    p->calls++;
+    if (n == 1) {
+        buf[0] += p->failed;
+        return 0;
+    }
+    assert_int_equal(n, 1 + (size_t)STRATA_HASH_BUCKETS);
+    buf[0] += p->idf->n_docs;
+    for (size_t b = 0; b < STRATA_HASH_BUCKETS; b++) buf[1 + b] += p->idf->df[b];
+    return 0;
+}
+
+/* strata_embedder_fit_shared on a share plus the other share's counts
+ * embeds the same bytes as strata_embedder_fit on all the texts; a failed
+ * peer makes it fail with ESTATE after one reduction. Runs without MPI. */
+static void test_fit_shared_hook(void **state) {
+    (void)state;
+    enum { NT = 40, SPLIT = 17, DIM = 48 };
+    char text[NT][256];
+    const char *t[NT];
+    size_t len[NT];
+    uint64_t s = 99;
+    for (int i = 0; i < NT; i++) {
+        words(text[i], sizeof text[i], &s, 12);
+        t[i] = text[i];
+        len[i] = strlen(text[i]);
+    }
+    strata_error err;
+    strata_embedder_params p = strata_embedder_default_params();
+    p.hash.dim = DIM;
+    p.hash.bigrams = 1;
+    strata_embedder *all, *shared;
+    assert_int_equal(strata_embedder_open(&all, "hash", &p, &err), STRATA_OK);
+    assert_int_equal(strata_embedder_open(&shared, "hash", &p, &err), STRATA_OK);
+    assert_int_equal(strata_embedder_fit(all, t, len, NT, NULL, &err), STRATA_OK);
+    strata_hash_idf peer;
+    assert_int_equal(strata_hash_idf_fit(&peer, t + SPLIT, len + SPLIT, NT - SPLIT, &p.hash, &err),
+                     STRATA_OK);
+    fake_peer fp = {0, &peer, 0};
+    assert_int_equal(strata_embedder_fit_shared(shared, t, len, SPLIT, NULL, fake_allreduce, &fp,
+                                                &err),
+                     STRATA_OK);
+    assert_int_equal(fp.calls, 2);
+    float *a = malloc(sizeof(float) * NT * DIM), *b = malloc(sizeof(float) * NT * DIM);
+    assert_int_equal(strata_embedder_embed(all, t, len, NT, NULL, a, &err), STRATA_OK);
+    assert_int_equal(strata_embedder_embed(shared, t, len, NT, NULL, b, &err), STRATA_OK);
+    assert_memory_equal(a, b, sizeof(float) * NT * DIM);
+    /* only this share's counts: a different table (the test can fail) */
+    fake_peer none = {0, &peer, 0};
+    strata_hash_idf zero = peer;
+    zero.n_docs = 0;
+    zero.df = calloc(STRATA_HASH_BUCKETS, sizeof(int64_t));
+    none.idf = &zero;
+    assert_int_equal(strata_embedder_fit_shared(shared, t, len, SPLIT, NULL, fake_allreduce, &none,
+                                                &err),
+                     STRATA_OK);
+    assert_int_equal(strata_embedder_embed(shared, t, len, NT, NULL, b, &err), STRATA_OK);
+    assert_true(memcmp(a, b, sizeof(float) * NT * DIM) != 0);
+    free(zero.df);
+    /* a failed peer: ESTATE after the failure reduction alone, not fitted */
+    fake_peer bad = {1, &peer, 0};
+    assert_int_equal(strata_embedder_fit_shared(shared, t, len, SPLIT, NULL, fake_allreduce, &bad,
+                                                &err),
+                     STRATA_ESTATE);
+    assert_int_equal(bad.calls, 1);
+    assert_non_null(strstr(err.msg, "another process failed"));
+    assert_int_equal(strata_embedder_needs_fit(shared), 1);
+    /* a share with invalid UTF-8 reports its own text, and still reduces */
+    const char *badt[2] = {"w5 w6", "w7 \xff"};
+    size_t badl[2] = {5, 4};
+    fake_peer ok = {0, &peer, 0};
+    assert_int_equal(strata_embedder_fit_shared(shared, badt, badl, 2, NULL, fake_allreduce, &ok,
+                                                &err),
+                     STRATA_EFORMAT);
+    assert_int_equal(ok.calls, 1);
+    assert_int_equal(err.item, 1);
+    strata_hash_idf_free(&peer);
+    strata_embedder_free(all);
+    strata_embedder_free(shared);
+    free(a);
+    free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fit_shared_hook),
         cmocka_unit_test(test_embed_hash),      cmocka_unit_test(test_embed_bert),
         cmocka_unit_test(test_embed_contextual), cmocka_unit_test(test_eval_embeddings),
         cmocka_unit_test(test_eval_model),       cmocka_unit_test(test_failures),
