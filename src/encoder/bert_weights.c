@@ -16,6 +16,7 @@
 #include "encoder/kernels.h"
 #include "encoder/bert_internal.h"
 #include "encoder/lowp.h"
+#include "encoder/st_folder.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
 
@@ -45,6 +46,7 @@ static strata_status alloc_model(strata_bert **out, const strata_bert_config *cf
 void strata_bert_free(strata_bert *m) {
     if (!m) return;
     strata_tokenizer_free(m->tok);
+    strata__st_free(m->st);
     strata_free(m->params);
     strata_free(m);
 }
@@ -189,6 +191,7 @@ strata_status strata_bert_load(strata_bert **out, const char *dir,
     char *w_path = strata_path_join(dir, "model.safetensors");
     strata_bert *m = NULL;
     strata_bert_config cfg;
+    strata_bert_st *stf = NULL;
     strata_status st;
     if (!cfg_path || !w_path) {
         st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
@@ -199,6 +202,7 @@ strata_status strata_bert_load(strata_bert **out, const char *dir,
     if ((st = strata_dir_check(dir, NULL, NULL, err)) != STRATA_OK) goto done;
     if ((st = strata_bert_config_load(&cfg, cfg_path, err)) != STRATA_OK) goto done;
     if ((st = strata__bert_load_st_config(&cfg, dir, err)) != STRATA_OK) goto done;
+    if ((st = strata__st_load(&cfg, &stf, dir, err)) != STRATA_OK) goto done;
     if (stat(w_path, &sb) != 0) {
         char *bin = strata_path_join(dir, "pytorch_model.bin");
         int has_bin = bin && stat(bin, &sb) == 0;
@@ -209,8 +213,11 @@ strata_status strata_bert_load(strata_bert **out, const char *dir,
         goto done;
     }
     if ((st = alloc_model(&m, &cfg, err)) != STRATA_OK) goto done;
+    m->st = stf;
+    stf = NULL;
     if ((st = load_weights(m, w_path, err)) != STRATA_OK) goto done;
     if ((st = strata_tokenizer_load(&m->tok, dir, NULL, err)) != STRATA_OK) goto done;
+    strata__st_apply_lower_case(&cfg, m->tok);
     if (strata_tokenizer_vocab_size(m->tok) > cfg.vocab_size) {
         st = strata_error_set(err, STRATA_EFORMAT,
                               "%s: the vocabulary has %d tokens but \"vocab_size\" is %d",
@@ -220,6 +227,7 @@ strata_status strata_bert_load(strata_bert **out, const char *dir,
 done:
     strata_free(cfg_path);
     strata_free(w_path);
+    strata__st_free(stf);
     if (st != STRATA_OK) {
         strata_bert_free(m);
         return st;
@@ -232,17 +240,6 @@ done:
 /* Save                                                                      */
 /* ------------------------------------------------------------------------ */
 
-static strata_status save_small_json(const char *dir, const char *name,
-                                     cJSON *j, strata_error *err) {
-    if (!j) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
-    char *p = strata_path_join(dir, name);
-    strata_status st = p ? strata__json_write(p, j, err)
-                         : strata_error_set(err, STRATA_ENOMEM, "out of memory");
-    strata_free(p);
-    cJSON_Delete(j);
-    return st;
-}
-
 static strata_status save_files(const strata_bert *m, const char *dir, strata_error *err);
 
 strata_status strata_bert_save(const strata_bert *m, const char *dir,
@@ -250,22 +247,16 @@ strata_status strata_bert_save(const strata_bert *m, const char *dir,
     /* one unit: incomplete until the manifest lists every file */
     strata_status st = strata_dir_begin(dir, "model", err);
     if (st == STRATA_OK) st = save_files(m, dir, err);
-    if (st == STRATA_OK) {
-        const char *unit[7] = {"model.safetensors", "config.json", "1_Pooling/config.json",
-                               "modules.json", "vocab.txt", "tokenizer_config.json"};
-        st = strata_dir_commit(dir, "model", unit, m->tok ? 6 : 4, err);
-    }
+    const char *unit[2 + STRATA__ST_MAX_FILES] = {"model.safetensors", "config.json"};
+    int n = 2;
+    if (st == STRATA_OK) st = strata__st_save(m, dir, unit, &n, err);
+    if (st == STRATA_OK) st = strata_dir_commit(dir, "model", unit, n, err);
     return st;
 }
 
 static strata_status save_files(const strata_bert *m, const char *dir, strata_error *err) {
     const strata_bert_config *cfg = &m->cfg;
     strata_status st = STRATA_OK;
-    char *pool_dir = strata_path_join(dir, "1_Pooling");
-    if (!pool_dir) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
-    st = strata_mkdirs(pool_dir, err);
-    strata_free(pool_dir);
-    if (st != STRATA_OK) return st;
 
     /* model.safetensors: per-layer slices point into the parameter block */
     int n = 5 + (STRATA_BERT_NUM_TENSORS - 5) * cfg->num_layers;
@@ -308,49 +299,5 @@ static strata_status save_files(const strata_bert *m, const char *dir, strata_er
     st = cfg_path ? strata_bert_config_save(cfg, pad >= 0 ? pad : 0, cfg_path, err)
                   : strata_error_set(err, STRATA_ENOMEM, "out of memory");
     strata_free(cfg_path);
-    if (st != STRATA_OK) return st;
-
-    if (m->tok) {
-        char *vp = strata_path_join(dir, "vocab.txt");
-        st = vp ? strata_tokenizer_save_vocab(m->tok, vp, err)
-                : strata_error_set(err, STRATA_ENOMEM, "out of memory");
-        strata_free(vp);
-        if (st != STRATA_OK) return st;
-        cJSON *tc = cJSON_CreateObject();
-        if (tc) {
-            cJSON_AddBoolToObject(tc, "do_lower_case", strata_tokenizer_lowercase(m->tok));
-            cJSON_AddStringToObject(tc, "tokenizer_class", "BertTokenizer");
-            cJSON_AddNumberToObject(tc, "model_max_length", cfg->max_position);
-        }
-        if ((st = save_small_json(dir, "tokenizer_config.json", tc, err))) return st;
-    }
-
-    cJSON *pj = cJSON_CreateObject();
-    if (pj) {
-        cJSON_AddNumberToObject(pj, "word_embedding_dimension", cfg->hidden_size);
-        cJSON_AddBoolToObject(pj, "pooling_mode_cls_token", cfg->pool == STRATA_POOL_CLS);
-        cJSON_AddBoolToObject(pj, "pooling_mode_mean_tokens", cfg->pool == STRATA_POOL_MEAN);
-        cJSON_AddBoolToObject(pj, "pooling_mode_max_tokens", 0);
-        cJSON_AddBoolToObject(pj, "pooling_mode_mean_sqrt_len_tokens", 0);
-    }
-    if ((st = save_small_json(dir, "1_Pooling/config.json", pj, err))) return st;
-
-    cJSON *mj = cJSON_CreateArray();
-    if (mj) {
-        const char *types[3] = {"sentence_transformers.models.Transformer",
-                                "sentence_transformers.models.Pooling",
-                                "sentence_transformers.models.Normalize"};
-        const char *paths[3] = {"", "1_Pooling", "2_Normalize"};
-        for (int i = 0; i < (cfg->normalize ? 3 : 2); i++) {
-            cJSON *o = cJSON_CreateObject();
-            char nm[16];
-            snprintf(nm, sizeof nm, "%d", i);
-            cJSON_AddNumberToObject(o, "idx", i);
-            cJSON_AddStringToObject(o, "name", nm);
-            cJSON_AddStringToObject(o, "path", paths[i]);
-            cJSON_AddStringToObject(o, "type", types[i]);
-            cJSON_AddItemToArray(mj, o);
-        }
-    }
-    return save_small_json(dir, "modules.json", mj, err);
+    return st;
 }
