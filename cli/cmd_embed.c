@@ -27,8 +27,14 @@ static int o_batch;
 static int o_fp16 = 0;
 static const char *o_precision = NULL;
 static const char *o_contextual = NULL;
+static const char *o_prompt = NULL;
+static const char *o_prompt_name = NULL;
 static const char *o_context = NULL;
 static int o_context_size = 0;
+
+/* A macro's value as a string literal (for help text). */
+#define CLI_STR_(x) #x
+#define CLI_XSTR(x) CLI_STR_(x)
 
 static const cli_opt opts[] = {
     {"model", CLI_STRING, &o_model, "hash|DIR",
@@ -46,7 +52,13 @@ static const cli_opt opts[] = {
      "hash: reuse this IDF table instead of fitting one", 0},
     {"idf-out", CLI_STRING, &o_idf_out, "PATH", "hash: save the fitted IDF table", 0},
     {"max-len", CLI_INT, &o_max_len, "N",
-     "BERT: max tokens per text incl. [CLS]/[SEP]", CLI_SHOW_DEFAULT},
+     "BERT: max tokens per text incl. [CLS]/[SEP] (default: the model's max_seq_length "
+     "from sentence_bert_config.json, else " CLI_XSTR(STRATA_EMBED_DEFAULT_MAX_LEN) ")", 0},
+    {"prompt", CLI_STRING, &o_prompt, "TEXT",
+     "BERT: prepended to every text before tokenization, e.g. \"query: \" (\"\" none)", 0},
+    {"prompt-name", CLI_STRING, &o_prompt_name, "NAME",
+     "BERT: the folder's prompt of this name (config_sentence_transformers.json); default: "
+     "its default_prompt_name, else none", 0},
     {"pool", CLI_STRING, &o_pool, "cls|mean",
      "BERT: pooling (default: the model's 1_Pooling/config.json, else mean)", 0},
     {"normalize", CLI_FLAG, &o_normalize, NULL, "BERT: L2-normalize (default: per modules.json)", 0},
@@ -156,7 +168,12 @@ static int check_options(void) {
     int is_hash = o_model && strcmp(o_model, "hash") == 0;
     if (o_dim < 1 || o_dim > 65536) return cli_usage_error(&cmd_embed, "--dim must be in [1, 65536]");
     if (o_nnz < 1 || o_nnz > 64) return cli_usage_error(&cmd_embed, "--nnz must be in [1, 64]");
-    if (o_max_len < 2) return cli_usage_error(&cmd_embed, "--max-len must be >= 2");
+    if (o_max_len != 0 && o_max_len < 2)
+        return cli_usage_error(&cmd_embed, "--max-len must be >= 2");
+    if (o_prompt && o_prompt_name)
+        return cli_usage_error(&cmd_embed, "--prompt and --prompt-name exclude each other");
+    if ((is_hash || o_contextual) && (o_prompt || o_prompt_name))
+        return cli_usage_error(&cmd_embed, "--prompt and --prompt-name apply to a BERT --model");
     if (o_batch < 1) return cli_usage_error(&cmd_embed, "--batch-size must be >= 1");
     if (o_normalize && o_no_normalize)
         return cli_usage_error(&cmd_embed, "--normalize and --no-normalize exclude each other");
@@ -185,6 +202,8 @@ static strata_status open_embedder(const cli_env *env, strata_precision prec,
     p.embed.max_len = o_max_len;
     p.embed.batch_size = o_batch;
     p.embed.precision = prec;
+    p.embed.prompt = o_prompt;
+    p.prompt_name = o_prompt_name;
     if (o_pool) p.pool = strcmp(o_pool, "cls") == 0 ? STRATA_POOL_CLS : STRATA_POOL_MEAN;
     if (o_normalize || o_no_normalize) p.normalize = o_normalize;
     if (!o_contextual && strcmp(model, "hash") != 0 && strata_ctx_is_model_dir(model))
