@@ -474,9 +474,73 @@ static void test_bad_values(void **state) {
     free(keep_pl);
 }
 
+/* `strata eval --model` embeds queries with the folder's query prompt and
+ * documents with its document prompt: the same metrics as embeddings
+ * `strata embed` wrote with those prompts named. */
+static void test_eval_applies_prompts(void **state) {
+    (void)state;
+    const char *fx = tiny_fixture(), *dir = tmp_path("prompted");
+    strata_bert_config c;
+    strata_tokenizer *tok = NULL;
+    strata_bert *m = NULL;
+    strata_error err;
+    assert_int_equal(strata_bert_config_load(&c, tu_join(fx, "config.json"), &err), STRATA_OK);
+    assert_int_equal(strata_tokenizer_load(&tok, tu_join(fx, "vocab.txt"), NULL, &err), STRATA_OK);
+    assert_int_equal(strata_bert_create(&m, &c, tok, 11, &err), STRATA_OK);
+    assert_int_equal(strata_bert_set_prompt(m, "query", "query: ", &err), STRATA_OK);
+    assert_int_equal(strata_bert_set_prompt(m, "passage", "passage: ", &err), STRATA_OK);
+    if (strata_bert_save(m, dir, &err)) fail_msg("%s", err.msg);
+    strata_bert_free(m);
+    const char *beir = tmp_path("prompted_beir");
+    mkdir(beir, 0755);
+    mkdir(tu_join(beir, "qrels"), 0755);
+    FILE *fc = fopen(tu_join(beir, "corpus.jsonl"), "w"), *fq = fopen(tu_join(beir, "queries.jsonl"), "w");
+    FILE *fr = fopen(tu_join(beir, "qrels/test.tsv"), "w");
+    assert_true(fc && fq && fr);
+    fprintf(fr, "query-id\tcorpus-id\tscore\n");
+    for (int i = 0; i < 12; i++)
+        fprintf(fc, "{\"_id\": \"d%d\", \"title\": \"\", \"text\": \"%s %s %s\"}\n", i, TW[i],
+                TW[(i * 5 + 1) % NTW], TW[(i * 7 + 2) % NTW]);
+    for (int q = 0; q < 5; q++) {
+        fprintf(fq, "{\"_id\": \"q%d\", \"text\": \"%s %s\"}\n", q, TW[q], TW[(q * 5 + 1) % NTW]);
+        fprintf(fr, "q%d\td%d\t1\nq%d\td%d\t1\n", q, q, q, (q + 6) % 12);
+    }
+    fclose(fc);
+    fclose(fq);
+    fclose(fr);
+    const char *C = tmp_path("prompted_C.npy"), *Q = tmp_path("prompted_Q.npy");
+    if (tu_sh("%s embed --model %s --input %s --field corpus --prompt-name passage --out %s "
+              "--precision fp32 --quiet && %s embed --model %s --input %s --field queries "
+              "--prompt-name query --out %s --precision fp32 --quiet",
+              tu_strata(), dir, beir, C, tu_strata(), dir, beir, Q) != 0)
+        fail_msg("strata embed: %s", tu_last_err());
+    assert_int_equal(tu_sh("%s eval --quiet --beir %s --corpus-emb %s --query-emb %s --normalize",
+                           tu_strata(), beir, C, Q), 0);
+    char want[512];
+    snprintf(want, sizeof want, "%s", tu_last_out());
+    assert_int_equal(tu_sh("%s eval --quiet --beir %s --model %s --precision fp32 --normalize",
+                           tu_strata(), beir, dir), 0);
+    print_message("embed + eval: %s", want);
+    assert_string_equal(tu_last_out(), want);
+    /* the same with the prompts given as text */
+    assert_int_equal(tu_sh("%s eval --quiet --beir %s --model %s --precision fp32 --normalize "
+                           "--query-prompt 'query: ' --doc-prompt 'passage: '",
+                           tu_strata(), beir, dir), 0);
+    assert_string_equal(tu_last_out(), want);
+    /* without the prompts the metrics differ (the check above can fail) */
+    assert_int_equal(tu_sh("%s eval --quiet --beir %s --model %s --precision fp32 --normalize "
+                           "--query-prompt '' --doc-prompt ''", tu_strata(), beir, dir), 0);
+    print_message("no prompts:   %s", tu_last_out());
+    assert_string_not_equal(tu_last_out(), want);
+    assert_int_equal(tu_sh("%s eval --beir %s --model hash --query-prompt 'q: '", tu_strata(),
+                           beir), 2);
+    expect_in(tu_last_err(), "--query-prompt");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_eval_applies_prompts),
         cmocka_unit_test(test_do_lower_case),
         cmocka_unit_test(test_train_tiny_roundtrip),
         cmocka_unit_test(test_minilm_long_texts),
