@@ -457,6 +457,8 @@ static void test_bad_values(void **state) {
          STRATA_EFORMAT},
         {"config_sentence_transformers.json", "{\"prompts\": {\"query\": 3}}", "query",
          STRATA_EFORMAT},
+        {"config_sentence_transformers.json", "{\"prompts\": {\"query\": \"\xff \"}}",
+         "\"query\": invalid UTF-8", STRATA_EFORMAT},
         {"config_sentence_transformers.json",
          "{\"prompts\": {\"query\": \"q: \"}, \"default_prompt_name\": \"doc\"}",
          "default_prompt_name", STRATA_EFORMAT},

@@ -236,7 +236,12 @@ static strata_status load_prompts(strata_bert_st *s, const char *dir, strata_err
                                   "string (and its name not empty)", path, e->string);
             goto done;
         }
-        if ((st = put_prompt(s, e->string, e->valuestring, err))) goto done;
+        const char *t = e->valuestring;
+        if ((st = strata_tokenizer_basic(NULL, t, strlen(t), ignore_word, NULL, err))) {
+            strata_error_prefix(err, "%s: key \"prompts\".\"%s\"", path, e->string);
+            goto done;
+        }
+        if ((st = put_prompt(s, e->string, t, err))) goto done;
     }
     if (dn && !cJSON_IsNull(dn)) {
         if (!cJSON_IsString(dn) || find_prompt(s, dn->valuestring) < 0) {
