@@ -444,7 +444,7 @@ static void test_bad_values(void **state) {
     } cases[] = {
         {"sentence_bert_config.json", "{\"max_seq_length\": \"long\"}", "max_seq_length",
          STRATA_EFORMAT},
-        {"sentence_bert_config.json", "{\"max_seq_length\": 0}", "max_seq_length",
+        {"sentence_bert_config.json", "{\"max_seq_length\": 1}", "max_seq_length",
          STRATA_EFORMAT},
         {"sentence_bert_config.json", "{\"max_seq_length\": 1.5}", "max_seq_length",
          STRATA_EFORMAT},

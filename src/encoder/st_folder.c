@@ -203,9 +203,9 @@ static strata_status load_sbert_config(strata_bert_config *cfg, const char *dir,
         const cJSON *ml = cJSON_GetObjectItemCaseSensitive(j, "max_seq_length");
         const cJSON *lc = cJSON_GetObjectItemCaseSensitive(j, "do_lower_case");
         int64_t v = 0;
-        if (ml && !cJSON_IsNull(ml) && !strata__json_int(ml, 1, 1 << 20, &v))
+        if (ml && !cJSON_IsNull(ml) && !strata__json_int(ml, 2, 1 << 20, &v))
             st = strata_error_set(err, STRATA_EFORMAT, "%s: key \"max_seq_length\" must be an "
-                                  "integer in 1..%d (or null)", path, 1 << 20);
+                                  "integer in 2..%d (or null)", path, 1 << 20);
         else if (lc && !cJSON_IsBool(lc))
             st = strata_error_set(err, STRATA_EFORMAT, "%s: key \"do_lower_case\" must be "
                                   "true or false", path);
