@@ -310,6 +310,12 @@ static void test_train_tiny_roundtrip(void **state) {
               "--precision fp32 --query-prompt 'query: ' --doc-prompt 'passage: '",
               tu_strata(), fx, fx, fx, fx, run) != 0)
         fail_msg("strata train: %s", tu_last_err());
+    /* a resumed run keeps its prompts: another one is refused */
+    assert_int_equal(tu_sh("%s train --pairs %s/pairs.jsonl --plan %s/plan --config "
+                           "%s/config.json --vocab %s/vocab.txt --out %s --steps 3 --max-len 24 "
+                           "--lr 1e-3 --quiet --precision fp32 --resume --query-prompt 'q: '",
+                           tu_strata(), fx, fx, fx, fx, run), 2);
+    expect_in(tu_last_err(), "--query-prompt \"query: \"; --resume with \"q: \"");
     const char *fin = tmp_path("tiny_run/final");
     char *sb = tu_read(tu_join(fin, "sentence_bert_config.json"), NULL);
     char *tc = tu_read(tu_join(fin, "tokenizer_config.json"), NULL);

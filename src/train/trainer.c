@@ -389,6 +389,22 @@ static strata_status open_model(run *r, int64_t resume_at, strata_error *err) {
     return strata_bert_create(&r->m, &cfg, tok, p->seed, err);
 }
 
+/* A resumed run (r->step > 0) trained with the checkpoint's prompts: a
+ * --query-prompt or --doc-prompt saying otherwise is refused. */
+static strata_status check_resumed_prompts(const run *r, strata_error *err) {
+    if (r->step <= 0) return STRATA_OK;
+    const char *now[2] = {r->p->query_prompt, r->p->doc_prompt};
+    const char *was[2] = {strata_bert_query_prompt(r->m), strata_bert_doc_prompt(r->m)};
+    const char *opt[2] = {"--query-prompt", "--doc-prompt"};
+    for (int i = 0; i < 2; i++)
+        if (now[i] && strcmp(now[i], was[i] ? was[i] : "") != 0)
+            return strata_error_set(err, STRATA_EINVAL, "%s/checkpoint-%" PRId64 ": the run "
+                                    "was trained with %s \"%s\"; --resume with \"%s\" would "
+                                    "change it", r->p->out_dir, r->step, opt[i],
+                                    was[i] ? was[i] : "", now[i]);
+    return STRATA_OK;
+}
+
 /* Checks the model against the run's options; sets the pooling, the
  * number of steps and the warm-up. */
 static strata_status settle_model(run *r, strata_error *err) {
@@ -414,7 +430,8 @@ static strata_status settle_model(run *r, strata_error *err) {
         r->m->cfg.pool = r->pool;
         r->m->cfg.normalize = 1; /* trained for cosine similarity */
         if (r->m->cfg.max_seq_length == 0) r->m->cfg.max_seq_length = p->max_len;
-        strata_status st = STRATA_OK;
+        strata_status st = check_resumed_prompts(r, err);
+        if (st) return st;
         if (p->query_prompt)
             st = strata_bert_set_prompt(r->m, "query", p->query_prompt[0] ? p->query_prompt
                                                                            : NULL, err);
