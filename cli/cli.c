@@ -21,6 +21,7 @@
 typedef struct progress_state {
     int tty;
     double t0, last;
+    double start;  /* when the stage began (its first report or note) */
     int64_t done0; /* items done at the stage's first report (-1: none yet) */
     char stage[64];
     char note[64]; /* the stage's latest status ("loss 0.4123"), or "" */
@@ -59,7 +60,7 @@ static void progress_stage(progress_state *p, const char *stage, double t) {
     if (p->active && p->tty) fputc('\n', stderr);
     snprintf(p->stage, sizeof p->stage, "%s", stage);
     p->note[0] = '\0';
-    p->t0 = t;
+    p->t0 = p->start = t;
     p->done0 = -1;
     p->last = 0;
     p->active = 1;
@@ -114,10 +115,11 @@ static void progress_cb(void *ud, const char *stage, int64_t done, int64_t total
             p->active = 0;
         }
     } else {
-        if (final && el < 0.05) /* finished at once: no rate worth showing */
+        if (final && t - p->start < 0.05) /* finished at once: no rate worth showing */
             fprintf(stderr, "%s: %lld %s%s\n", stage, (long long)done, unit, note);
         else if (final)
-            fprintf(stderr, "%s: %lld %s in %.1f s%s\n", stage, (long long)done, unit, el, tail);
+            fprintf(stderr, "%s: %lld %s in %.1f s%s\n", stage, (long long)done, unit,
+                    t - p->start, tail);
         else if (total > 0)
             fprintf(stderr, "%s: %lld/%lld %s (%.1f%%)%s\n", stage, (long long)done,
                     (long long)total, unit, 100.0 * (double)done / (double)total, tail);

@@ -30,8 +30,14 @@ static int o_batch;
 static int o_fp16 = 0;
 static const char *o_precision = NULL;
 static const char *o_contextual = NULL;
+static const char *o_prompt = NULL;
+static const char *o_prompt_name = NULL;
 static const char *o_context = NULL;
 static int o_context_size = 0;
+
+/* A macro's value as a string literal (for help text). */
+#define CLI_STR_(x) #x
+#define CLI_XSTR(x) CLI_STR_(x)
 
 static const cli_opt opts[] = {
     {"model", CLI_STRING, &o_model, "hash|DIR",
@@ -49,7 +55,13 @@ static const cli_opt opts[] = {
      "hash: reuse this IDF table instead of fitting one", 0},
     {"idf-out", CLI_STRING, &o_idf_out, "PATH", "hash: save the fitted IDF table", 0},
     {"max-len", CLI_INT, &o_max_len, "N",
-     "BERT: max tokens per text incl. [CLS]/[SEP]", CLI_SHOW_DEFAULT},
+     "BERT: max tokens per text incl. [CLS]/[SEP] (default: the model's max_seq_length "
+     "from sentence_bert_config.json, else " CLI_XSTR(STRATA_EMBED_DEFAULT_MAX_LEN) ")", 0},
+    {"prompt", CLI_STRING, &o_prompt, "TEXT",
+     "BERT: prepended to every text before tokenization, e.g. \"query: \" (\"\" none)", 0},
+    {"prompt-name", CLI_STRING, &o_prompt_name, "NAME",
+     "BERT: the folder's prompt of this name (config_sentence_transformers.json); default: "
+     "its default_prompt_name, else none", 0},
     {"pool", CLI_STRING, &o_pool, "cls|mean",
      "BERT: pooling (default: the model's 1_Pooling/config.json, else mean)", 0},
     {"normalize", CLI_FLAG, &o_normalize, NULL, "BERT: L2-normalize (default: per modules.json)", 0},
@@ -158,7 +170,10 @@ static int check_options(void) {
     int is_hash = o_model && strcmp(o_model, "hash") == 0;
     if (o_dim < 1 || o_dim > 65536) return cli_usage_error(&cmd_embed, "--dim must be in [1, 65536]");
     if (o_nnz < 1 || o_nnz > 64) return cli_usage_error(&cmd_embed, "--nnz must be in [1, 64]");
-    if (o_max_len < 2) return cli_usage_error(&cmd_embed, "--max-len must be >= 2");
+    if (o_max_len != 0 && o_max_len < 2)
+        return cli_usage_error(&cmd_embed, "--max-len must be >= 2");
+    if (o_prompt && o_prompt_name)
+        return cli_usage_error(&cmd_embed, "--prompt and --prompt-name exclude each other");
     if (o_batch < 1) return cli_usage_error(&cmd_embed, "--encode-batch must be >= 1");
     if (o_normalize && o_no_normalize)
         return cli_usage_error(&cmd_embed, "--normalize and --no-normalize exclude each other");
@@ -168,8 +183,10 @@ static int check_options(void) {
         return cli_usage_error(&cmd_embed, "--idf and --idf-out exclude each other");
     static const char *const hash_only[] = {"dim", "nnz", "bigrams", "idf", "idf-out", NULL};
     static const char *const bert_only[] = {"max-len", "pool", "normalize", "no-normalize",
-                                            "encode-batch", "precision", NULL};
-    static const char *const not_ctx[] = {"pool", "normalize", "no-normalize", "precision", NULL};
+                                            "encode-batch", "precision", "prompt",
+                                            "prompt-name", NULL};
+    static const char *const not_ctx[] = {"pool", "normalize", "no-normalize", "precision",
+                                          "prompt", "prompt-name", NULL};
     int rc = is_hash ? cli_reject(&cmd_embed, bert_only,
                                   "to --model hash (they set the BERT encoder)")
                      : cli_reject(&cmd_embed, hash_only,
@@ -194,6 +211,8 @@ static strata_status open_embedder(const cli_env *env, strata_precision prec,
     p.embed.max_len = o_max_len;
     p.embed.batch_size = o_batch;
     p.embed.precision = prec;
+    p.embed.prompt = o_prompt;
+    p.prompt_name = o_prompt_name;
     if (o_pool) p.pool = strcmp(o_pool, "cls") == 0 ? STRATA_POOL_CLS : STRATA_POOL_MEAN;
     if (o_normalize || o_no_normalize) p.normalize = o_normalize;
     if (!o_contextual && strcmp(model, "hash") != 0 && strata_ctx_is_model_dir(model))
@@ -436,7 +455,10 @@ const cli_command cmd_embed = {
     "when embedding queries) unless --idf gives one, so queries and corpus "
     "share it; --idf-out saves it. A BERT model folder holds config.json, "
     "model.safetensors, vocab.txt or tokenizer.json, and optionally the "
-    "sentence-transformers 1_Pooling/config.json and modules.json. --contextual DIR "
+    "sentence-transformers 1_Pooling/config.json, modules.json, sentence_bert_config.json "
+    "(max_seq_length: the default --max-len; do_lower_case) and "
+    "config_sentence_transformers.json (prompts: --prompt-name). A prompt is prepended to "
+    "each text before tokenization, as sentence-transformers does. --contextual DIR "
     "embeds with a contextual model (docs/contextual.md): its first stage embeds J "
     "documents sampled from --context (seeded by --seed; a corpus with fewer than J "
     "documents is oversampled, every document floor(J/n) or ceil(J/n) times), stored "

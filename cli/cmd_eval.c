@@ -31,7 +31,7 @@ static const char *o_beir, *o_split = "test", *o_model, *o_cemb, *o_qemb;
 static const char *o_run, *o_qrels, *o_run_out, *o_out, *o_run_name = "strata";
 static int o_k, o_normalize, o_ignore_ids, o_skip_unknown;
 static int o_max_len, o_batch, o_context_size;
-static const char *o_context;
+static const char *o_context, *o_query_prompt, *o_doc_prompt;
 static cli_strings o_compare_to;
 static const char *o_compare_out;
 static const char *o_precision;
@@ -39,6 +39,10 @@ static strata_precision g_prec = STRATA_PRECISION_FP32; /* resolved --precision 
 /* under mpirun (mpi_cli.h): rank r holds corpus rows [g_c0, g_c1) */
 static cli_mpi g_mpi;
 static int64_t g_c0, g_c1;
+
+/* A macro's value as a string literal (for help text). */
+#define CLI_STR_(x) #x
+#define CLI_XSTR(x) CLI_STR_(x)
 
 static const cli_opt opts[] = {
     {"beir", CLI_STRING, &o_beir, "DIR",
@@ -51,7 +55,15 @@ static const cli_opt opts[] = {
     {"query-emb", CLI_STRING, &o_qemb, "Q.npy",
      "precomputed query embeddings [query rows, D], rows in queries.jsonl order", 0},
     {"top-k", CLI_INT, &o_k, "N", "documents retrieved per query", CLI_SHOW_DEFAULT},
-    {"max-len", CLI_INT, &o_max_len, "N", "--model DIR: tokens per text", CLI_SHOW_DEFAULT},
+    {"max-len", CLI_INT, &o_max_len, "N",
+     "--model DIR: tokens per text (default: the model's max_seq_length from "
+     "sentence_bert_config.json, else " CLI_XSTR(STRATA_EMBED_DEFAULT_MAX_LEN) ")", 0},
+    {"query-prompt", CLI_STRING, &o_query_prompt, "TEXT",
+     "BERT --model: prepended to every query (default: the folder's \"query\" prompt; "
+     "\"\" none)", 0},
+    {"doc-prompt", CLI_STRING, &o_doc_prompt, "TEXT",
+     "BERT --model: prepended to every document (default: the folder's \"document\", "
+     "\"passage\" or \"corpus\" prompt; \"\" none)", 0},
     {"encode-batch", CLI_INT, &o_batch, "N", "--model DIR: texts per forward batch",
      CLI_SHOW_DEFAULT},
     {"precision", CLI_STRING, &o_precision, "MODE", "--model DIR: " CLI_PRECISION_HELP, 0},
@@ -247,8 +259,16 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
         *Q = malloc((size_t)(nq ? nq : 1) * *D * sizeof **Q);
         if (!*C || !*Q) st = strata_error_set(err, STRATA_ENOMEM, "out of memory");
     }
+    const strata_bert *bert = st ? NULL : strata_embedder_bert(e);
+    if (bert && (st = strata_embedder_set_prompt(e, o_doc_prompt ? o_doc_prompt
+                                                 : strata_bert_doc_prompt(bert), err)))
+        strata_error_prefix(err, "--doc-prompt");
     /* in calls of cli_embed_chunk() texts, as a rank's shard is cut */
     if (!st) st = cli_embed_rows(e, ct, cl, c0, c0 + nc, cli_embed_chunk(), &env->progress, *C, err);
+    if (!st && bert &&
+        (st = strata_embedder_set_prompt(e, o_query_prompt ? o_query_prompt
+                                         : strata_bert_query_prompt(bert), err)))
+        strata_error_prefix(err, "--query-prompt");
     if (!st) st = cli_embed_rows(e, qt, ql, 0, nq, cli_embed_chunk(), &env->progress, *Q, err);
     if (st && e && strata_embedder_kind_of(e) == STRATA_EMBEDDER_HASH)
         strata_error_prefix(err, "--model hash");
@@ -492,7 +512,8 @@ static int run_ranks(const cli_env *env) {
             return cli_usage_error(&cmd_eval, "--run needs --qrels FILE or --beir DIR");
         if (o_run_out) return cli_usage_error(&cmd_eval, "--run-out needs a search (not --run)");
         static const char *const search[] = {"top-k", "cosine", "max-len", "encode-batch",
-                                             "precision", "context", "context-size", NULL};
+                                             "precision", "context", "context-size",
+                                             "query-prompt", "doc-prompt", NULL};
         int rc = cli_reject(&cmd_eval, search, "to --run (they set the search, which an existing "
                             "run has done)");
         if (rc) return rc;
@@ -510,13 +531,19 @@ static int run_ranks(const cli_env *env) {
     if (!o_model && (!o_cemb || !o_qemb))
         return cli_usage_error(&cmd_eval,
                                "give --doc-emb and --query-emb (or --model hash|DIR)");
-    static const char *const encoder[] = {"max-len", "encode-batch", "precision", NULL};
+    static const char *const encoder[] = {"max-len", "encode-batch", "precision", "query-prompt",
+                                          "doc-prompt", NULL};
     int rc = !o_model ? cli_reject(&cmd_eval, encoder, "to given embeddings (they set the "
                                    "encoder of --model DIR)")
              : strcmp(o_model, "hash") == 0
                  ? cli_reject(&cmd_eval, encoder, "to --model hash (they set a BERT encoder)")
                  : CLI_OK;
     if (rc) return rc;
+    if ((o_query_prompt || o_doc_prompt) && strata_ctx_is_model_dir(o_model))
+        return cli_usage_error(&cmd_eval, "--query-prompt and --doc-prompt apply to a BERT "
+                               "--model DIR, not a contextual one");
+    if (o_max_len != 0 && o_max_len < 2)
+        return cli_usage_error(&cmd_eval, "--max-len must be >= 2");
     if (o_precision && strcmp(o_precision, "fp32") != 0 && strcmp(o_precision, "auto") != 0 &&
         strata_ctx_is_model_dir(o_model))
         return cli_usage_error(&cmd_eval, "a contextual --model embeds in fp32 only");

@@ -7,7 +7,7 @@
 #include "strata/train.h"
 
 static const char *o_pairs, *o_plan, *o_init, *o_config, *o_vocab, *o_out;
-static const char *o_pool, *o_eval_beir, *o_precision;
+static const char *o_pool, *o_eval_beir, *o_precision, *o_query_prompt, *o_doc_prompt;
 static double o_tau, o_lr, o_wd, o_clip;
 static int o_symmetric, o_max_len, o_keep, o_chunk, o_resume, o_contextual, o_context_size;
 static double o_seq_dropout = -1;
@@ -24,6 +24,12 @@ static const cli_opt opts[] = {
     {"symmetric", CLI_FLAG, &o_symmetric, NULL, "add the document->query loss (mask transposed)", 0},
     {"pool", CLI_STRING, &o_pool, "cls|mean", "pooling (default: the model's, else mean)", 0},
     {"max-len", CLI_INT, &o_max_len, "N", "tokens per text", CLI_SHOW_DEFAULT},
+    {"query-prompt", CLI_STRING, &o_query_prompt, "TEXT",
+     "prepended to every query, and saved as the folder's \"query\" prompt (default: the "
+     "--init folder's; \"\" none)", 0},
+    {"doc-prompt", CLI_STRING, &o_doc_prompt, "TEXT",
+     "prepended to every positive, saved as the \"document\" prompt (default: the --init "
+     "folder's document/passage/corpus prompt; \"\" none)", 0},
     {"lr", CLI_DOUBLE, &o_lr, "LR", "peak learning rate", CLI_SHOW_DEFAULT},
     {"warmup", CLI_INT64, &o_warmup, "N", "linear warmup steps, shorter than the run (default: a tenth of the steps)", 0},
     {"weight-decay", CLI_DOUBLE, &o_wd, "W", "AdamW decay, not on biases/LayerNorm", CLI_SHOW_DEFAULT},
@@ -76,6 +82,8 @@ static int run(const cli_env *env, int npos, char **pos) {
     p.tau = o_tau;
     p.symmetric = o_symmetric;
     p.max_len = o_max_len;
+    p.query_prompt = o_query_prompt;
+    p.doc_prompt = o_doc_prompt;
     p.lr = o_lr;
     p.warmup = o_warmup;
     p.weight_decay = o_wd;

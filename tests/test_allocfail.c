@@ -309,6 +309,9 @@ static void fixture_models(void) {
     assert_int_equal(strata_bert_config_load(&bc, tu_join(model, "config.json"), &err), 0);
     assert_int_equal(strata_tokenizer_load(&tok, tu_join(model, "vocab.txt"), NULL, &err), 0);
     assert_int_equal(strata_bert_create(&m, &bc, tok, 3, &err), 0);
+    /* prompts: loading and prepending them allocate too */
+    assert_int_equal(strata_bert_set_prompt(m, "query", "alpha ", &err), 0);
+    assert_int_equal(strata_bert_set_prompt(m, "document", "beta ", &err), 0);
     assert_int_equal(strata_bert_save(m, model, &err), 0);
     strata_bert_free(m);
 }
@@ -496,6 +499,7 @@ static strata_status path_embed_bert(const char *out, strata_error *err) {
     strata_embedder_params ep = strata_embedder_default_params();
     ep.embed.batch_size = 5;
     ep.embed.max_len = 6;
+    ep.prompt_name = "query";
     strata_status st = strata_embedder_open(&e, fx("model"), &ep, err);
     if (st) return st;
     strata_pairs p;
@@ -653,6 +657,8 @@ static strata_status path_train(const char *out, strata_error *err) {
     tp.vocab_path = vocab;
     tp.out_dir = dir;
     tp.max_len = 6;
+    tp.query_prompt = "alpha ";
+    tp.doc_prompt = "beta ";
     tp.lr = 1e-3;
     tp.warmup = 1;
     tp.chunk = 3;

@@ -53,9 +53,16 @@ static void test_help_prints_library_defaults(void **state) {
     strata_embedder_params ep = strata_embedder_default_params();
     expect_default("embed", "dim", ep.hash.dim);
     expect_default("embed", "nnz", ep.hash.nnz);
-    expect_default("embed", "max-len", ep.embed.max_len);
     expect_default("embed", "encode-batch", ep.embed.batch_size);
-    expect_default("eval", "max-len", ep.embed.max_len);
+    /* --max-len: the model's (0), else STRATA_EMBED_DEFAULT_MAX_LEN, said in words */
+    assert_int_equal(ep.embed.max_len, 0);
+    char dflt[64], words[96];
+    snprintf(words, sizeof words, "max_seq_length from sentence_bert_config.json, else %d)",
+             STRATA_EMBED_DEFAULT_MAX_LEN);
+    assert_int_equal(help_default("embed", "max-len", dflt, sizeof dflt), 0);
+    assert_non_null(strstr(tu_last_out(), words));
+    assert_int_equal(help_default("eval", "max-len", dflt, sizeof dflt), 0);
+    assert_non_null(strstr(tu_last_out(), words));
     expect_default("eval", "top-k", strata_eval_default_options().k);
     strata_train_params tp = strata_train_default_params();
     expect_default("train", "tau", tp.tau);

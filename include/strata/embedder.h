@@ -48,7 +48,13 @@ typedef struct strata_embedder_params {
                                   strata_hash_idf_save wrote) instead of
                                   fitting one; default NULL                 */
     strata_embed_params embed; /* BERT, contextual: max_len, batch_size,
-                                  precision (its progress is ignored)       */
+                                  precision (its progress is ignored);
+                                  BERT: prompt (text prepended to every
+                                  text; NULL: see prompt_name)               */
+    const char *prompt_name;   /* BERT: the folder's prompt of this name
+                                  (error when absent, or with embed.prompt);
+                                  NULL (default) with embed.prompt NULL: the
+                                  folder's default prompt, if any           */
     int pool;                  /* BERT: -1 the folder's pooling (default),
                                   else a strata_pool                        */
     int normalize;             /* BERT: -1 the folder's (default), 0 or 1   */
@@ -67,6 +73,13 @@ strata_status strata_embedder_open(strata_embedder **out, const char *model,
 void strata_embedder_free(strata_embedder *e); /* accepts NULL */
 
 strata_embedder_kind strata_embedder_kind_of(const strata_embedder *e);
+/* The BERT model, NULL for other kinds (to read its prompts). */
+const strata_bert *strata_embedder_bert(const strata_embedder *e);
+/* BERT: replaces the prompt prepended to every text (text copied; NULL or
+ * "" none). Other kinds: ESTATE. */
+strata_status strata_embedder_set_prompt(strata_embedder *e, const char *text,
+                                         strata_error *err);
+
 /* Output dimensions D: rows written by strata_embedder_embed are [D]. */
 int strata_embedder_dim(const strata_embedder *e);
 

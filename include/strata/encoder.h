@@ -127,7 +127,17 @@ typedef struct strata_bert_config {
     float layer_norm_eps;  /* 1e-12 for BERT */
     strata_pool pool;      /* from 1_Pooling/config.json when present */
     int normalize;         /* L2-normalize pooled output */
+    int max_seq_length;    /* sentence_bert_config.json: tokens per text when
+                              embedding (incl. [CLS]/[SEP]); 0: none, then
+                              STRATA_EMBED_DEFAULT_MAX_LEN (capped at P) */
+    int do_lower_case;     /* sentence_bert_config.json: lower-case texts
+                              before the tokenizer (as sentence-transformers'
+                              str.lower()); 0 leaves it to the tokenizer */
 } strata_bert_config;
+
+/* Tokens per text when neither the caller nor the folder says
+ * (strata_embed_params.max_len 0 and no max_seq_length). */
+#define STRATA_EMBED_DEFAULT_MAX_LEN 128
 
 /* Parameter tensors, each a pointer into strata_bert.params. Per-layer
  * tensors are stacked over layers ([L, ...]). Linear weights are stored as
@@ -158,12 +168,18 @@ typedef struct strata_bert_weights {
 
 #define STRATA_BERT_NUM_TENSORS 21
 
+/* The sentence-transformers side of a folder (src/encoder/st_folder.c):
+ * named prompts, the default prompt name, and the bytes of the tokenizer
+ * files it was loaded with (passed through unchanged on save). */
+typedef struct strata_bert_st strata_bert_st;
+
 typedef struct strata_bert {
     strata_bert_config cfg;
     float *params;            /* one block of n_params floats (owned) */
     size_t n_params;
     strata_bert_weights w;    /* typed pointers into params */
     strata_tokenizer *tok;    /* owned; NULL when loaded without a vocab */
+    strata_bert_st *st;       /* owned; NULL: no prompts, no tokenizer files */
 } strata_bert;
 
 /* Number of floats of each tensor in STRATA_BERT_NUM_TENSORS order, and the
@@ -200,9 +216,14 @@ strata_status strata_bert_config_save(const strata_bert_config *cfg, int pad_id,
 /* Loads a model folder: config.json, model.safetensors (names with or without
  * the "bert." prefix; F32/F16/BF16; pooler.* and position_ids ignored),
  * vocab.txt or tokenizer.json, and the sentence-transformers files when
- * present: 1_Pooling/config.json (CLS or mean pooling; default mean) and
- * modules.json (a Normalize module turns normalize on). Errors list missing
- * tensors and name wrong shapes. A folder Strata wrote is checked whole
+ * present: 1_Pooling/config.json (CLS or mean pooling; default mean;
+ * "include_prompt": false is refused), modules.json (a Normalize module
+ * turns normalize on), sentence_bert_config.json (max_seq_length,
+ * do_lower_case) and config_sentence_transformers.json (prompts,
+ * default_prompt_name). The bytes of tokenizer.json,
+ * special_tokens_map.json, vocab.txt and tokenizer_config.json are kept
+ * for strata_bert_save. Errors list missing tensors, name wrong shapes,
+ * and name the file and key of a bad sentence-transformers value. A folder Strata wrote is checked whole
  * first (strata_dir_check: one left incomplete by an interrupted run is
  * refused). *out is owned by the caller (strata_bert_free). */
 strata_status strata_bert_load(strata_bert **out, const char *dir,
@@ -216,12 +237,42 @@ strata_status strata_bert_create(strata_bert **out,
                                  strata_tokenizer *tok, uint64_t seed,
                                  strata_error *err);
 
-/* Writes a Hugging Face-loadable folder: config.json, model.safetensors
- * (F32, BertModel names without prefix), vocab.txt, tokenizer_config.json,
- * 1_Pooling/config.json and modules.json, each atomically, as one unit
+/* Writes a folder Hugging Face and sentence-transformers load with the
+ * same settings: config.json, model.safetensors (F32, BertModel names
+ * without prefix), the tokenizer files (those the model was loaded with,
+ * byte for byte; else vocab.txt, special_tokens_map.json and
+ * tokenizer_config.json with model_max_length = the embedding length),
+ * sentence_bert_config.json (max_seq_length: cfg.max_seq_length, else
+ * STRATA_EMBED_DEFAULT_MAX_LEN, capped at P; do_lower_case),
+ * config_sentence_transformers.json (prompts, default_prompt_name,
+ * similarity_fn_name "cosine"), 1_Pooling/config.json, modules.json and,
+ * with normalize, an empty 2_Normalize/; each file atomically, as one unit
  * (manifest.json, kind "model": incomplete until every file is written). */
 strata_status strata_bert_save(const strata_bert *m, const char *dir,
                                strata_error *err);
+
+/* The folder's prompt called name (config_sentence_transformers.json
+ * "prompts"), or NULL. Borrowed: valid until the prompt is set again or
+ * the model freed. */
+const char *strata_bert_prompt(const strata_bert *m, const char *name);
+
+/* The prompt sentence-transformers applies when encode() is given none:
+ * the prompt named by "default_prompt_name", or NULL. */
+const char *strata_bert_default_prompt(const strata_bert *m);
+
+/* The prompt for documents: the first of "document", "passage" and
+ * "corpus" the folder has (sentence-transformers' encode_document order),
+ * else the default prompt, else NULL. The query prompt is
+ * strata_bert_prompt(m, "query"), else the default prompt. */
+const char *strata_bert_doc_prompt(const strata_bert *m);
+const char *strata_bert_query_prompt(const strata_bert *m);
+
+/* Sets (text non-NULL) or removes (text NULL) the prompt called name; it
+ * is saved by strata_bert_save. Removing the default prompt clears
+ * default_prompt_name. Errors: EINVAL for an empty name or invalid UTF-8,
+ * ENOMEM. */
+strata_status strata_bert_set_prompt(strata_bert *m, const char *name, const char *text,
+                                     strata_error *err);
 
 void strata_bert_free(strata_bert *m);
 
@@ -278,7 +329,12 @@ strata_status strata_bert_forward_embeds(const strata_bert_config *cfg,
  * Progress: stage "embed", unit "texts". A text with invalid UTF-8 fails
  * the call: "text 12: invalid UTF-8 at byte 5". */
 typedef struct strata_embed_params {
-    int max_len;        /* default 128 */
+    int max_len;        /* tokens per text incl. [CLS]/[SEP]; 0 (default):
+                           the model's (its folder's max_seq_length, else
+                           STRATA_EMBED_DEFAULT_MAX_LEN), capped at P */
+    const char *prompt; /* prepended to every text before tokenization, as
+                           sentence-transformers does (its tokens count in
+                           the pooling); NULL or "" (default): none */
     int batch_size;     /* default 64 */
     strata_precision precision; /* matrix products; default AUTO (BF16 where
                                    available, else FP32): see strata.h */

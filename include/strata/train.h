@@ -210,7 +210,15 @@ typedef struct strata_train_params {
     double tau;               /* default 0.02                                */
     int symmetric;            /* add document -> query loss; default 0       */
     int pool;                 /* -1: the model's; STRATA_POOL_CLS/MEAN       */
-    int max_len;              /* tokens per text; default 64                 */
+    int max_len;              /* tokens per text; default 64. The saved
+                                 folder's max_seq_length is the init
+                                 model's when it has one, else max_len      */
+    const char *query_prompt; /* prepended to every query (and saved as the
+                                 folder's "query" prompt); NULL (default):
+                                 the init model's query prompt; "": none    */
+    const char *doc_prompt;   /* the same for positives ("document" prompt;
+                                 NULL: the init model's document prompt,
+                                 strata_bert_doc_prompt)                    */
     double lr;                /* default 2e-5                                */
     int64_t warmup;           /* linear warmup steps; default -1: a tenth of
                                  the total steps. A warmup as long as the run

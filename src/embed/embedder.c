@@ -27,6 +27,7 @@ struct strata_embedder {
     int fitted;
     /* BERT */
     strata_bert *bert;
+    char *prompt;   /* owned: prepended to every text, or NULL */
     /* contextual */
     strata_ctx_model *ctx;
     const float *E; /* borrowed context [J, C], NULL: null context */
@@ -39,6 +40,7 @@ strata_embedder_params strata_embedder_default_params(void) {
     p.hash = strata_hash_default_params();
     p.idf = NULL;
     p.embed = strata_embed_default_params();
+    p.prompt_name = NULL;
     p.pool = -1;
     p.normalize = -1;
     return p;
@@ -83,10 +85,30 @@ static strata_status bert_embed(const strata_embedder *e, const char *const *tex
                                 float *out, strata_error *err) {
     strata_embed_params ep = e->p.embed;
     ep.progress = progress ? *progress : (strata_progress){0};
+    ep.prompt = e->prompt;
     return strata_bert_embed_texts(e->bert, texts, lens, n, &ep, out, err);
 }
 
-static void bert_release(strata_embedder *e) { strata_bert_free(e->bert); }
+static void bert_release(strata_embedder *e) {
+    strata_bert_free(e->bert);
+    strata_free(e->prompt);
+}
+
+/* The prompt of a BERT embedder: p's text, else the folder's prompt named
+ * p->prompt_name, else the folder's default prompt. */
+static strata_status bert_prompt(strata_embedder *e, const strata_embedder_params *p,
+                                 const char *model, strata_error *err) {
+    const char *text = p->embed.prompt;
+    if (!text && p->prompt_name) {
+        text = strata_bert_prompt(e->bert, p->prompt_name);
+        if (!text)
+            return strata_error_set(err, STRATA_EINVAL, "%s: no prompt named \"%s\" in "
+                                    "config_sentence_transformers.json", model, p->prompt_name);
+    } else if (!text) {
+        text = strata_bert_default_prompt(e->bert);
+    }
+    return strata_embedder_set_prompt(e, text, err);
+}
 
 static const embedder_ops bert_ops = {"BERT", NULL, bert_embed, bert_release};
 
@@ -118,6 +140,9 @@ static const embedder_ops ctx_ops = {"contextual", NULL, ctx_embed, ctx_release}
 static strata_status check_params(strata_embedder_kind kind, const strata_embedder_params *p,
                                   strata_error *err) {
     if (kind == STRATA_EMBEDDER_HASH) {
+        if (p->embed.prompt || p->prompt_name)
+            return strata_error_set(err, STRATA_EINVAL, "prompts apply to a BERT model, not "
+                                    "the hash embedder");
         if (p->pool != -1 || p->normalize != -1)
             return strata_error_set(err, STRATA_EINVAL, "pooling and normalization apply to "
                                     "a BERT model, not the hash embedder");
@@ -132,11 +157,15 @@ static strata_status check_params(strata_embedder_kind kind, const strata_embedd
         return strata_error_set(err, STRATA_EINVAL, "an IDF table applies to the hash "
                                 "embedder, not a %s model",
                                 kind == STRATA_EMBEDDER_BERT ? "BERT" : "contextual");
-    if (p->embed.max_len < 2)
-        return strata_error_set(err, STRATA_EINVAL, "max_len %d < 2", p->embed.max_len);
+    if (p->embed.max_len != 0 && p->embed.max_len < 2)
+        return strata_error_set(err, STRATA_EINVAL, "max_len %d < 2 (0: the model's)",
+                                p->embed.max_len);
     if (p->embed.batch_size < 1)
         return strata_error_set(err, STRATA_EINVAL, "batch_size %d < 1", p->embed.batch_size);
     if (kind == STRATA_EMBEDDER_CONTEXTUAL) {
+        if (p->embed.prompt || p->prompt_name)
+            return strata_error_set(err, STRATA_EINVAL, "prompts apply to a BERT model, not "
+                                    "the contextual model");
         if (p->pool != -1 || p->normalize != -1)
             return strata_error_set(err, STRATA_EINVAL, "contextual embeddings are the "
                                     "model's (mean of the text positions, head, "
@@ -147,6 +176,8 @@ static strata_status check_params(strata_embedder_kind kind, const strata_embedd
                                     "not %s", strata_precision_name(p->embed.precision));
         return STRATA_OK;
     }
+    if (p->embed.prompt && p->prompt_name)
+        return strata_error_set(err, STRATA_EINVAL, "give a prompt or a prompt name, not both");
     if (p->pool != -1 && p->pool != STRATA_POOL_CLS && p->pool != STRATA_POOL_MEAN)
         return strata_error_set(err, STRATA_EINVAL, "pool %d is neither cls nor mean", p->pool);
     if (p->normalize < -1 || p->normalize > 1)
@@ -175,6 +206,8 @@ strata_status strata_embedder_open(strata_embedder **out, const char *model,
     e->kind = kind;
     e->p = *p;
     e->p.idf = NULL; /* borrowed: not kept */
+    e->p.embed.prompt = NULL;
+    e->p.prompt_name = NULL;
     switch (kind) {
     case STRATA_EMBEDDER_HASH:
         e->ops = &hash_ops;
@@ -196,6 +229,7 @@ strata_status strata_embedder_open(strata_embedder **out, const char *model,
             if (p->pool != -1) e->bert->cfg.pool = (strata_pool)p->pool;
             if (p->normalize != -1) e->bert->cfg.normalize = p->normalize;
             e->dim = e->bert->cfg.hidden_size;
+            st = bert_prompt(e, p, model, err);
         }
         break;
     case STRATA_EMBEDDER_CONTEXTUAL:
@@ -221,6 +255,30 @@ void strata_embedder_free(strata_embedder *e) {
 strata_embedder_kind strata_embedder_kind_of(const strata_embedder *e) { return e->kind; }
 
 int strata_embedder_dim(const strata_embedder *e) { return e->dim; }
+
+static void ignore_word(void *ud, const char *w, size_t n) {
+    (void)ud;
+    (void)w;
+    (void)n;
+}
+
+const strata_bert *strata_embedder_bert(const strata_embedder *e) {
+    return e->kind == STRATA_EMBEDDER_BERT ? e->bert : NULL;
+}
+
+strata_status strata_embedder_set_prompt(strata_embedder *e, const char *text,
+                                         strata_error *err) {
+    if (e->kind != STRATA_EMBEDDER_BERT)
+        return strata_error_set(err, STRATA_ESTATE, "a %s model takes no prompt", e->ops->name);
+    char *t = NULL;
+    if (text && text[0] && strata_tokenizer_basic(NULL, text, strlen(text), ignore_word, NULL, err))
+        return strata_error_prefix(err, "prompt");
+    if (text && text[0] && !(t = strata_strdup(text)))
+        return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    strata_free(e->prompt);
+    e->prompt = t;
+    return STRATA_OK;
+}
 
 int strata_embedder_needs_fit(const strata_embedder *e) {
     return e->kind == STRATA_EMBEDDER_HASH && !e->fitted;

@@ -18,6 +18,7 @@
 #include "encoder/bert_internal.h"
 #include "encoder/embed_batch.h"
 #include "encoder/lowp.h"
+#include "encoder/st_folder.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
 
@@ -210,7 +211,8 @@ strata_status strata_bert_forward_embeds(const strata_bert_config *cfg,
 strata_embed_params strata_embed_default_params(void) {
     strata_embed_params p;
     memset(&p, 0, sizeof p);
-    p.max_len = 128;
+    p.max_len = 0; /* the model's: strata__st_embed_len */
+    p.prompt = NULL;
     p.batch_size = 64;
     p.precision = STRATA_PRECISION_AUTO;
     return p;
@@ -236,7 +238,9 @@ strata_status strata_bert_embed_texts(const strata_bert *m,
     if (!p) p = &d;
     if (!m->tok)
         return strata_error_set(err, STRATA_ESTATE, "the model has no vocabulary");
-    int max_len = p->max_len > 0 ? p->max_len : 128;
+    if (p->max_len < 0)
+        return strata_error_set(err, STRATA_EINVAL, "max_len %d < 0", p->max_len);
+    int max_len = p->max_len > 0 ? p->max_len : strata__st_embed_len(&m->cfg);
     if (max_len > m->cfg.max_position) max_len = m->cfg.max_position;
     if (max_len < 2)
         return strata_error_set(err, STRATA_EINVAL, "max_len %d too small", max_len);
@@ -245,7 +249,8 @@ strata_status strata_bert_embed_texts(const strata_bert *m,
     strata_status st = strata_bert_state_create(&f.s, err);
     if (!st) st = strata_bert_state_set_precision(f.s, m, p->precision, err);
     if (!st)
-        st = strata__embed_batched(m->tok, texts, lens, n, max_len, bs, m->cfg.hidden_size,
+        st = strata__embed_batched(m->tok, texts, lens, n, max_len, p->prompt, bs,
+                                   m->cfg.hidden_size,
                                    &p->progress, bert_forward_cb, &f, out, err);
     strata_bert_state_free(f.s);
     return st;

@@ -16,6 +16,7 @@
 #include "encoder/kernels.h"
 #include "encoder/bert_internal.h"
 #include "encoder/lowp.h"
+#include "encoder/st_folder.h"
 #include "strata/encoder.h"
 #include "strata/io.h"
 
@@ -45,6 +46,7 @@ static strata_status alloc_model(strata_bert **out, const strata_bert_config *cf
 void strata_bert_free(strata_bert *m) {
     if (!m) return;
     strata_tokenizer_free(m->tok);
+    strata__st_free(m->st);
     strata_free(m->params);
     strata_free(m);
 }
@@ -223,9 +225,11 @@ strata_status strata_bert_load(strata_bert **out, const char *dir,
     if (st != STRATA_OK) return st;
     strata_bert *m = NULL;
     strata_bert_config cfg;
+    strata_bert_st *stf = NULL;
     struct stat sb;
     if ((st = strata_bert_config_load(&cfg, cfg_path, err)) != STRATA_OK) goto done;
     if ((st = strata__bert_load_st_config(&cfg, dir, err)) != STRATA_OK) goto done;
+    if ((st = strata__st_load(&cfg, &stf, dir, err)) != STRATA_OK) goto done;
     if (stat(w_path, &sb) != 0) {
         char *bin = strata_path_join(dir, "pytorch_model.bin");
         int has_bin = bin && stat(bin, &sb) == 0;
@@ -236,9 +240,14 @@ strata_status strata_bert_load(strata_bert **out, const char *dir,
         goto done;
     }
     if ((st = alloc_model(&m, &cfg, err)) != STRATA_OK) goto done;
+    m->st = stf;
+    stf = NULL;
     if ((st = load_weights(m, w_path, err)) != STRATA_OK) goto done;
-    st = strata__model_load_tokenizer(&m->tok, dir, cfg.vocab_size, err);
+    if ((st = strata__model_load_tokenizer(&m->tok, dir, cfg.vocab_size, err)) != STRATA_OK)
+        goto done;
+    strata__st_apply_lower_case(&cfg, m->tok);
 done:
+    strata__st_free(stf);
     strata_free(cfg_path);
     strata_free(w_path);
     if (st != STRATA_OK) {
@@ -276,22 +285,16 @@ strata_status strata_bert_save(const strata_bert *m, const char *dir,
     /* one unit: incomplete until the manifest lists every file */
     strata_status st = strata_dir_begin(dir, "model", err);
     if (st == STRATA_OK) st = save_files(m, dir, err);
-    if (st == STRATA_OK) {
-        const char *unit[7] = {"model.safetensors", "config.json", "1_Pooling/config.json",
-                               "modules.json", "vocab.txt", "tokenizer_config.json"};
-        st = strata_dir_commit(dir, "model", unit, m->tok ? 6 : 4, err);
-    }
+    const char *unit[2 + STRATA__ST_MAX_FILES] = {"model.safetensors", "config.json"};
+    int n = 2;
+    if (st == STRATA_OK) st = strata__st_save(m, dir, unit, &n, err);
+    if (st == STRATA_OK) st = strata_dir_commit(dir, "model", unit, n, err);
     return st;
 }
 
 static strata_status save_files(const strata_bert *m, const char *dir, strata_error *err) {
     const strata_bert_config *cfg = &m->cfg;
     strata_status st = STRATA_OK;
-    char *pool_dir = strata_path_join(dir, "1_Pooling");
-    if (!pool_dir) return strata_error_set(err, STRATA_ENOMEM, "out of memory");
-    st = strata_mkdirs(pool_dir, err);
-    strata_free(pool_dir);
-    if (st != STRATA_OK) return st;
 
     /* model.safetensors: per-layer slices point into the parameter block */
     int n = 5 + (STRATA_BERT_NUM_TENSORS - 5) * cfg->num_layers;
@@ -334,37 +337,5 @@ static strata_status save_files(const strata_bert *m, const char *dir, strata_er
     st = cfg_path ? strata_bert_config_save(cfg, pad >= 0 ? pad : 0, cfg_path, err)
                   : strata_error_set(err, STRATA_ENOMEM, "out of memory");
     strata_free(cfg_path);
-    if (st != STRATA_OK) return st;
-
-    if (m->tok && (st = strata__model_save_tokenizer(m->tok, cfg->max_position, dir, err)))
-        return st;
-
-    cJSON *pj = cJSON_CreateObject();
-    if (pj) {
-        cJSON_AddNumberToObject(pj, "word_embedding_dimension", cfg->hidden_size);
-        cJSON_AddBoolToObject(pj, "pooling_mode_cls_token", cfg->pool == STRATA_POOL_CLS);
-        cJSON_AddBoolToObject(pj, "pooling_mode_mean_tokens", cfg->pool == STRATA_POOL_MEAN);
-        cJSON_AddBoolToObject(pj, "pooling_mode_max_tokens", 0);
-        cJSON_AddBoolToObject(pj, "pooling_mode_mean_sqrt_len_tokens", 0);
-    }
-    if ((st = strata__json_write_in(dir, "1_Pooling/config.json", pj, err))) return st;
-
-    cJSON *mj = cJSON_CreateArray();
-    if (mj) {
-        const char *types[3] = {"sentence_transformers.models.Transformer",
-                                "sentence_transformers.models.Pooling",
-                                "sentence_transformers.models.Normalize"};
-        const char *paths[3] = {"", "1_Pooling", "2_Normalize"};
-        for (int i = 0; i < (cfg->normalize ? 3 : 2); i++) {
-            cJSON *o = cJSON_CreateObject();
-            char nm[16];
-            snprintf(nm, sizeof nm, "%d", i);
-            cJSON_AddNumberToObject(o, "idx", i);
-            cJSON_AddStringToObject(o, "name", nm);
-            cJSON_AddStringToObject(o, "path", paths[i]);
-            cJSON_AddStringToObject(o, "type", types[i]);
-            cJSON_AddItemToArray(mj, o);
-        }
-    }
-    return strata__json_write_in(dir, "modules.json", mj, err);
+    return st;
 }

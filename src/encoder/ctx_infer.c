@@ -266,7 +266,7 @@ static strata_status embed_impl(const strata_ctx_model *m, int stage, const floa
     strata_embed_params d = strata_embed_default_params();
     if (!p) p = &d;
     if (!m->tok) return strata_error_set(err, STRATA_ESTATE, "the model has no vocabulary");
-    int max_len = p->max_len > 0 ? p->max_len : 128;
+    int max_len = p->max_len > 0 ? p->max_len : STRATA_EMBED_DEFAULT_MAX_LEN;
     int npos = m->cfg.bert.max_position;
     if (stage == 2 && m->cfg.context_positions) npos -= J + m->cfg.n_prompt;
     if (max_len > npos) max_len = npos;
@@ -275,7 +275,8 @@ static strata_status embed_impl(const strata_ctx_model *m, int stage, const floa
     ctx_fwd f = {m, NULL, stage, E, J};
     strata_status st = strata_ctx_state_create(&f.s, err);
     if (!st)
-        st = strata__embed_batched(m->tok, texts, lens, n, max_len, bs, m->cfg.bert.hidden_size,
+        st = strata__embed_batched(m->tok, texts, lens, n, max_len, p->prompt, bs,
+                                   m->cfg.bert.hidden_size,
                                    &p->progress, ctx_forward_cb, &f, out, err);
     strata_ctx_state_free(f.s);
     return st;

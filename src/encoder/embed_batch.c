@@ -8,6 +8,7 @@
 
 #include "core/internal.h"
 #include "encoder/embed_batch.h"
+#include "encoder/st_folder.h"
 #include "strata/io.h"
 
 /* Texts per tokenization chunk: bounds the id buffer to CHUNK * max_len. */
@@ -30,12 +31,13 @@ static int cmp_len_desc(const void *a, const void *b) {
  * encoded again for its message ("text K: ...", K absolute). */
 static strata_status tokenize_chunk(const strata_tokenizer *tok, const char *const *texts,
                                     const size_t *lens, int64_t c0, int64_t cn, int max_len,
-                                    int32_t *ids, int *tl, strata_error *err) {
+                                    const char *prompt, int32_t *ids, int *tl,
+                                    strata_error *err) {
     int64_t first_bad = -1;
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t i = 0; i < cn; i++) {
         int k = 0;
-        if (strata_tokenizer_encode(tok, texts[c0 + i], lens[c0 + i], 1, max_len,
+        if (strata__encode_prompted(tok, prompt, texts[c0 + i], lens[c0 + i], max_len,
                                     ids + (size_t)i * max_len, &k, NULL) != STRATA_OK) {
 #pragma omp critical(strata_embed_bad)
             if (first_bad < 0 || i < first_bad) first_bad = i;
@@ -45,14 +47,15 @@ static strata_status tokenize_chunk(const strata_tokenizer *tok, const char *con
     }
     if (first_bad < 0) return STRATA_OK;
     int k;
-    if (strata_tokenizer_encode(tok, texts[c0 + first_bad], lens[c0 + first_bad], 1, max_len, ids,
-                                &k, err) == STRATA_OK)
+    if (strata__encode_prompted(tok, prompt, texts[c0 + first_bad], lens[c0 + first_bad], max_len,
+                                ids, &k, err) == STRATA_OK)
         strata_error_set(err, STRATA_ENOMEM, "out of memory tokenizing"); /* transient */
     return strata_error_item(err, c0 + first_bad);
 }
 
 strata_status strata__embed_batched(const strata_tokenizer *tok, const char *const *texts,
-                                    const size_t *lens, int64_t n, int max_len, int bs, int C,
+                                    const size_t *lens, int64_t n, int max_len,
+                                    const char *prompt, int bs, int C,
                                     const strata_progress *progress, strata__embed_forward fwd,
                                     void *ctx, float *out, strata_error *err) {
     int64_t chunk = n < CHUNK ? (n > 0 ? n : 1) : CHUNK;
@@ -73,7 +76,7 @@ strata_status strata__embed_batched(const strata_tokenizer *tok, const char *con
     strata_progress_report(progress, "embed", 0, n, "texts");
     for (int64_t c0 = 0; c0 < n; c0 += chunk) {
         int64_t cn = n - c0 < chunk ? n - c0 : chunk;
-        if ((st = tokenize_chunk(tok, texts, lens, c0, cn, max_len, ids, tl, err))) goto done;
+        if ((st = tokenize_chunk(tok, texts, lens, c0, cn, max_len, prompt, ids, tl, err))) goto done;
         for (int64_t i = 0; i < cn; i++) order[i] = (len_idx){tl[i], i};
         qsort(order, (size_t)cn, sizeof *order, cmp_len_desc);
         for (int64_t b0 = 0; b0 < cn; b0 += bs) {

@@ -13,13 +13,15 @@ typedef strata_status (*strata__embed_forward)(void *ctx, const int32_t *ids, co
                                                int B, int T, float *out, strata_error *err);
 
 /* Embeds texts[0..n) into out [n, C] in input order: chunks of texts are
- * tokenized in parallel (at most max_len tokens with [CLS]/[SEP]; an invalid
+ * tokenized in parallel (prompt, when not NULL or "", prepended to each:
+ * strata__encode_prompted; at most max_len tokens with [CLS]/[SEP]; an invalid
  * text fails with "text K: ...", K its index in texts), sorted longest
  * first (ties by index, so batches are deterministic), padded with [PAD]
  * to their longest text, bs at a time, and run through fwd. Progress is
  * reported as "embed", in texts. */
 strata_status strata__embed_batched(const strata_tokenizer *tok, const char *const *texts,
-                                    const size_t *lens, int64_t n, int max_len, int bs, int C,
+                                    const size_t *lens, int64_t n, int max_len,
+                                    const char *prompt, int bs, int C,
                                     const strata_progress *progress, strata__embed_forward fwd,
                                     void *ctx, float *out, strata_error *err);
 

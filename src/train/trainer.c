@@ -9,6 +9,7 @@
 #include "strata/io.h"
 #include "strata/plan.h"
 #include "core/internal.h"
+#include "encoder/st_folder.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -180,6 +181,7 @@ static strata_status evaluate(run *r, double *ndcg, strata_error *err) {
     const strata_texts *sets[2] = {ct, qt};
     float *outs[2] = {E, Q};
     for (int s = 0; s < 2; s++) {
+        ep.prompt = s ? r->qprompt : r->dprompt;
         for (int64_t i = 0; i < sets[s]->n; i++) {
             texts[i] = sets[s]->arena + sets[s]->off[i];
             lens[i] = (size_t)(sets[s]->off[i + 1] - sets[s]->off[i] - 1);
@@ -209,8 +211,9 @@ static strata_status tokenize_text(run *r, int64_t pair, int which, int32_t *row
     int64_t t = 2 * pair + which;
     const char *s = r->pairs.arena + r->pairs.off[t];
     int n = 0;
-    strata_status st = strata_tokenizer_encode(r->tok, s, strata_pairs_text_len(&r->pairs, t),
-                                               1, r->p->max_len, row, &n, err);
+    strata_status st = strata__encode_prompted(r->tok, which ? r->dprompt : r->qprompt, s,
+                                               strata_pairs_text_len(&r->pairs, t),
+                                               r->p->max_len, row, &n, err);
     if (st)
         return strata_error_prefix(err, "%s: pair %" PRId64 " %s", r->p->pairs_path, pair,
                                    which ? "positive" : "query");
@@ -386,6 +389,22 @@ static strata_status open_model(run *r, int64_t resume_at, strata_error *err) {
     return strata_bert_create(&r->m, &cfg, tok, p->seed, err);
 }
 
+/* A resumed run (r->step > 0) trained with the checkpoint's prompts: a
+ * --query-prompt or --doc-prompt saying otherwise is refused. */
+static strata_status check_resumed_prompts(const run *r, strata_error *err) {
+    if (r->step <= 0) return STRATA_OK;
+    const char *now[2] = {r->p->query_prompt, r->p->doc_prompt};
+    const char *was[2] = {strata_bert_query_prompt(r->m), strata_bert_doc_prompt(r->m)};
+    const char *opt[2] = {"--query-prompt", "--doc-prompt"};
+    for (int i = 0; i < 2; i++)
+        if (now[i] && strcmp(now[i], was[i] ? was[i] : "") != 0)
+            return strata_error_set(err, STRATA_EINVAL, "%s/checkpoint-%" PRId64 ": the run "
+                                    "was trained with %s \"%s\"; --resume with \"%s\" would "
+                                    "change it", r->p->out_dir, r->step, opt[i],
+                                    was[i] ? was[i] : "", now[i]);
+    return STRATA_OK;
+}
+
 /* Checks the model against the run's options; sets the pooling, the
  * number of steps and the warm-up. */
 static strata_status settle_model(run *r, strata_error *err) {
@@ -404,9 +423,25 @@ static strata_status settle_model(run *r, strata_error *err) {
         return strata_error_set(err, STRATA_EINVAL, "--max-len %d exceeds the model's max_position %d",
                                 p->max_len, bc->max_position);
     r->pool = p->pool >= 0 ? (strata_pool)p->pool : bc->pool;
+    if (r->cm && (p->query_prompt || p->doc_prompt))
+        return strata_error_set(err, STRATA_EINVAL, "prompts apply to a BERT model, not the "
+                                "contextual model");
     if (r->m) {
         r->m->cfg.pool = r->pool;
         r->m->cfg.normalize = 1; /* trained for cosine similarity */
+        if (r->m->cfg.max_seq_length == 0) r->m->cfg.max_seq_length = p->max_len;
+        strata_status st = check_resumed_prompts(r, err);
+        if (st) return st;
+        if (p->query_prompt)
+            st = strata_bert_set_prompt(r->m, "query", p->query_prompt[0] ? p->query_prompt
+                                                                           : NULL, err);
+        static const char *const docs[3] = {"document", "passage", "corpus"};
+        for (int i = 0; i < 3 && !st && p->doc_prompt; i++) /* "": remove all three */
+            st = strata_bert_set_prompt(r->m, docs[i], p->doc_prompt[0] && i == 0
+                                                           ? p->doc_prompt : NULL, err);
+        if (st) return st;
+        r->qprompt = strata_bert_query_prompt(r->m);
+        r->dprompt = strata_bert_doc_prompt(r->m);
     }
     r->total = p->steps > 0 ? p->steps : r->plan.nb;
     r->warmup = p->warmup >= 0 ? p->warmup : r->total / 10;

@@ -35,6 +35,8 @@ typedef struct run {
     float *params;                   /* the model's parameter block         */
     size_t n_params;
     strata_tokenizer *tok;           /* the model's                         */
+    const char *qprompt, *dprompt;   /* prepended to queries / positives
+                                        (the model's, borrowed), or NULL    */
     float *grads, *adam_m, *adam_v;  /* [n_params] each */
     strata_bert_weights gw;
     strata_ctx_weights cgw;          /* contextual: grads as typed tensors  */
