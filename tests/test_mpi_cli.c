@@ -235,6 +235,10 @@ static void test_embed_bert(void **state) {
     snprintf(a, sizeof a, "--model %s --input %s --encode-batch 5 --fp16", path("bert"),
              path("beir"));
     embed_check("bc", a, 1, NULL);
+    /* a prompt: every rank prepends it */
+    snprintf(a, sizeof a, "--model %s --input %s --field positive --prompt \"w7 w8 \"",
+             path("bert"), path("pairs.jsonl"));
+    embed_check("bp", a, 0, NULL);
     unsetenv("STRATA_EMBED_CHUNK");
 }
 
