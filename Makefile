@@ -158,7 +158,13 @@ install-check: all
 	$(Q)$(CHECK_ROOT)/embed_hash_static | cmp -s - $(CHECK_ROOT)/out.txt
 	$(Q)grep -q "^strata $(VERSION)$$" $(CHECK_ROOT)/out.txt
 	$(Q)$(CHECK_ROOT)/usr/bin/strata --version | grep -q "^strata $(VERSION)$$"
-	@echo "install-check: make install, pkg-config strata (shared and static), examples/embed_hash.c: ok"
+	$(Q)cd $(CHECK_ROOT) && usr/bin/strata demo --out demo --quiet --seeds 1 --strategies random \
+	    --topics 4 --pairs-per-topic 8 --test-queries 12 --corpus 60 --layers 1 --hidden 16 \
+	    --heads 2 --ffn 32 --steps 4 --batch-size 8 --max-len 16 --vocab-size 500 \
+	    > $(CHECK_ROOT)/demo.log 2>&1 || { tail -20 $(CHECK_ROOT)/demo.log; exit 1; }
+	$(Q)cd / && sh $(CHECK_ROOT)/demo/commands.sh > $(CHECK_ROOT)/replay.log 2>&1 \
+	    || { tail -20 $(CHECK_ROOT)/replay.log; exit 1; }
+	@echo "install-check: make install, pkg-config strata (shared and static), examples/embed_hash.c, the installed demo's commands.sh replayed from /: ok"
 
 # The Python package (python/): built by pip into .venv, then its pytest
 # suite; with SAN=1 the extension is built with the sanitizers in

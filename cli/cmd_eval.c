@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "strata/data.h"
 #include "strata/embedder.h"
 #include "strata/eval.h"
+#include "strata/json.h"
 #include "strata/io.h"
 
 /* ------------------------------------------------------------------------ */
@@ -29,6 +31,8 @@
 
 static const char *o_beir, *o_split = "test", *o_model, *o_cemb, *o_qemb;
 static const char *o_run, *o_qrels, *o_run_out, *o_out, *o_run_name = "strata";
+static const char *o_format = "json";
+static double g_t0; /* when the command started: MTEB's evaluation_time */
 static int o_k, o_normalize, o_ignore_ids, o_skip_unknown;
 static int o_max_len, o_batch, o_context_size;
 static const char *o_context, *o_query_prompt, *o_doc_prompt;
@@ -80,6 +84,9 @@ static const cli_opt opts[] = {
      "run name column of --run-out, and this run's name for --compare-to (default strata; "
      "with --run the file name)", 0},
     {"out", CLI_STRING, &o_out, "PATH", "write metrics JSON (mean and per query) here", 0},
+    {"format", CLI_STRING, &o_format, "json|mteb",
+     "--out's layout: Strata's (mean and per query) or MTEB's results file (the mean scores "
+     "of the split, task named after the BEIR folder)", CLI_SHOW_DEFAULT},
     {"run", CLI_STRING, &o_run, "PATH", "evaluate this TREC run file instead of searching", 0},
     {"qrels", CLI_STRING, &o_qrels, "PATH",
      "qrels file (query-id corpus-id score; overrides DIR/qrels/<split>.tsv)", 0},
@@ -297,6 +304,52 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
     return st;
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The results file MTEB writes for a retrieval task (mteb >= 1.12): the
+ * split's mean scores under MTEB's names, main_score = nDCG@10, the task
+ * named after the BEIR folder (or the qrels file). */
+static strata_status write_mteb(const char *path, const strata_metrics *m, strata_error *err) {
+    const char *src = o_beir ? o_beir : o_qrels ? o_qrels : "strata";
+    size_t n = strlen(src);
+    while (n > 1 && src[n - 1] == '/') n--;
+    size_t s = n;
+    while (s > 0 && src[s - 1] != '/') s--;
+    char task[256];
+    snprintf(task, sizeof task, "%.*s", (int)(n - s), src + s);
+    cJSON *j = cJSON_CreateObject(), *sc = cJSON_CreateObject(), *split = cJSON_CreateArray(),
+          *row = cJSON_CreateObject(), *lang = cJSON_CreateArray();
+    if (!j || !sc || !split || !row || !lang) {
+        cJSON_Delete(j), cJSON_Delete(sc), cJSON_Delete(split), cJSON_Delete(row),
+            cJSON_Delete(lang);
+        return strata_error_set(err, STRATA_ENOMEM, "out of memory");
+    }
+    cJSON_AddNullToObject(j, "dataset_revision");
+    cJSON_AddStringToObject(j, "task_name", task);
+    cJSON_AddStringToObject(j, "mteb_version", "1.12.0");
+    cJSON_AddNumberToObject(row, "ndcg_at_10", m->ndcg10);
+    cJSON_AddNumberToObject(row, "recall_at_10", m->recall10);
+    cJSON_AddNumberToObject(row, "recall_at_100", m->recall100);
+    cJSON_AddNumberToObject(row, "mrr_at_10", m->mrr10);
+    cJSON_AddNumberToObject(row, "map_at_100", m->map100);
+    cJSON_AddNumberToObject(row, "main_score", m->ndcg10);
+    cJSON_AddStringToObject(row, "hf_subset", "default");
+    cJSON_AddItemToArray(lang, cJSON_CreateString("eng-Latn"));
+    cJSON_AddItemToObject(row, "languages", lang);
+    cJSON_AddItemToArray(split, row);
+    cJSON_AddItemToObject(sc, o_split, split);
+    cJSON_AddItemToObject(j, "scores", sc);
+    cJSON_AddNumberToObject(j, "evaluation_time", now_s() - g_t0);
+    cJSON_AddNullToObject(j, "kg_co2_emissions");
+    strata_status st = strata_json_write(path, j, err);
+    cJSON_Delete(j);
+    return st;
+}
+
 static void print_summary(const strata_metrics *m) {
     printf("ndcg@10 %.5f  recall@10 %.5f  recall@100 %.5f  mrr@10 %.5f  map@100 %.5f  "
            "queries %lld\n",
@@ -310,7 +363,9 @@ static void print_summary(const strata_metrics *m) {
 static int finish(const cli_env *env, strata_beir *b, const strata_metrics *mean,
                   const strata_metrics *pq, const strata_run *run, strata_unknown_ids udoc,
                   strata_error *err) {
-    if (o_out && strata_metrics_write_json(o_out, b, mean, pq, err)) return cli_fail(err);
+    if (o_out && (strcmp(o_format, "mteb") == 0 ? write_mteb(o_out, mean, err)
+                                                : strata_metrics_write_json(o_out, b, mean, pq, err)))
+        return cli_fail(err);
     cli_progress_done(env);
     print_summary(mean);
     if (!o_compare_to.n) return CLI_OK;
@@ -500,6 +555,11 @@ static int eval_embeddings(const cli_env *env) {
 extern const cli_command cmd_eval;
 
 static int run_ranks(const cli_env *env) {
+    if (strcmp(o_format, "json") != 0 && strcmp(o_format, "mteb") != 0)
+        return cli_usage_error(&cmd_eval, "--format must be json or mteb, not '%s'", o_format);
+    static const char *const fmt[] = {"format", NULL};
+    int frc = o_out ? CLI_OK : cli_reject(&cmd_eval, fmt, "without --out (it is --out's layout)");
+    if (frc) return frc;
     if (o_k < 1) return cli_usage_error(&cmd_eval, "--top-k must be >= 1 (got %d)", o_k);
     if (o_compare_out && !o_compare_to.n)
         return cli_usage_error(&cmd_eval, "--compare-out needs --compare-to");
@@ -559,6 +619,7 @@ static int run_ranks(const cli_env *env) {
 static int run(const cli_env *env, int npos, char **pos) {
     (void)npos;
     (void)pos;
+    g_t0 = now_s();
     cli_mpi_init(&g_mpi, env);
     return cli_mpi_finalize(&g_mpi, run_ranks(&g_mpi.env));
 }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "strata/compare.h"
 #include "strata/embedder.h"
 #include "strata/eval.h"
@@ -331,6 +333,118 @@ static void test_wrong_kind_of_input(void **state) {
     assert_null(strstr(tu_last_err(), "hidden_size"));
 }
 
+/* eval --format mteb writes MTEB's results file: the task named after the
+ * BEIR folder, the split's scores under MTEB's names, main_score nDCG@10,
+ * the same numbers as Strata's own JSON. */
+static void test_eval_mteb_format(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char beir[512], q[600];
+    snprintf(beir, sizeof beir, "%s", tu_join(dir, "tinyset"));
+    snprintf(q, sizeof q, "%s/qrels", beir);
+    assert_int_equal(tu_sh("mkdir -p %s", q), 0);
+    char buf[4096];
+    int k = 0;
+    for (int i = 0; i < 20; i++)
+        k += snprintf(buf + k, sizeof buf - (size_t)k,
+                      "{\"_id\": \"d%d\", \"title\": \"\", \"text\": \"topic%d word%d "
+                      "thing%d\"}\n", i, i % 4, i, i % 3);
+    tu_write_str(tu_join(beir, "corpus.jsonl"), buf);
+    k = 0;
+    for (int i = 0; i < 6; i++)
+        k += snprintf(buf + k, sizeof buf - (size_t)k,
+                      "{\"_id\": \"q%d\", \"text\": \"topic%d word%d\"}\n", i, i % 4, i);
+    tu_write_str(tu_join(beir, "queries.jsonl"), buf);
+    k = snprintf(buf, sizeof buf, "query-id\tcorpus-id\tscore\n");
+    for (int i = 0; i < 6; i++) k += snprintf(buf + k, sizeof buf - (size_t)k, "q%d\td%d\t1\n", i, i);
+    tu_write_str(tu_join(q, "test.tsv"), buf);
+    char js[600], mt[600];
+    snprintf(js, sizeof js, "%s", tu_join(dir, "m.json"));
+    snprintf(mt, sizeof mt, "%s", tu_join(dir, "mteb.json"));
+    assert_int_equal(tu_sh("%s eval --beir %s --model hash --out %s --quiet", tu_strata(), beir,
+                           js), 0);
+    assert_int_equal(tu_sh("%s eval --beir %s --model hash --out %s --format mteb --quiet",
+                           tu_strata(), beir, mt), 0);
+    char *a = tu_read(js, NULL), *b = tu_read(mt, NULL);
+    cJSON *ja = cJSON_Parse(a), *jb = cJSON_Parse(b);
+    assert_non_null(ja);
+    assert_non_null(jb);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(jb, "task_name")), "tinyset");
+    const cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(jb, "scores"),
+                                                              "test"), 0);
+    assert_non_null(row);
+    const cJSON *mean = cJSON_GetObjectItem(ja, "mean");
+    assert_non_null(mean);
+    static const char *const pairs[][2] = {{"ndcg_at_10", "ndcg@10"},   {"recall_at_10", "recall@10"},
+                                           {"recall_at_100", "recall@100"}, {"mrr_at_10", "mrr@10"},
+                                           {"map_at_100", "map@100"},   {"main_score", "ndcg@10"}};
+    for (int i = 0; i < 6; i++)
+        assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(row, pairs[i][0])) ==
+                    cJSON_GetNumberValue(cJSON_GetObjectItem(mean, pairs[i][1])));
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(row, "hf_subset")), "default");
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(jb, "evaluation_time")));
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    free(a);
+    free(b);
+    assert_int_equal(tu_sh("%s eval --beir %s --model hash --format xml --out %s", tu_strata(),
+                           beir, mt), 2);
+    assert_int_equal(tu_sh("%s eval --beir %s --model hash --format mteb", tu_strata(), beir), 2);
+    assert_non_null(strstr(tu_last_err(), "--format does not apply without --out"));
+}
+
+/* 1 when `strata cmd --help` lists --name as one of its options (not as an
+ * old spelling). */
+static int lists_option(const char *cmd, const char *name) {
+    assert_int_equal(tu_sh("COLUMNS=1000 %s %s --help", tu_strata(), cmd), 0);
+    const char *h = tu_last_out();
+    const char *old = strstr(h, "\nOld spellings");
+    char key[80];
+    snprintf(key, sizeof key, "\n  --%s ", name);
+    const char *at = strstr(h, key);
+    if (!at) { /* a flag at the end of its name */
+        snprintf(key, sizeof key, "\n  --%s\n", name);
+        at = strstr(h, key);
+    }
+    return at && (!old || at < old);
+}
+
+/* Every command's option table: the shared concepts have the shared names
+ * (docs/README.md "One vocabulary"), each name one meaning, and no old
+ * spelling is listed as an option. */
+static void test_one_vocabulary(void **state) {
+    (void)state;
+    static const char *const cmds[] = {"synth", "inspect", "tokenize", "embed", "cluster",
+                                       "plan", "hardness", "train", "eval", "compare", "demo"};
+    static const struct {
+        const char *name, *has[6]; /* the commands that have it; the others must not */
+    } vocab[] = {
+        {"query-emb", {"cluster", "plan", "hardness", "eval"}},
+        {"doc-emb", {"cluster", "plan", "hardness", "eval"}},
+        {"clusters", {"cluster", "demo"}},
+        {"top-k", {"eval"}},
+        {"batch-size", {"plan", "demo"}},
+        {"encode-batch", {"embed", "eval"}},
+        {"normalize", {"embed"}},
+        {"cosine", {"eval"}},
+        {"max-len", {"tokenize", "embed", "train", "eval", "demo"}},
+    };
+    static const char *const old[] = {"input2", "filter-q", "filter-d", "corpus-emb", "q", "d",
+                                      "k"};
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        for (size_t v = 0; v < sizeof vocab / sizeof vocab[0]; v++) {
+            int want = 0;
+            for (int i = 0; i < 6 && vocab[v].has[i]; i++)
+                want |= strcmp(vocab[v].has[i], cmds[c]) == 0;
+            if (lists_option(cmds[c], vocab[v].name) != want)
+                fail_msg("strata %s %s --%s", cmds[c], want ? "lacks" : "has", vocab[v].name);
+        }
+        for (size_t o = 0; o < sizeof old / sizeof old[0]; o++)
+            if (lists_option(cmds[c], old[o]))
+                fail_msg("strata %s lists the old spelling --%s as an option", cmds[c], old[o]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_prints_library_defaults),
@@ -342,6 +456,8 @@ int main(void) {
         cmocka_unit_test(test_old_spellings),
         cmocka_unit_test(test_options_that_do_not_apply),
         cmocka_unit_test(test_wrong_kind_of_input),
+        cmocka_unit_test(test_eval_mteb_format),
+        cmocka_unit_test(test_one_vocabulary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
