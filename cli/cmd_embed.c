@@ -32,6 +32,7 @@ static const char *o_precision = NULL;
 static const char *o_contextual = NULL;
 static const char *o_prompt = NULL;
 static const char *o_prompt_name = NULL;
+static const char *o_query_prompt = NULL, *o_doc_prompt = NULL;
 static const char *o_context = NULL;
 static int o_context_size = 0;
 
@@ -59,6 +60,10 @@ static const cli_opt opts[] = {
      "from sentence_bert_config.json, else " CLI_XSTR(STRATA_EMBED_DEFAULT_MAX_LEN) ")", 0},
     {"prompt", CLI_STRING, &o_prompt, "TEXT",
      "BERT: prepended to every text before tokenization, e.g. \"query: \" (\"\" none)", 0},
+    {"query-prompt", CLI_STRING, &o_query_prompt, "TEXT",
+     "BERT: the prompt of queries (--field query or queries), as eval and train take it", 0},
+    {"doc-prompt", CLI_STRING, &o_doc_prompt, "TEXT",
+     "BERT: the prompt of documents (--field positive or corpus), as eval and train take it", 0},
     {"prompt-name", CLI_STRING, &o_prompt_name, "NAME",
      "BERT: the folder's prompt of this name (config_sentence_transformers.json); default: "
      "its default_prompt_name, else none", 0},
@@ -172,8 +177,9 @@ static int check_options(void) {
     if (o_nnz < 1 || o_nnz > 64) return cli_usage_error(&cmd_embed, "--nnz must be in [1, 64]");
     if (o_max_len != 0 && o_max_len < 2)
         return cli_usage_error(&cmd_embed, "--max-len must be >= 2");
-    if (o_prompt && o_prompt_name)
-        return cli_usage_error(&cmd_embed, "--prompt and --prompt-name exclude each other");
+    if (!!o_prompt + !!o_prompt_name + !!o_query_prompt + !!o_doc_prompt > 1)
+        return cli_usage_error(&cmd_embed, "give one of --prompt, --prompt-name, --query-prompt "
+                               "and --doc-prompt");
     if (o_batch < 1) return cli_usage_error(&cmd_embed, "--encode-batch must be >= 1");
     if (o_normalize && o_no_normalize)
         return cli_usage_error(&cmd_embed, "--normalize and --no-normalize exclude each other");
@@ -184,9 +190,10 @@ static int check_options(void) {
     static const char *const hash_only[] = {"dim", "nnz", "bigrams", "idf", "idf-out", NULL};
     static const char *const bert_only[] = {"max-len", "pool", "normalize", "no-normalize",
                                             "encode-batch", "precision", "prompt",
-                                            "prompt-name", NULL};
+                                            "prompt-name", "query-prompt", "doc-prompt", NULL};
     static const char *const not_ctx[] = {"pool", "normalize", "no-normalize", "precision",
-                                          "prompt", "prompt-name", NULL};
+                                          "prompt", "prompt-name", "query-prompt",
+                                          "doc-prompt", NULL};
     int rc = is_hash ? cli_reject(&cmd_embed, bert_only,
                                   "to --model hash (they set the BERT encoder)")
                      : cli_reject(&cmd_embed, hash_only,
@@ -338,6 +345,13 @@ static int run_ranks(const cli_env *env, const cli_mpi *mpi) {
         return cli_usage_error(&cmd_embed, "--field must be corpus or queries for a BEIR folder");
     if (!is_beir && strcmp(field, "query") != 0 && strcmp(field, "positive") != 0)
         return cli_usage_error(&cmd_embed, "--field must be query or positive for a pairs file");
+    /* --query-prompt / --doc-prompt: the field says which texts these are */
+    int is_query = strcmp(field, "query") == 0 || strcmp(field, "queries") == 0;
+    static const char *const qp[] = {"query-prompt", NULL}, *const dp[] = {"doc-prompt", NULL};
+    int frc = is_query ? cli_reject(&cmd_embed, dp, "to queries (--field query or queries)")
+                       : cli_reject(&cmd_embed, qp, "to documents (--field positive or corpus)");
+    if (frc) return frc;
+    if (o_query_prompt || o_doc_prompt) o_prompt = is_query ? o_query_prompt : o_doc_prompt;
 
     strata_error err;
     strata_error_clear(&err);

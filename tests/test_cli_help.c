@@ -14,6 +14,7 @@
 
 #include "strata/compare.h"
 #include "strata/embedder.h"
+#include "strata/encoder.h"
 #include "strata/eval.h"
 #include "strata/io.h"
 #include "strata/kmeans.h"
@@ -428,6 +429,8 @@ static void test_one_vocabulary(void **state) {
         {"normalize", {"embed"}},
         {"cosine", {"eval"}},
         {"max-len", {"tokenize", "embed", "train", "eval", "demo"}},
+        {"query-prompt", {"embed", "train", "eval"}},
+        {"doc-prompt", {"embed", "train", "eval"}},
     };
     static const char *const old[] = {"input2", "filter-q", "filter-d", "corpus-emb", "q", "d",
                                       "k"};
@@ -445,6 +448,52 @@ static void test_one_vocabulary(void **state) {
     }
 }
 
+/* embed --query-prompt / --doc-prompt: the prompt of the field's kind, the
+ * same bytes as --prompt with that text; the other kind is refused. */
+static void test_embed_query_doc_prompts(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char vocab[512], model[512], pairs[512];
+    snprintf(vocab, sizeof vocab, "%s", tu_join(dir, "pv.txt"));
+    snprintf(model, sizeof model, "%s", tu_join(dir, "pmodel"));
+    snprintf(pairs, sizeof pairs, "%s", tu_join(dir, "pp.jsonl"));
+    tu_write_str(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nquery\npassage\n:\nred\nblue\nsky\n");
+    tu_write_str(pairs, "{\"query\": \"red sky\", \"positive\": \"blue sky\"}\n");
+    strata_tokenizer *tok;
+    strata_error err;
+    assert_int_equal(strata_tokenizer_load(&tok, vocab, NULL, &err), STRATA_OK);
+    strata_bert_config c = {.vocab_size = 11, .hidden_size = 8, .num_layers = 1, .num_heads = 2,
+                            .intermediate_size = 16, .max_position = 32, .type_vocab_size = 2,
+                            .layer_norm_eps = 1e-12f, .pool = STRATA_POOL_MEAN};
+    strata_bert *m;
+    assert_int_equal(strata_bert_create(&m, &c, tok, 7, &err), STRATA_OK);
+    assert_int_equal(strata_bert_save(m, model, &err), STRATA_OK);
+    strata_bert_free(m);
+    const char *outs[4] = {"pq1.npy", "pq2.npy", "pd1.npy", "pd2.npy"};
+    char o[4][512];
+    for (int i = 0; i < 4; i++) snprintf(o[i], sizeof o[i], "%s", tu_join(dir, outs[i]));
+    const char *base = "embed --precision fp32 --quiet --input";
+    assert_int_equal(tu_sh("%s %s %s --model %s --query-prompt 'query: ' --out %s", tu_strata(),
+                           base, pairs, model, o[0]), 0);
+    assert_int_equal(tu_sh("%s %s %s --model %s --prompt 'query: ' --out %s", tu_strata(), base,
+                           pairs, model, o[1]), 0);
+    assert_int_equal(tu_sh("%s %s %s --model %s --field positive --doc-prompt 'passage: ' --out %s",
+                           tu_strata(), base, pairs, model, o[2]), 0);
+    assert_int_equal(tu_sh("%s %s %s --model %s --field positive --out %s", tu_strata(), base,
+                           pairs, model, o[3]), 0);
+    size_t n0, n1, n2, n3;
+    char *a = tu_read(o[0], &n0), *b = tu_read(o[1], &n1), *c2 = tu_read(o[2], &n2),
+         *d = tu_read(o[3], &n3);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(a, b, n0); /* --query-prompt = --prompt on queries */
+    assert_int_equal(n2, n3);
+    assert_true(memcmp(c2, d, n2) != 0); /* the document prompt changes the vectors */
+    free(a), free(b), free(c2), free(d);
+    assert_int_equal(tu_sh("%s %s %s --model %s --field positive --query-prompt x --out %s",
+                           tu_strata(), base, pairs, model, o[0]), 2);
+    assert_non_null(strstr(tu_last_err(), "--query-prompt does not apply to documents"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_prints_library_defaults),
@@ -458,6 +507,7 @@ int main(void) {
         cmocka_unit_test(test_wrong_kind_of_input),
         cmocka_unit_test(test_eval_mteb_format),
         cmocka_unit_test(test_one_vocabulary),
+        cmocka_unit_test(test_embed_query_doc_prompts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
