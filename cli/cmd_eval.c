@@ -33,6 +33,10 @@ static const char *o_beir, *o_split = "test", *o_model, *o_cemb, *o_qemb;
 static const char *o_run, *o_qrels, *o_run_out, *o_out, *o_run_name = "strata";
 static const char *o_format = "json";
 static double g_t0; /* when the command started: MTEB's evaluation_time */
+/* 1 when --model is a BERT folder whose similarity_fn_name is cosine and
+ * whose embeddings are not normalized: scored by cosine as
+ * sentence-transformers scores it (normalized ones: cosine = inner product) */
+static int g_model_cosine;
 static int o_k, o_normalize, o_ignore_ids, o_skip_unknown;
 static int o_max_len, o_batch, o_context_size;
 static const char *o_context, *o_query_prompt, *o_doc_prompt;
@@ -243,6 +247,14 @@ static strata_status embed_with_model(const cli_env *env, const strata_beir *b, 
     p.embed.batch_size = o_batch;
     p.embed.precision = g_prec;
     if (!st) st = strata_embedder_open(&e, o_model, &p, err);
+    const strata_bert *bm = st ? NULL : strata_embedder_bert(e);
+    if (bm) {
+        const char *sim = strata_bert_similarity(bm);
+        if (strcmp(sim, "cosine") != 0 && strcmp(sim, "dot") != 0)
+            st = strata_error_set(err, STRATA_EUNSUPPORTED, "%s: similarity_fn_name \"%s\": "
+                                  "strata eval ranks by inner product or cosine", o_model, sim);
+        g_model_cosine = strcmp(sim, "cosine") == 0 && !bm->cfg.normalize;
+    }
     int64_t c0 = g_c0, nc = g_c1 - g_c0; /* this rank's corpus rows */
     if (g_mpi.size > 1 && !(st = cli_mpi_agree(&g_mpi, st, err)) && strata_embedder_needs_fit(e)) {
         st = strata_embedder_fit_shared(e, ct + c0, cl + c0, nc, &env->progress,
@@ -513,7 +525,7 @@ static int eval_embeddings(const cli_env *env) {
     if (!st) {
         strata_eval_options eo = strata_eval_default_options();
         eo.k = o_k;
-        eo.normalize = o_normalize;
+        eo.normalize = o_normalize || g_model_cosine;
         eo.ignore_identical_ids = o_ignore_ids;
         eo.progress = env->progress;
         if (g_mpi.size > 1) { /* the corpus sharded, the lists merged on rank 0 */

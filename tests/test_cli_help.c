@@ -334,14 +334,11 @@ static void test_wrong_kind_of_input(void **state) {
     assert_null(strstr(tu_last_err(), "hidden_size"));
 }
 
-/* eval --format mteb writes MTEB's results file: the task named after the
- * BEIR folder, the split's scores under MTEB's names, main_score nDCG@10,
- * the same numbers as Strata's own JSON. */
-static void test_eval_mteb_format(void **state) {
-    (void)state;
+/* A BEIR folder of 20 documents and 6 judged queries, DIR/tinyset. */
+static void tiny_beir(char *beir, size_t cap) {
     const char *dir = tu_tmpdir();
-    char beir[512], q[600];
-    snprintf(beir, sizeof beir, "%s", tu_join(dir, "tinyset"));
+    char q[600];
+    snprintf(beir, cap, "%s", tu_join(dir, "tinyset"));
     snprintf(q, sizeof q, "%s/qrels", beir);
     assert_int_equal(tu_sh("mkdir -p %s", q), 0);
     char buf[4096];
@@ -359,6 +356,16 @@ static void test_eval_mteb_format(void **state) {
     k = snprintf(buf, sizeof buf, "query-id\tcorpus-id\tscore\n");
     for (int i = 0; i < 6; i++) k += snprintf(buf + k, sizeof buf - (size_t)k, "q%d\td%d\t1\n", i, i);
     tu_write_str(tu_join(q, "test.tsv"), buf);
+}
+
+/* eval --format mteb writes MTEB's results file: the task named after the
+ * BEIR folder, the split's scores under MTEB's names, main_score nDCG@10,
+ * the same numbers as Strata's own JSON. */
+static void test_eval_mteb_format(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char beir[512];
+    tiny_beir(beir, sizeof beir);
     char js[600], mt[600];
     snprintf(js, sizeof js, "%s", tu_join(dir, "m.json"));
     snprintf(mt, sizeof mt, "%s", tu_join(dir, "mteb.json"));
@@ -492,6 +499,33 @@ static void test_embed_query_doc_prompts(void **state) {
     assert_int_equal(tu_sh("%s %s %s --model %s --field positive --query-prompt x --out %s",
                            tu_strata(), base, pairs, model, o[0]), 2);
     assert_non_null(strstr(tu_last_err(), "--query-prompt does not apply to documents"));
+
+    /* similarity_fn_name: read, checked, written back; eval ranks by what
+     * it says or refuses it */
+    char beir[512];
+    tiny_beir(beir, sizeof beir);
+    const char *stc = "config_sentence_transformers.json";
+    tu_write_str(tu_join(model, stc), "{\"prompts\": {}, \"similarity_fn_name\": \"dot\"}\n");
+    assert_int_equal(tu_sh("rm -f %s/manifest.json", model), 0); /* now a hand-edited folder */
+    assert_int_equal(strata_bert_load(&m, model, &err), STRATA_OK);
+    assert_string_equal(strata_bert_similarity(m), "dot");
+    char again[512];
+    snprintf(again, sizeof again, "%s", tu_join(dir, "pmodel2"));
+    assert_int_equal(strata_bert_save(m, again, &err), STRATA_OK);
+    strata_bert_free(m);
+    char *cfg = tu_read(tu_join(again, stc), NULL);
+    const char *key = strstr(cfg, "\"similarity_fn_name\"");
+    assert_non_null(key);
+    assert_true(strncmp(key + strcspn(key + 20, "\"") + 20, "\"dot\"", 5) == 0);
+    free(cfg);
+    assert_int_equal(tu_sh("%s eval --beir %s --model %s --precision fp32 --quiet", tu_strata(),
+                           beir, model), 0);
+    tu_write_str(tu_join(model, stc), "{\"similarity_fn_name\": \"manhattan\"}\n");
+    assert_int_equal(tu_sh("%s eval --beir %s --model %s --quiet", tu_strata(), beir, model), 1);
+    assert_non_null(strstr(tu_last_err(), "similarity_fn_name \"manhattan\""));
+    tu_write_str(tu_join(model, stc), "{\"similarity_fn_name\": \"l2\"}\n");
+    assert_int_not_equal(strata_bert_load(&m, model, &err), STRATA_OK);
+    assert_non_null(strstr(err.msg, "similarity_fn_name"));
 }
 
 int main(void) {

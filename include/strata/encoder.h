@@ -256,6 +256,11 @@ strata_status strata_bert_save(const strata_bert *m, const char *dir,
  * the model freed. */
 const char *strata_bert_prompt(const strata_bert *m, const char *name);
 
+/* The folder's similarity_fn_name (config_sentence_transformers.json):
+ * "cosine" (also when absent, sentence-transformers' default), "dot",
+ * "euclidean" or "manhattan"; written back by strata_bert_save. */
+const char *strata_bert_similarity(const strata_bert *m);
+
 /* The prompt sentence-transformers applies when encode() is given none:
  * the prompt named by "default_prompt_name", or NULL. */
 const char *strata_bert_default_prompt(const strata_bert *m);

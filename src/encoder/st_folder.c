@@ -40,6 +40,7 @@ struct strata_bert_st {
     char **name;                  /* [n] owned                              */
     char **text;                  /* [n] owned                              */
     char *default_name;           /* default_prompt_name, owned, or NULL    */
+    char similarity[16];          /* similarity_fn_name, or "" (absent)      */
     char *tok[N_TOK_FILES];       /* bytes of k_tok_files[i], or NULL       */
     size_t tok_len[N_TOK_FILES];  /* their sizes                            */
 };
@@ -98,6 +99,10 @@ static strata_status put_prompt(strata_bert_st *s, const char *name, const char 
 const char *strata_bert_prompt(const strata_bert *m, const char *name) {
     int i = find_prompt(m->st, name);
     return i >= 0 ? m->st->text[i] : NULL;
+}
+
+const char *strata_bert_similarity(const strata_bert *m) {
+    return m->st && m->st->similarity[0] ? m->st->similarity : "cosine";
 }
 
 const char *strata_bert_default_prompt(const strata_bert *m) {
@@ -224,6 +229,20 @@ static strata_status load_prompts(strata_bert_st *s, const char *dir, strata_err
     if (st || !j) goto done;
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(j, "prompts");
     const cJSON *dn = cJSON_GetObjectItemCaseSensitive(j, "default_prompt_name");
+    const cJSON *sim = cJSON_GetObjectItemCaseSensitive(j, "similarity_fn_name");
+    if (sim && !cJSON_IsNull(sim)) {
+        static const char *const known[] = {"cosine", "dot", "euclidean", "manhattan"};
+        int ok = 0;
+        for (int i = 0; i < 4 && cJSON_IsString(sim); i++)
+            ok |= strcmp(sim->valuestring, known[i]) == 0;
+        if (!ok) {
+            st = strata_error_set(err, STRATA_EFORMAT, "%s: key \"similarity_fn_name\" must be "
+                                  "null, \"cosine\", \"dot\", \"euclidean\" or \"manhattan\"",
+                                  path);
+            goto done;
+        }
+        snprintf(s->similarity, sizeof s->similarity, "%s", sim->valuestring);
+    }
     if (pr && !cJSON_IsNull(pr) && !cJSON_IsObject(pr)) {
         st = strata_error_set(err, STRATA_EFORMAT, "%s: key \"prompts\" must be an object of "
                               "name: text strings", path);
@@ -395,7 +414,7 @@ static cJSON *st_config_json(const strata_bert *m) {
         ok = cJSON_AddStringToObject(j, "default_prompt_name", s->default_name) != NULL;
     else if (ok)
         ok = cJSON_AddNullToObject(j, "default_prompt_name") != NULL;
-    ok = ok && cJSON_AddStringToObject(j, "similarity_fn_name", "cosine");
+    ok = ok && cJSON_AddStringToObject(j, "similarity_fn_name", strata_bert_similarity(m));
     return checked(j, ok);
 }
 
