@@ -218,4 +218,15 @@ static inline void fuzz_tiny_model(const char *dir) {
     strata_bert_free(m);
 }
 
+/* The tiny model in a folder of its own, FUZZ_ROOT/name, without its
+ * manifest: read as a Hugging Face folder, so files an input replaces reach
+ * their parsers (with the manifest, every changed file fails its size
+ * check first). Returns the folder (strdup'd). */
+static inline const char *fuzz_tiny_model_unsealed(const char *name) {
+    const char *dir = strdup(fuzz_join(fuzz_root(), name));
+    fuzz_tiny_model(dir);
+    unlink(fuzz_join(dir, "manifest.json"));
+    return dir;
+}
+
 #endif

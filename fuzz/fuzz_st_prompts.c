@@ -17,9 +17,7 @@ static const char *g_dir;
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    g_dir = strdup(fuzz_join(fuzz_root(), "model"));
-    fuzz_tiny_model(g_dir);
-    unlink(fuzz_join(g_dir, "manifest.json"));
+    g_dir = fuzz_tiny_model_unsealed("model");
     return 0;
 }
 
